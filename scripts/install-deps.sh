@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything sockerless needs to build and test, from Debian's packages and,
+# for the test clients, from PyPI by name. Idempotent: skips what is already present.
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --build    build dependencies only (what `make run` needs)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-all}
+
+build_pkgs=(
+  cmake ninja-build g++ pkg-config ccache clang-format
+  libboost-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev
+  libarchive-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev
+)
+test_pkgs=(
+  docker.io docker-registry skopeo busybox-static openssl iproute2 procps
+  python3 python3-venv python3-pip curl socat
+)
+
+pkgs=("${build_pkgs[@]}")
+[ "$mode" = "--build" ] || pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # docker.io's maintainer scripts try to start services; there is no init here to do it.
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ "$mode" = "--build" ] && exit 0
+
+# Test clients from PyPI (the latest Docker SDK and pytest) in a project-local venv.
+venv="$here/.venv"
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import docker' 2>/dev/null; then
+  echo "install-deps: creating $venv with pytest and the Docker SDK"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q pytest docker requests
+fi

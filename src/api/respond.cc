@@ -1,0 +1,22 @@
+#include "api/respond.h"
+
+#include "common/errors.h"
+
+namespace sockerless::api {
+
+std::string dump_json(const nlohmann::json& doc) {
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+http::Response json_response(int status, const nlohmann::json& doc) {
+  return http::Response::json(status, dump_json(doc));
+}
+
+nlohmann::json parse_body(const std::string& body, nlohmann::json fallback) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return fallback;
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded()) throw InvalidArgument("invalid JSON in request body");
+  return doc;
+}
+
+}  // namespace sockerless::api

@@ -1,0 +1,102 @@
+#include "engine/engine.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/errors.h"
+#include "common/ids.h"
+
+namespace sockerless::engine {
+namespace {
+
+// A stable engine ID, kept in the data root like dockerd's engine-id file.
+std::string load_or_create_id(const std::string& data_root) {
+  std::filesystem::path path = std::filesystem::path(data_root) / "engine-id";
+  {
+    std::ifstream in(path);
+    std::string id;
+    if (in >> id && id.size() == 36) return id;
+  }
+  std::string hex = random_hex(16);
+  std::string id = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+                   hex.substr(16, 4) + "-" + hex.substr(20, 12);
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << id << "\n";
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  std::filesystem::rename(tmp, path);
+  return id;
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
+    : options_(std::move(options)), backend_(std::move(backend)), host_(read_host_facts()) {
+  id_ = load_or_create_id(options_.data_root);
+}
+
+Engine::~Engine() { events_.close_all(); }
+
+std::string Engine::login(RegistryLogin login) {
+  std::lock_guard lock(mu_);
+  std::string key = login.server_address;
+  logins_[key] = std::move(login);
+  return "Login Succeeded";
+}
+
+std::map<std::string, std::string> Engine::config_attributes() const {
+  std::string labels = "[";
+  for (std::size_t i = 0; i < options_.labels.size(); ++i)
+    labels += (i ? " " : "") + options_.labels[i];
+  labels += "]";
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? " " : "") + v[i];
+    return s + "]";
+  };
+  return {
+      {"debug", options_.debug ? "true" : "false"},
+      {"labels", labels},
+      {"live-restore", options_.live_restore ? "true" : "false"},
+      {"insecure-registries", list(options_.insecure_registries)},
+      {"registry-mirrors", list(options_.registry_mirrors)},
+      {"name", host_.hostname},
+  };
+}
+
+void Engine::reload(const EngineOptions& updated) {
+  Event e;
+  {
+    std::lock_guard lock(mu_);
+    options_.debug = updated.debug;
+    options_.labels = updated.labels;
+    options_.insecure_registries = updated.insecure_registries;
+    options_.registry_mirrors = updated.registry_mirrors;
+    options_.live_restore = updated.live_restore;
+    e.type = "daemon";
+    e.action = "reload";
+    e.actor_id = id_;
+    e.attributes = config_attributes();
+  }
+  events_.publish(std::move(e));
+}
+
+std::map<std::string, std::int64_t> Engine::container_states() const {
+  // No container store exists until the containers API lands, so every state is empty.
+  return {{"created", 0}, {"running", 0}, {"paused", 0}, {"restarting", 0},
+          {"removing", 0}, {"exited", 0}, {"dead", 0}};
+}
+
+void Engine::require(Capability capability, const std::string& operation) const {
+  if (!backend_->supports(capability))
+    throw NotImplemented(operation + " is not supported by the " + options_.backend_name +
+                         " backend");
+}
+
+}  // namespace sockerless::engine

@@ -1,0 +1,57 @@
+#include "routes/docker_api.h"
+
+#include "api/errors.h"
+#include "api/version.h"
+#include "common/errors.h"
+
+namespace sockerless::routes {
+
+void add_docker_routes(http::Router& router, engine::Engine& engine, const DaemonIdentity& who) {
+  add_system_routes(router, engine, who);
+  // Built last: real routes registered above win over the 501 placeholders.
+  add_not_implemented_routes(router);
+}
+
+namespace {
+
+http::RouteTarget failing(std::exception_ptr error) {
+  http::RouteTarget t;
+  t.execution = http::Execution::Inline;
+  t.handler = [error](http::Request&, http::Responder&) { std::rethrow_exception(error); };
+  return t;
+}
+
+}  // namespace
+
+http::ServerHooks docker_api_hooks(const http::Router& router, const DaemonIdentity& who) {
+  http::ServerHooks hooks;
+  hooks.error_response = [](std::exception_ptr e) { return api::error_response(e); };
+  hooks.default_headers.set("Api-Version", api::kMaxVersion.str());
+  hooks.default_headers.set("Docker-Experimental", "false");
+  hooks.default_headers.set("Ostype", "linux");
+  hooks.default_headers.set("Server", "sockerless/" + who.version + " (linux)");
+  hooks.resolve = [&router](http::Request& req) -> http::RouteTarget {
+    auto split = api::split_version_prefix(req.path);
+    req.path = split.rest;
+    if (split.version) {
+      try {
+        auto v = api::check_version(*split.version);
+        req.api_major = v.major;
+        req.api_minor = v.minor;
+      } catch (...) {
+        return failing(std::current_exception());
+      }
+    }
+    auto match = router.match(req.method, req.path);
+    if (!match.route) {
+      req.route = "unknown";
+      return failing(std::make_exception_ptr(NotFound("page not found")));
+    }
+    req.params = std::move(match.params);
+    req.route = match.route->pattern;
+    return match.route->target;
+  };
+  return hooks;
+}
+
+}  // namespace sockerless::routes

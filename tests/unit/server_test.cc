@@ -1,0 +1,258 @@
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "http/router.h"
+
+namespace sockerless::http {
+namespace {
+
+// A raw client: the point is to see the exact bytes on the wire.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect";
+  }
+  ~RawClient() { ::close(fd_); }
+  void send(const std::string& s) { ASSERT_EQ(::write(fd_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+  void half_close() { ::shutdown(fd_, SHUT_WR); }
+  // Reads until `needle` appears, EOF, or the timeout; returns everything read so far.
+  std::string read_until(const std::string& needle, int timeout_ms = 5000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (buf_.find(needle) == std::string::npos) {
+      if (!read_some(deadline)) break;
+    }
+    return take(needle);
+  }
+  std::string read_to_eof(int timeout_ms = 5000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (read_some(deadline)) {
+    }
+    std::string out = buf_;
+    buf_.clear();
+    return out;
+  }
+  bool eof() const { return eof_; }
+
+ private:
+  bool read_some(std::chrono::steady_clock::time_point deadline) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now()).count());
+    if (left <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, left) <= 0) return false;
+    char tmp[4096];
+    ssize_t n = ::read(fd_, tmp, sizeof tmp);
+    if (n <= 0) {
+      eof_ = true;
+      return false;
+    }
+    buf_.append(tmp, static_cast<std::size_t>(n));
+    return true;
+  }
+  std::string take(const std::string& needle) {
+    auto pos = buf_.find(needle);
+    std::size_t n = pos == std::string::npos ? buf_.size() : pos + needle.size();
+    std::string out = buf_.substr(0, n);
+    buf_.erase(0, n);
+    return out;
+  }
+  int fd_;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("sockerless-server-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "s.sock").string();
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void start() {
+    ServerHooks hooks;
+    hooks.resolve = [this](Request& req) {
+      auto m = router_.match(req.method, req.path);
+      if (!m.route)
+        return RouteTarget{[](Request&, Responder& r) { r.send(Response::text(404, "nope")); },
+                           Execution::Inline, BodyMode::Buffered};
+      req.params = m.params;
+      req.route = m.route->pattern;
+      return m.route->target;
+    };
+    hooks.error_response = [](std::exception_ptr e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        return Response::text(500, ex.what());
+      }
+    };
+    hooks.default_headers.set("Api-Version", "1.44");
+    server_ = std::make_unique<Server>(std::move(hooks), 2);
+    server_->listen(ListenerOptions{"unix://" + path_, std::nullopt});
+    server_->start();
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+  Router router_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, KeepAliveAndDefaultHeaders) {
+  router_.add("GET", "/hello", {[](Request& req, Responder& r) {
+                                  r.send(Response::text(200, "hi " + req.query.get("n").value_or("")));
+                                }, Execution::Inline, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send("GET /hello?n=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?n=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string first = c.read_until("hi 1");
+  EXPECT_NE(first.find("HTTP/1.1 200 OK"), std::string::npos);
+  EXPECT_NE(first.find("Api-Version: 1.44"), std::string::npos);
+  EXPECT_NE(first.find("Content-Length: 4"), std::string::npos);
+  std::string second = c.read_until("hi 2");
+  EXPECT_NE(second.find("hi 2"), std::string::npos);
+}
+
+TEST_F(ServerTest, ChunkedRequestBodyIsBuffered) {
+  router_.add("POST", "/echo", {[](Request& req, Responder& r) { r.send(Response::text(200, "[" + req.body + "]")); },
+                                Execution::Blocking, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_NE(c.read_until("]").find("[abcde]"), std::string::npos);
+}
+
+TEST_F(ServerTest, StreamedResponseIsChunked) {
+  router_.add("GET", "/stream", {[](Request&, Responder& r) {
+                                   auto s = r.stream(200, {});
+                                   s.write("first\n");
+                                   std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                                   s.write("second\n");
+                                 }, Execution::Blocking, BodyMode::Buffered});
+  router_.add("GET", "/after", {[](Request&, Responder& r) { r.send(Response::text(200, "after")); },
+                                Execution::Inline, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string out = c.read_until("0\r\n\r\n");
+  EXPECT_NE(out.find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_NE(out.find("6\r\nfirst\n\r\n"), std::string::npos);
+  EXPECT_NE(out.find("7\r\nsecond\n\r\n"), std::string::npos);
+  // The connection stays usable after a stream ends.
+  c.send("GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(c.read_until("after").find("200 OK"), std::string::npos);
+}
+
+TEST_F(ServerTest, StreamingHandlerSeesClientLeave) {
+  std::promise<bool> saw;
+  router_.add("GET", "/wait", {[&saw](Request&, Responder& r) {
+                                 auto s = r.stream(200, {});
+                                 saw.set_value(s.wait_client_gone(10000));
+                               }, Execution::Blocking, BodyMode::Buffered});
+  start();
+  {
+    RawClient c(path_);
+    c.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.read_until("\r\n\r\n");
+  }
+  auto f = saw.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(f.get());
+}
+
+TEST_F(ServerTest, HijackUpgradesAndHalfCloses) {
+  router_.add("POST", "/attach", {[](Request&, Responder& r) {
+                                    UniqueFd io = r.hijack("application/vnd.docker.raw-stream");
+                                    char buf[256];
+                                    ssize_t n;
+                                    while ((n = ::read(io.get(), buf, sizeof buf)) > 0) {
+                                      for (ssize_t i = 0; i < n; ++i) buf[i] = static_cast<char>(std::toupper(buf[i]));
+                                      (void)!::write(io.get(), buf, static_cast<std::size_t>(n));
+                                    }
+                                    (void)!::write(io.get(), "bye", 3);
+                                  }, Execution::Blocking, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send("POST /attach HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\nearly");
+  std::string head = c.read_until("\r\n\r\n");
+  EXPECT_NE(head.find("HTTP/1.1 101 UPGRADED"), std::string::npos);
+  EXPECT_NE(head.find("Content-Type: application/vnd.docker.raw-stream"), std::string::npos);
+  EXPECT_NE(head.find("Upgrade: tcp"), std::string::npos);
+  EXPECT_EQ(c.read_until("EARLY"), "EARLY");  // bytes sent along with the request
+  c.send("late");
+  EXPECT_EQ(c.read_until("LATE"), "LATE");
+  c.half_close();  // the handler sees EOF on its side and answers
+  EXPECT_EQ(c.read_to_eof(), "bye");
+  EXPECT_TRUE(c.eof());
+}
+
+TEST_F(ServerTest, StreamedRequestBody) {
+  router_.add("PUT", "/upload", {[](Request& req, Responder& r) {
+                                   std::size_t total = 0;
+                                   char buf[4096];
+                                   ssize_t n;
+                                   while ((n = ::read(req.body_fd.get(), buf, sizeof buf)) > 0) total += static_cast<std::size_t>(n);
+                                   r.send(Response::text(200, "got " + std::to_string(total)));
+                                 }, Execution::Blocking, BodyMode::Streamed});
+  start();
+  RawClient c(path_);
+  std::string body(300000, 'z');
+  c.send("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  c.send(body);
+  EXPECT_NE(c.read_until("got 300000").find("got 300000"), std::string::npos);
+  c.send("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+  EXPECT_NE(c.read_until("got 3").find("got 3"), std::string::npos);
+}
+
+TEST_F(ServerTest, HandlerExceptionBecomesErrorResponse) {
+  router_.add("GET", "/boom", {[](Request&, Responder&) { throw std::runtime_error("kaput"); },
+                               Execution::Blocking, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send("GET /boom HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string out = c.read_until("kaput");
+  EXPECT_NE(out.find("HTTP/1.1 500"), std::string::npos);
+}
+
+TEST_F(ServerTest, RefusesSocketOfLiveServer) {
+  start();
+  Server second(ServerHooks{}, 1);
+  try {
+    second.listen(ListenerOptions{"unix://" + path_, std::nullopt});
+    FAIL() << "a second server took a live socket";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("already listening"), std::string::npos);
+  }
+}
+
+TEST_F(ServerTest, StopRemovesSocketFile) {
+  start();
+  EXPECT_TRUE(std::filesystem::exists(path_));
+  server_->stop(std::chrono::milliseconds(100));
+  server_.reset();
+  EXPECT_FALSE(std::filesystem::exists(path_));
+}
+
+}  // namespace
+}  // namespace sockerless::http
