@@ -8,16 +8,26 @@ namespace sockerless::api {
 
 int status_for(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::InvalidArgument: return 400;
-    case ErrorKind::Unauthorized: return 401;
-    case ErrorKind::Forbidden: return 403;
-    case ErrorKind::NotFound: return 404;
-    case ErrorKind::Conflict: return 409;
-    case ErrorKind::NotModified: return 304;
-    case ErrorKind::Internal: return 500;
-    case ErrorKind::NotImplemented: return 501;
-    case ErrorKind::BadGateway: return 502;
-    case ErrorKind::Unavailable: return 503;
+    case ErrorKind::InvalidArgument:
+      return 400;
+    case ErrorKind::Unauthorized:
+      return 401;
+    case ErrorKind::Forbidden:
+      return 403;
+    case ErrorKind::NotFound:
+      return 404;
+    case ErrorKind::Conflict:
+      return 409;
+    case ErrorKind::NotModified:
+      return 304;
+    case ErrorKind::Internal:
+      return 500;
+    case ErrorKind::NotImplemented:
+      return 501;
+    case ErrorKind::BadGateway:
+      return 502;
+    case ErrorKind::Unavailable:
+      return 503;
   }
   return 500;
 }

@@ -41,7 +41,8 @@ std::vector<std::string> Filters::values(std::string_view key) const {
 void Filters::validate(std::initializer_list<std::string_view> accepted) const {
   for (const auto& [key, _] : args_) {
     bool ok = false;
-    for (auto a : accepted) ok = ok || a == key;
+    for (auto a : accepted)
+      ok = ok || a == key;
     if (!ok) throw InvalidArgument("invalid filter '" + key + "'");
   }
 }

@@ -10,6 +10,7 @@ namespace sockerless::api {
 std::string dump_json(const nlohmann::json& doc);
 http::Response json_response(int status, const nlohmann::json& doc);
 // Parses a request body as JSON; an empty body is `fallback`. Throws InvalidArgument.
-nlohmann::json parse_body(const std::string& body, nlohmann::json fallback = nlohmann::json::object());
+nlohmann::json parse_body(const std::string& body,
+                          nlohmann::json fallback = nlohmann::json::object());
 
 }  // namespace sockerless::api

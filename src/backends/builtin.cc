@@ -6,7 +6,8 @@ namespace sockerless::engine {
 
 BackendRegistry builtin_backends() {
   BackendRegistry r;
-  r.add("memory", "containers as Linux namespace sandboxes on this host", backends::make_memory_backend);
+  r.add("memory", "containers as Linux namespace sandboxes on this host",
+        backends::make_memory_backend);
   return r;
 }
 

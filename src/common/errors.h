@@ -29,9 +29,9 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
 };
 
-#define SOCKERLESS_ERROR_TYPE(Name)                                                   \
-  class Name : public Error {                                                         \
-   public:                                                                            \
+#define SOCKERLESS_ERROR_TYPE(Name)                                                \
+  class Name : public Error {                                                      \
+   public:                                                                         \
     explicit Name(const std::string& message) : Error(ErrorKind::Name, message) {} \
   }
 

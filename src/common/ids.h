@@ -7,7 +7,11 @@
 namespace sockerless {
 
 std::string random_hex(std::size_t bytes);
-inline std::string generate_id() { return random_hex(32); }
-inline std::string_view short_id(std::string_view id) { return id.substr(0, 12); }
+inline std::string generate_id() {
+  return random_hex(32);
+}
+inline std::string_view short_id(std::string_view id) {
+  return id.substr(0, 12);
+}
 
 }  // namespace sockerless

@@ -33,7 +33,8 @@ std::string format_rfc3339_nano(TimePoint t) {
     char fb[16];
     std::snprintf(fb, sizeof fb, ".%09lld", static_cast<long long>(frac));
     std::string f(fb);
-    while (f.back() == '0') f.pop_back();
+    while (f.back() == '0')
+      f.pop_back();
     out += f;
   }
   out += 'Z';
@@ -60,7 +61,8 @@ std::optional<TimePoint> parse_rfc3339(std::string_view s) {
   if (!rest.empty() && rest.front() == '.') {
     rest.remove_prefix(1);
     std::size_t digits = 0;
-    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9')
+      ++digits;
     if (digits == 0) return std::nullopt;
     std::string frac(rest.substr(0, digits));
     frac.resize(9, '0');

@@ -2,13 +2,13 @@
 
 #include <unistd.h>
 
+#include <yaml-cpp/yaml.h>
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <set>
 #include <sstream>
-#include <yaml-cpp/yaml.h>
 
 extern char** environ;
 
@@ -44,35 +44,54 @@ std::vector<Key> keys() {
     };
   };
   return {
-      {"hosts", "-H,--host", "Daemon socket(s) to listen on (repeatable)", Key::List, list(&DaemonConfig::hosts)},
-      {"data-root", "--data-root", "Root directory of persistent sockerless state", Key::String, str(&DaemonConfig::data_root)},
-      {"backend", "--backend", "Where containers run (memory)", Key::String, str(&DaemonConfig::backend)},
-      {"log-level", "-l,--log-level", "Logging level: debug, info, warn, error, fatal", Key::String, str(&DaemonConfig::log_level)},
-      {"log-format", "--log-format", "Log output format: text or json", Key::String, str(&DaemonConfig::log_format)},
-      {"metrics-addr", "--metrics-addr", "Serve Prometheus metrics on this TCP address", Key::String, str(&DaemonConfig::metrics_addr)},
+      {"hosts", "-H,--host", "Daemon socket(s) to listen on (repeatable)", Key::List,
+       list(&DaemonConfig::hosts)},
+      {"data-root", "--data-root", "Root directory of persistent sockerless state", Key::String,
+       str(&DaemonConfig::data_root)},
+      {"backend", "--backend", "Where containers run (memory)", Key::String,
+       str(&DaemonConfig::backend)},
+      {"log-level", "-l,--log-level", "Logging level: debug, info, warn, error, fatal", Key::String,
+       str(&DaemonConfig::log_level)},
+      {"log-format", "--log-format", "Log output format: text or json", Key::String,
+       str(&DaemonConfig::log_format)},
+      {"metrics-addr", "--metrics-addr", "Serve Prometheus metrics on this TCP address",
+       Key::String, str(&DaemonConfig::metrics_addr)},
       {"group", "-G,--group", "Group for the unix socket", Key::String,
        [](DaemonConfig& c, const std::vector<std::string>& v) {
          c.group = v.back();
          c.group_explicit = true;
        }},
-      {"tls", "--tls", "Use TLS; implied by --tlsverify", Key::Bool, flag(&DaemonConfig::tls, "tls")},
-      {"tlsverify", "--tlsverify", "Use TLS and verify the remote (mutual TLS)", Key::Bool, flag(&DaemonConfig::tls_verify, "tlsverify")},
-      {"tlscacert", "--tlscacert", "Trust certs signed only by this CA", Key::String, str(&DaemonConfig::tls_ca_cert)},
-      {"tlscert", "--tlscert", "Path to TLS certificate file", Key::String, str(&DaemonConfig::tls_cert)},
+      {"tls", "--tls", "Use TLS; implied by --tlsverify", Key::Bool,
+       flag(&DaemonConfig::tls, "tls")},
+      {"tlsverify", "--tlsverify", "Use TLS and verify the remote (mutual TLS)", Key::Bool,
+       flag(&DaemonConfig::tls_verify, "tlsverify")},
+      {"tlscacert", "--tlscacert", "Trust certs signed only by this CA", Key::String,
+       str(&DaemonConfig::tls_ca_cert)},
+      {"tlscert", "--tlscert", "Path to TLS certificate file", Key::String,
+       str(&DaemonConfig::tls_cert)},
       {"tlskey", "--tlskey", "Path to TLS key file", Key::String, str(&DaemonConfig::tls_key)},
-      {"labels", "--label", "Set key=value labels on the daemon (repeatable)", Key::List, list(&DaemonConfig::labels)},
-      {"insecure-registries", "--insecure-registry", "Registry that may be reached without TLS verification (repeatable)", Key::List, list(&DaemonConfig::insecure_registries)},
-      {"registry-mirrors", "--registry-mirror", "Preferred registry mirror (repeatable)", Key::List, list(&DaemonConfig::registry_mirrors)},
-      {"live-restore", "--live-restore", "Keep containers running when the daemon stops", Key::Bool, flag(&DaemonConfig::live_restore, "live-restore")},
+      {"labels", "--label", "Set key=value labels on the daemon (repeatable)", Key::List,
+       list(&DaemonConfig::labels)},
+      {"insecure-registries", "--insecure-registry",
+       "Registry that may be reached without TLS verification (repeatable)", Key::List,
+       list(&DaemonConfig::insecure_registries)},
+      {"registry-mirrors", "--registry-mirror", "Preferred registry mirror (repeatable)", Key::List,
+       list(&DaemonConfig::registry_mirrors)},
+      {"live-restore", "--live-restore", "Keep containers running when the daemon stops", Key::Bool,
+       flag(&DaemonConfig::live_restore, "live-restore")},
       {"debug", "-D,--debug", "Enable debug mode", Key::Bool, flag(&DaemonConfig::debug, "debug")},
-      {"shutdown-timeout", "--shutdown-timeout", "Seconds to let requests finish on shutdown", Key::Int,
-       [](DaemonConfig& c, const std::vector<std::string>& v) { c.shutdown_timeout = std::stoi(v.back()); }},
+      {"shutdown-timeout", "--shutdown-timeout", "Seconds to let requests finish on shutdown",
+       Key::Int,
+       [](DaemonConfig& c, const std::vector<std::string>& v) {
+         c.shutdown_timeout = std::stoi(v.back());
+       }},
   };
 }
 
 std::string env_name(const std::string& key) {
   std::string out = "SOCKERLESS_";
-  for (char c : key) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : key)
+    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -85,13 +104,15 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-std::vector<std::string> yaml_values(const std::string& key, const YAML::Node& node, Key::Kind kind) {
+std::vector<std::string> yaml_values(const std::string& key, const YAML::Node& node,
+                                     Key::Kind kind) {
   if (kind == Key::List) {
     if (node.IsSequence()) return node.as<std::vector<std::string>>();
     if (node.IsScalar()) return {node.as<std::string>()};
     throw std::invalid_argument("config key " + key + " must be a list");
   }
-  if (!node.IsScalar()) throw std::invalid_argument("config key " + key + " must be a single value");
+  if (!node.IsScalar())
+    throw std::invalid_argument("config key " + key + " must be a single value");
   return {node.as<std::string>()};
 }
 
@@ -148,7 +169,8 @@ bool is_non_loopback_tcp(const std::string& address) {
 ParseOutcome load_config(const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env) {
   ParseOutcome outcome;
-  CLI::App app{"sockerlessd: a Docker Engine API daemon that runs containers elsewhere", "sockerlessd"};
+  CLI::App app{"sockerlessd: a Docker Engine API daemon that runs containers elsewhere",
+               "sockerlessd"};
   app.set_version_flag("-v,--version", std::string("sockerlessd version ") + SOCKERLESS_VERSION);
   auto key_list = keys();
   std::map<std::string, std::vector<std::string>> flag_values;
@@ -203,7 +225,8 @@ ParseOutcome load_config(const std::vector<std::string>& args,
       if (!file.IsMap() && !file.IsNull())
         throw std::invalid_argument("config file " + config_file + " must hold a YAML mapping");
       std::set<std::string> known;
-      for (const auto& k : key_list) known.insert(k.name);
+      for (const auto& k : key_list)
+        known.insert(k.name);
       std::string unknown;
       for (const auto& item : file)
         if (!known.count(item.first.as<std::string>()))
@@ -216,10 +239,12 @@ ParseOutcome load_config(const std::vector<std::string>& args,
     for (const auto& k : key_list) {
       std::vector<std::string> values;
       if (options[k.name]->count() > 0) {
-        values = k.kind == Key::Bool ? std::vector<std::string>{bool_flags[k.name] ? "true" : "false"}
-                                     : flag_values[k.name];
+        values = k.kind == Key::Bool
+                     ? std::vector<std::string>{bool_flags[k.name] ? "true" : "false"}
+                     : flag_values[k.name];
       } else if (auto it = env.find(env_name(k.name)); it != env.end()) {
-        values = k.kind == Key::List ? split_list(it->second) : std::vector<std::string>{it->second};
+        values =
+            k.kind == Key::List ? split_list(it->second) : std::vector<std::string>{it->second};
       } else if (file && file.IsMap() && file[k.name]) {
         values = yaml_values(k.name, file[k.name], k.kind);
       }
@@ -245,7 +270,8 @@ ParseOutcome load_config(const std::vector<std::string>& args,
     if (config.tls_key.empty()) config.tls_key = dir + "/key.pem";
   }
   if (config.hosts.empty()) config.hosts.push_back(default_host(root, env));
-  for (auto& h : config.hosts) h = normalise_host(h, config.tls);
+  for (auto& h : config.hosts)
+    h = normalise_host(h, config.tls);
   if (config.data_root.empty()) config.data_root = default_data_root(root, env);
   outcome.config = std::move(config);
   return outcome;

@@ -38,9 +38,10 @@ UniqueFd lock_data_root(const std::string& root) {
     char buf[32] = {};
     ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
     std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";
-    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-    throw std::runtime_error("data root " + root + " is in use by another sockerlessd (pid " +
-                             pid + "); stop it or choose another --data-root");
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+      pid.pop_back();
+    throw std::runtime_error("data root " + root + " is in use by another sockerlessd (pid " + pid +
+                             "); stop it or choose another --data-root");
   }
   std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0)
@@ -94,7 +95,8 @@ int run(const std::vector<std::string>& args) {
   // inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
+  for (int s : {SIGINT, SIGTERM, SIGHUP})
+    sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -120,7 +122,8 @@ int run(const std::vector<std::string>& args) {
       metrics.observe_request(c.request.route, c.request.method, c.status, secs);
       spdlog::debug("{} {} {} {:.3f}ms", c.request.method, c.request.target, c.status, secs * 1e3);
     };
-    http::Server server(std::move(hooks), std::min(2u, std::max(1u, std::thread::hardware_concurrency())));
+    http::Server server(std::move(hooks),
+                        std::min(2u, std::max(1u, std::thread::hardware_concurrency())));
 
     gid_t group = socket_group(config);
     for (const auto& host : config.hosts) {
@@ -128,7 +131,9 @@ int run(const std::vector<std::string>& args) {
       l.address = host;
       l.unix_group = group;
       if (host.rfind("tcp://", 0) == 0) {
-        if (config.tls) l.tls = http::TlsOptions{config.tls_cert, config.tls_key, config.tls_ca_cert, config.tls_verify};
+        if (config.tls)
+          l.tls = http::TlsOptions{config.tls_cert, config.tls_key, config.tls_ca_cert,
+                                   config.tls_verify};
         if (!config.tls_verify && is_non_loopback_tcp(host))
           spdlog::warn(
               "[!] DON'T BIND ON ANY IP ADDRESS WITHOUT setting --tlsverify IF YOU DON'T KNOW WHAT "
@@ -158,17 +163,21 @@ int run(const std::vector<std::string>& args) {
                                  },
                                  http::Execution::Inline, http::BodyMode::Buffered};
       };
-      mh.error_response = [](std::exception_ptr) { return http::Response::text(500, "internal error\n"); };
+      mh.error_response = [](std::exception_ptr) {
+        return http::Response::text(500, "internal error\n");
+      };
       metrics_server = std::make_unique<http::Server>(std::move(mh), 1);
-      std::string addr = config.metrics_addr.rfind("tcp://", 0) == 0 ? config.metrics_addr
-                                                                      : "tcp://" + config.metrics_addr;
+      std::string addr = config.metrics_addr.rfind("tcp://", 0) == 0
+                             ? config.metrics_addr
+                             : "tcp://" + config.metrics_addr;
       metrics_server->listen(http::ListenerOptions{addr, std::nullopt});
       metrics_server->start();
       spdlog::info("metrics on {}/metrics", metrics_server->addresses().front());
     }
 
     server.start();
-    for (const auto& a : server.addresses()) spdlog::info("API listen on {}", a);
+    for (const auto& a : server.addresses())
+      spdlog::info("API listen on {}", a);
     spdlog::info("sockerlessd {} ready: backend {}, data root {}", who.version, config.backend,
                  config.data_root);
 

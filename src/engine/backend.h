@@ -19,7 +19,7 @@ enum class Capability {
   Exec,        // processes inside a running container
   Attach,      // the main process's stdio, live
   Pause,
-  Archive,     // docker cp: stat, get, put
+  Archive,  // docker cp: stat, get, put
   Stats,
   Top,
   Commit,
@@ -30,8 +30,8 @@ std::string capability_name(Capability c);
 
 // Host facts a backend reports for GET /info.
 struct BackendDescription {
-  std::string name;           // as --backend takes it: "memory"
-  std::string driver;         // shown as Info.Driver (storage driver)
+  std::string name;    // as --backend takes it: "memory"
+  std::string driver;  // shown as Info.Driver (storage driver)
   std::vector<std::pair<std::string, std::string>> driver_status;  // Info.DriverStatus
   std::vector<std::string> warnings;                               // Info.Warnings
 };

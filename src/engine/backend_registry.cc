@@ -6,15 +6,24 @@ namespace sockerless::engine {
 
 std::string capability_name(Capability c) {
   switch (c) {
-    case Capability::Containers: return "containers";
-    case Capability::Exec: return "exec";
-    case Capability::Attach: return "attach";
-    case Capability::Pause: return "pause";
-    case Capability::Archive: return "archive";
-    case Capability::Stats: return "stats";
-    case Capability::Top: return "top";
-    case Capability::Commit: return "commit";
-    case Capability::Build: return "build";
+    case Capability::Containers:
+      return "containers";
+    case Capability::Exec:
+      return "exec";
+    case Capability::Attach:
+      return "attach";
+    case Capability::Pause:
+      return "pause";
+    case Capability::Archive:
+      return "archive";
+    case Capability::Stats:
+      return "stats";
+    case Capability::Top:
+      return "top";
+    case Capability::Commit:
+      return "commit";
+    case Capability::Build:
+      return "build";
   }
   return "unknown";
 }
@@ -28,7 +37,8 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& name,
   auto it = entries_.find(name);
   if (it == entries_.end()) {
     std::string known;
-    for (const auto& [n, _] : entries_) known += (known.empty() ? "" : ", ") + n;
+    for (const auto& [n, _] : entries_)
+      known += (known.empty() ? "" : ", ") + n;
     throw InvalidArgument("unknown backend \"" + name + "\" (available: " + known + ")");
   }
   return it->second.factory(options);
@@ -36,7 +46,8 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& name,
 
 std::vector<std::string> BackendRegistry::names() const {
   std::vector<std::string> out;
-  for (const auto& [n, _] : entries_) out.push_back(n);
+  for (const auto& [n, _] : entries_)
+    out.push_back(n);
   return out;
 }
 

@@ -41,7 +41,9 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
   id_ = load_or_create_id(options_.data_root);
 }
 
-Engine::~Engine() { events_.close_all(); }
+Engine::~Engine() {
+  events_.close_all();
+}
 
 std::string Engine::login(RegistryLogin login) {
   std::lock_guard lock(mu_);
@@ -57,7 +59,8 @@ std::map<std::string, std::string> Engine::config_attributes() const {
   labels += "]";
   auto list = [](const std::vector<std::string>& v) {
     std::string s = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? " " : "") + v[i];
+    for (std::size_t i = 0; i < v.size(); ++i)
+      s += (i ? " " : "") + v[i];
     return s + "]";
   };
   return {
@@ -89,8 +92,8 @@ void Engine::reload(const EngineOptions& updated) {
 
 std::map<std::string, std::int64_t> Engine::container_states() const {
   // No container store exists until the containers API lands, so every state is empty.
-  return {{"created", 0}, {"running", 0}, {"paused", 0}, {"restarting", 0},
-          {"removing", 0}, {"exited", 0}, {"dead", 0}};
+  return {{"created", 0},  {"running", 0}, {"paused", 0}, {"restarting", 0},
+          {"removing", 0}, {"exited", 0},  {"dead", 0}};
 }
 
 void Engine::require(Capability capability, const std::string& operation) const {

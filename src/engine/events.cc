@@ -52,8 +52,8 @@ bool name_or_id_matches(const api::Filters& f, const std::string& key, const Eve
 }  // namespace
 
 void validate_event_filters(const api::Filters& filters) {
-  filters.validate({"config", "container", "daemon", "event", "image", "label", "network",
-                    "node", "plugin", "scope", "secret", "service", "type", "volume"});
+  filters.validate({"config", "container", "daemon", "event", "image", "label", "network", "node",
+                    "plugin", "scope", "secret", "service", "type", "volume"});
 }
 
 bool event_matches(const Event& e, const api::Filters& f) {
@@ -61,11 +61,12 @@ bool event_matches(const Event& e, const api::Filters& f) {
   if (!f.exact_match("scope", e.scope)) return false;
   if (f.has("event")) {
     bool ok = false;
-    for (const auto& want : f.values("event")) ok = ok || action_matches(want, e.action);
+    for (const auto& want : f.values("event"))
+      ok = ok || action_matches(want, e.action);
     if (!ok) return false;
   }
-  for (const char* key : {"container", "volume", "network", "daemon", "plugin", "node",
-                          "service", "secret", "config"})
+  for (const char* key : {"container", "volume", "network", "daemon", "plugin", "node", "service",
+                          "secret", "config"})
     if (!name_or_id_matches(f, key, e)) return false;
   if (f.has("image")) {
     auto image = e.attributes.find("image");
@@ -87,11 +88,12 @@ void EventBus::publish(Event event) {
     s->cv.notify_one();
   }
   history_.push_back(std::move(event));
-  while (history_.size() > limit_) history_.pop_front();
+  while (history_.size() > limit_)
+    history_.pop_front();
 }
 
 std::unique_ptr<EventBus::Subscription> EventBus::subscribe(std::optional<TimePoint> since,
-                                                             std::vector<Event>& history) {
+                                                            std::vector<Event>& history) {
   std::lock_guard lock(mu_);
   history.clear();
   for (const auto& e : history_)
@@ -137,7 +139,9 @@ void EventBus::unsubscribe(const std::shared_ptr<Subscription::State>& state) {
                      subscribers_.end());
 }
 
-EventBus::Subscription::~Subscription() { bus_->unsubscribe(state_); }
+EventBus::Subscription::~Subscription() {
+  bus_->unsubscribe(state_);
+}
 
 std::optional<Event> EventBus::Subscription::next(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(state_->mu);

@@ -59,7 +59,8 @@ class EventBus {
       std::deque<Event> queue;
       bool closed = false;
     };
-    Subscription(EventBus* bus, std::shared_ptr<State> state) : bus_(bus), state_(std::move(state)) {}
+    Subscription(EventBus* bus, std::shared_ptr<State> state)
+        : bus_(bus), state_(std::move(state)) {}
     EventBus* bus_;
     std::shared_ptr<State> state_;
   };

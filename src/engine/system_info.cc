@@ -5,8 +5,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <linux/magic.h>
+#include <fstream>
 
 namespace sockerless::engine {
 namespace {
@@ -49,9 +49,9 @@ HostFacts read_host_facts() {
   f.os_version = os_release_field("VERSION_ID");
   long n = ::sysconf(_SC_NPROCESSORS_ONLN);
   f.ncpu = n > 0 ? static_cast<int>(n) : 1;
-  struct sysinfo si{};
+  struct sysinfo si {};
   if (::sysinfo(&si) == 0) f.mem_total = static_cast<std::int64_t>(si.totalram) * si.mem_unit;
-  struct statfs sf{};
+  struct statfs sf {};
   f.cgroup_version =
       (::statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) ? "2" : "1";
   std::ifstream fwd("/proc/sys/net/ipv4/ip_forward");

@@ -20,7 +20,9 @@ bool StreamWriter::write(std::string_view data) {
   return true;
 }
 
-bool StreamWriter::client_gone() const { return wait_client_gone(0); }
+bool StreamWriter::client_gone() const {
+  return wait_client_gone(0);
+}
 
 bool StreamWriter::wait_client_gone(int timeout_ms) const {
   if (!fd_) return true;

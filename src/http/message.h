@@ -58,8 +58,8 @@ struct Request {
   // For routes with a streamed body: read the (de-chunked) body from here until EOF.
   UniqueFd body_fd;
   std::map<std::string, std::string> params;  // path parameters of the matched route
-  int api_major = 1, api_minor = 44;           // negotiated API version
-  std::string route;                           // the matched route's pattern, for logs/metrics
+  int api_major = 1, api_minor = 44;          // negotiated API version
+  std::string route;                          // the matched route's pattern, for logs/metrics
 
   bool api_before(int major, int minor) const {
     return api_major < major || (api_major == major && api_minor < minor);

@@ -19,7 +19,9 @@ namespace {
 bool is_param(std::string_view seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
 }
-bool is_greedy(std::string_view seg) { return is_param(seg) && seg[seg.size() - 2] == '*'; }
+bool is_greedy(std::string_view seg) {
+  return is_param(seg) && seg[seg.size() - 2] == '*';
+}
 std::string param_name(std::string_view seg) {
   seg = seg.substr(1, seg.size() - 2);
   if (!seg.empty() && seg.back() == '*') seg.remove_suffix(1);
@@ -63,7 +65,8 @@ bool match_from(const std::vector<std::string>& pat, std::size_t pi,
 
 void Router::add(std::string method, std::string pattern, RouteTarget target) {
   Compiled c{Route{std::move(method), std::move(pattern), std::move(target)}, {}};
-  for (auto seg : split_path(c.route.pattern)) c.segments.emplace_back(seg);
+  for (auto seg : split_path(c.route.pattern))
+    c.segments.emplace_back(seg);
   routes_.push_back(c.route);
   compiled_.push_back(std::move(c));
 }

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -22,7 +23,6 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "common/worker_pool.h"
@@ -164,7 +164,7 @@ class Signal {
 
 struct ConnectionBase {
   virtual ~ConnectionBase() = default;
-  virtual void close() = 0;      // posts a close to the connection's own context
+  virtual void close() = 0;       // posts a close to the connection's own context
   virtual bool idle() const = 0;  // waiting for the next request
 };
 
@@ -189,9 +189,7 @@ struct Server::Impl {
 
   WorkerPool workers;  // destroyed first: waits for handlers before the contexts go
 
-  net::io_context& pick_context() {
-    return *contexts[next_context.fetch_add(1) % contexts.size()];
-  }
+  net::io_context& pick_context() { return *contexts[next_context.fetch_add(1) % contexts.size()]; }
   void add(const std::shared_ptr<ConnectionBase>& c) {
     std::lock_guard lock(conns_mu);
     conns[c.get()] = c;
@@ -308,8 +306,9 @@ class Connection final : public ConnectionBase,
       if (ec != bh::error::end_of_stream && ec != net::error::eof &&
           ec != net::error::operation_aborted && ec != net::error::connection_reset &&
           ec != net::error::bad_descriptor) {
-        co_await write_raw("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; "
-                           "charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request");
+        co_await write_raw(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; "
+            "charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request");
       }
       co_return false;
     }
@@ -319,7 +318,8 @@ class Connection final : public ConnectionBase,
     Request req;
     req.method = std::string(h.method_string());
     req.target = std::string(h.target());
-    for (const auto& field : h) req.headers.add(std::string(field.name_string()), std::string(field.value()));
+    for (const auto& field : h)
+      req.headers.add(std::string(field.name_string()), std::string(field.value()));
     std::string_view target = req.target;
     auto qpos = target.find('?');
     req.path = percent_decode(target.substr(0, qpos), false);
@@ -354,10 +354,10 @@ class Connection final : public ConnectionBase,
       auto parser = std::make_shared<bh::request_parser<bh::buffer_body>>(std::move(head));
       body_done = std::make_shared<Signal>(executor());
       body_complete = std::make_shared<bool>(false);
-      net::co_spawn(executor(),
-                    pump_body(parser, UniqueFd(p[1]), body_done, body_complete,
-                              this->shared_from_this()),
-                    net::detached);
+      net::co_spawn(
+          executor(),
+          pump_body(parser, UniqueFd(p[1]), body_done, body_complete, this->shared_from_this()),
+          net::detached);
     }
 
     // The answer.
@@ -367,7 +367,8 @@ class Connection final : public ConnectionBase,
       try {
         route.handler(req, responder);
       } catch (...) {
-        if (!responder.decided()) responder.send(server_.hooks.error_response(std::current_exception()));
+        if (!responder.decided())
+          responder.send(server_.hooks.error_response(std::current_exception()));
       }
     } else {
       Request copy_for_log;
@@ -409,14 +410,16 @@ class Connection final : public ConnectionBase,
 
   void finish(const Request& req, int status, std::chrono::steady_clock::time_point started) {
     if (server_.hooks.on_complete)
-      server_.hooks.on_complete(Completion{req, status, std::chrono::steady_clock::now() - started});
+      server_.hooks.on_complete(
+          Completion{req, status, std::chrono::steady_clock::now() - started});
   }
 
   template <class Message>
   void apply_headers(Message& out, const Headers& own) {
     for (const auto& [name, value] : server_.hooks.default_headers.fields())
       if (!own.has(name)) out.insert(name, value);
-    for (const auto& [name, value] : own.fields()) out.insert(name, value);
+    for (const auto& [name, value] : own.fields())
+      out.insert(name, value);
     out.set(bh::field::date, http_date());
   }
 
@@ -518,7 +521,8 @@ class Connection final : public ConnectionBase,
         [self, pair, inbound_done]() -> awaitable<void> {
           beast::error_code ec;
           if (self->buf_.size() > 0) {
-            co_await net::async_write(*pair, self->buf_.data(), net::redirect_error(use_awaitable, ec));
+            co_await net::async_write(*pair, self->buf_.data(),
+                                      net::redirect_error(use_awaitable, ec));
             self->buf_.consume(self->buf_.size());
           }
           std::vector<char> chunk(64 * 1024);
@@ -542,8 +546,8 @@ class Connection final : public ConnectionBase,
     std::vector<char> chunk(64 * 1024);
     beast::error_code ec;
     for (;;) {
-      std::size_t n =
-          co_await pair->async_read_some(net::buffer(chunk), net::redirect_error(use_awaitable, ec));
+      std::size_t n = co_await pair->async_read_some(net::buffer(chunk),
+                                                     net::redirect_error(use_awaitable, ec));
       if (ec) break;
       co_await net::async_write(stream_, net::buffer(chunk.data(), n),
                                 net::redirect_error(use_awaitable, ec));
@@ -627,17 +631,19 @@ Server::Server(ServerHooks hooks, std::size_t io_threads) : impl_(std::make_uniq
 
 Server::~Server() {
   if (!impl_->threads.empty()) stop(std::chrono::milliseconds(0));
-  for (const auto& path : impl_->unix_paths) ::unlink(path.c_str());
+  for (const auto& path : impl_->unix_paths)
+    ::unlink(path.c_str());
 }
 
 void Server::listen(const ListenerOptions& options) {
   auto [scheme, rest] = split_scheme(options.address);
   auto& ctx = *impl_->contexts.front();
   if (scheme == "unix") {
-    if (options.tls) throw std::runtime_error("TLS is not supported on unix sockets: " + options.address);
+    if (options.tls)
+      throw std::runtime_error("TLS is not supported on unix sockets: " + options.address);
     const std::string& path = rest;
     if (path.empty()) throw std::runtime_error("empty unix socket path in " + options.address);
-    struct stat st{};
+    struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode))
         throw std::runtime_error(path + " exists and is not a socket; refusing to replace it");
@@ -669,7 +675,8 @@ void Server::listen(const ListenerOptions& options) {
   auto colon = rest.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("missing port in " + options.address);
   std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   tcp::resolver resolver(ctx);
   auto results = resolver.resolve(host, port, tcp::resolver::passive);
@@ -697,8 +704,8 @@ void Server::listen(const ListenerOptions& options) {
       if (!options.tls->ca_file.empty()) tls->load_verify_file(options.tls->ca_file);
     } catch (const std::exception& e) {
       throw std::runtime_error("could not load TLS material (cert " + options.tls->cert_file +
-                               ", key " + options.tls->key_file + ", ca " +
-                               options.tls->ca_file + "): " + e.what());
+                               ", key " + options.tls->key_file + ", ca " + options.tls->ca_file +
+                               "): " + e.what());
     }
     if (options.tls->verify_client)
       tls->set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
@@ -709,9 +716,13 @@ void Server::listen(const ListenerOptions& options) {
   impl_->tcp_acceptors.push_back(std::move(acceptor));
 }
 
-std::vector<std::string> Server::addresses() const { return impl_->addresses; }
+std::vector<std::string> Server::addresses() const {
+  return impl_->addresses;
+}
 
-bool Server::stopping() const { return impl_->stopping.load(); }
+bool Server::stopping() const {
+  return impl_->stopping.load();
+}
 
 void Server::start() {
   Impl& impl = *impl_;
@@ -724,7 +735,8 @@ void Server::start() {
           for (;;) {
             beast::error_code ec;
             auto& ctx = impl.pick_context();
-            tcp::socket sock = co_await acceptor->async_accept(ctx, net::redirect_error(use_awaitable, ec));
+            tcp::socket sock =
+                co_await acceptor->async_accept(ctx, net::redirect_error(use_awaitable, ec));
             if (ec == net::error::operation_aborted || impl.stopping.load()) break;
             if (ec) continue;
             sock.set_option(tcp::no_delay(true), ec);
@@ -744,7 +756,8 @@ void Server::start() {
           for (;;) {
             beast::error_code ec;
             auto& ctx = impl.pick_context();
-            local::socket sock = co_await acceptor->async_accept(ctx, net::redirect_error(use_awaitable, ec));
+            local::socket sock =
+                co_await acceptor->async_accept(ctx, net::redirect_error(use_awaitable, ec));
             if (ec == net::error::operation_aborted || impl.stopping.load()) break;
             if (ec) continue;
             launch(impl, std::move(sock));
@@ -763,8 +776,10 @@ void Server::stop(std::chrono::milliseconds grace) {
   std::promise<void> closed;
   net::post(ctx0, [&impl, &closed] {
     beast::error_code ec;
-    for (auto& a : impl.tcp_acceptors) a->close(ec);
-    for (auto& a : impl.unix_acceptors) a->close(ec);
+    for (auto& a : impl.tcp_acceptors)
+      a->close(ec);
+    for (auto& a : impl.unix_acceptors)
+      a->close(ec);
     closed.set_value();
   });
   closed.get_future().wait();
@@ -772,7 +787,8 @@ void Server::stop(std::chrono::milliseconds grace) {
   while (impl.close_connections(true) > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   impl.close_connections(false);
-  for (auto& g : impl.guards) g->reset();
+  for (auto& g : impl.guards)
+    g->reset();
   // Connections wind down on their own once their sockets are closed.
   auto settle = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (;;) {
@@ -783,8 +799,10 @@ void Server::stop(std::chrono::milliseconds grace) {
     if (std::chrono::steady_clock::now() > settle) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  for (auto& ctx : impl.contexts) ctx->stop();
-  for (auto& t : impl.threads) t.join();
+  for (auto& ctx : impl.contexts)
+    ctx->stop();
+  for (auto& t : impl.threads)
+    t.join();
   impl.threads.clear();
 }
 

@@ -40,20 +40,25 @@ std::string Registry::render() const {
   out += "# TYPE sockerless_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
     const auto& [route, method, status] = key;
-    out += fmt::format("sockerless_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n",
-                       label_value(route), label_value(method), status, n);
+    out += fmt::format(
+        "sockerless_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n",
+        label_value(route), label_value(method), status, n);
   }
   out += "# HELP sockerless_http_request_duration_seconds Time to answer Docker API requests.\n";
   out += "# TYPE sockerless_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_) {
     std::string r = label_value(route);
     for (std::size_t i = 0; i < kBuckets.size(); ++i)
-      out += fmt::format("sockerless_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
-                         r, kBuckets[i], h.buckets[i]);
-    out += fmt::format("sockerless_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
-                       r, h.count);
-    out += fmt::format("sockerless_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n", r, h.sum);
-    out += fmt::format("sockerless_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", r, h.count);
+      out += fmt::format(
+          "sockerless_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", r,
+          kBuckets[i], h.buckets[i]);
+    out += fmt::format(
+        "sockerless_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n", r,
+        h.count);
+    out +=
+        fmt::format("sockerless_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n", r, h.sum);
+    out += fmt::format("sockerless_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", r,
+                       h.count);
   }
   out += "# HELP sockerless_containers Containers by state.\n";
   out += "# TYPE sockerless_containers gauge\n";

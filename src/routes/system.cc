@@ -24,8 +24,8 @@ http::RouteTarget worker_route(http::Handler h) {
 }
 
 void ping(http::Request& req, http::Responder& out) {
-  http::Response r = http::Response::text(200, req.method == "HEAD" ? "" : "OK",
-                                          "text/plain; charset=utf-8");
+  http::Response r =
+      http::Response::text(200, req.method == "HEAD" ? "" : "OK", "text/plain; charset=utf-8");
   if (req.method == "HEAD") r.headers.set("Content-Length", "0");
   r.headers.set("Cache-Control", "no-cache, no-store, must-revalidate");
   r.headers.set("Pragma", "no-cache");
@@ -40,16 +40,21 @@ json version_doc(const engine::Engine& engine, const DaemonIdentity& who) {
   const std::string api = api::kMaxVersion.str(), min_api = api::kMinVersion.str();
   const std::string built_with = std::string("gcc ") + __VERSION__;
   json details = {
-      {"ApiVersion", api},      {"Arch", host.go_arch},
-      {"BuildTime", ""},        {"Experimental", "false"},
+      {"ApiVersion", api},
+      {"Arch", host.go_arch},
+      {"BuildTime", ""},
+      {"Experimental", "false"},
       {"GitCommit", who.git_commit},
-      {"GoVersion", built_with}, {"KernelVersion", host.kernel_version},
-      {"MinAPIVersion", min_api}, {"Os", "linux"},
+      {"GoVersion", built_with},
+      {"KernelVersion", host.kernel_version},
+      {"MinAPIVersion", min_api},
+      {"Os", "linux"},
       {"Backend", engine.options().backend_name},
   };
   return {
       {"Platform", {{"Name", "sockerless"}}},
-      {"Components", json::array({{{"Name", "Engine"}, {"Version", who.version}, {"Details", details}}})},
+      {"Components",
+       json::array({{{"Name", "Engine"}, {"Version", who.version}, {"Details", details}}})},
       {"Version", who.version},
       {"ApiVersion", api},
       {"MinAPIVersion", min_api},
@@ -73,7 +78,8 @@ json registry_config(const engine::EngineOptions& opts) {
     if (r.find('/') != std::string::npos) {
       cidrs.push_back(r);
     } else {
-      index_configs[r] = {{"Name", r}, {"Mirrors", json::array()}, {"Secure", false}, {"Official", false}};
+      index_configs[r] = {
+          {"Name", r}, {"Mirrors", json::array()}, {"Secure", false}, {"Official", false}};
     }
   }
   return {
@@ -107,7 +113,8 @@ json info_doc(engine::Engine& engine, const DaemonIdentity& who) {
   const auto opts = engine.options();
   const auto backend = engine.backend().describe();
   json driver_status = json::array();
-  for (const auto& [k, v] : backend.driver_status) driver_status.push_back({k, v});
+  for (const auto& [k, v] : backend.driver_status)
+    driver_status.push_back({k, v});
   auto env = [](const char* name) {
     const char* v = std::getenv(name);
     return std::string(v ? v : "");

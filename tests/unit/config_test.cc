@@ -41,7 +41,8 @@ TEST(Config, FlagsBeatEnvBeatFile) {
 }
 
 TEST(Config, HostsRepeatAndNormalise) {
-  auto c = parse({"-H", "unix:///tmp/a.sock", "-H", "tcp://127.0.0.1:2375", "--host", "tcp://0.0.0.0"});
+  auto c =
+      parse({"-H", "unix:///tmp/a.sock", "-H", "tcp://127.0.0.1:2375", "--host", "tcp://0.0.0.0"});
   ASSERT_EQ(c.hosts.size(), 3u);
   EXPECT_EQ(c.hosts[0], "unix:///tmp/a.sock");
   EXPECT_EQ(c.hosts[2], "tcp://0.0.0.0:2375");

@@ -35,7 +35,8 @@ TEST(Mux, DecoderReassemblesAcrossFeeds) {
   MuxDecoder d;
   std::vector<Frame> frames;
   for (char c : wire)
-    for (auto& f : d.feed(std::string_view(&c, 1))) frames.push_back(std::move(f));
+    for (auto& f : d.feed(std::string_view(&c, 1)))
+      frames.push_back(std::move(f));
   ASSERT_EQ(frames.size(), 3u);
   EXPECT_EQ(frames[0].type, StreamType::Stdout);
   EXPECT_EQ(frames[0].payload, "out");

@@ -5,7 +5,9 @@
 namespace sockerless::http {
 namespace {
 
-RouteTarget noop() { return RouteTarget{[](Request&, Responder&) {}, Execution::Inline, BodyMode::Buffered}; }
+RouteTarget noop() {
+  return RouteTarget{[](Request&, Responder&) {}, Execution::Inline, BodyMode::Buffered};
+}
 
 TEST(Router, MatchesLiteralAndParams) {
   Router r;

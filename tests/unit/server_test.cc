@@ -27,10 +27,13 @@ class RawClient {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect";
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      ADD_FAILURE() << "connect";
   }
   ~RawClient() { ::close(fd_); }
-  void send(const std::string& s) { ASSERT_EQ(::write(fd_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+  void send(const std::string& s) {
+    ASSERT_EQ(::write(fd_, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  }
   void half_close() { ::shutdown(fd_, SHUT_WR); }
   // Reads until `needle` appears, EOF, or the timeout; returns everything read so far.
   std::string read_until(const std::string& needle, int timeout_ms = 5000) {
@@ -53,7 +56,8 @@ class RawClient {
  private:
   bool read_some(std::chrono::steady_clock::time_point deadline) {
     int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now()).count());
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
     if (left <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, left) <= 0) return false;
@@ -81,7 +85,8 @@ class RawClient {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("sockerless-server-test-" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sockerless-server-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     path_ = (dir_ / "s.sock").string();
   }
@@ -120,9 +125,11 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, KeepAliveAndDefaultHeaders) {
-  router_.add("GET", "/hello", {[](Request& req, Responder& r) {
-                                  r.send(Response::text(200, "hi " + req.query.get("n").value_or("")));
-                                }, Execution::Inline, BodyMode::Buffered});
+  router_.add("GET", "/hello",
+              {[](Request& req, Responder& r) {
+                 r.send(Response::text(200, "hi " + req.query.get("n").value_or("")));
+               },
+               Execution::Inline, BodyMode::Buffered});
   start();
   RawClient c(path_);
   c.send("GET /hello?n=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?n=2 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -135,23 +142,30 @@ TEST_F(ServerTest, KeepAliveAndDefaultHeaders) {
 }
 
 TEST_F(ServerTest, ChunkedRequestBodyIsBuffered) {
-  router_.add("POST", "/echo", {[](Request& req, Responder& r) { r.send(Response::text(200, "[" + req.body + "]")); },
-                                Execution::Blocking, BodyMode::Buffered});
+  router_.add(
+      "POST", "/echo",
+      {[](Request& req, Responder& r) { r.send(Response::text(200, "[" + req.body + "]")); },
+       Execution::Blocking, BodyMode::Buffered});
   start();
   RawClient c(path_);
-  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
   EXPECT_NE(c.read_until("]").find("[abcde]"), std::string::npos);
 }
 
 TEST_F(ServerTest, StreamedResponseIsChunked) {
-  router_.add("GET", "/stream", {[](Request&, Responder& r) {
-                                   auto s = r.stream(200, {});
-                                   s.write("first\n");
-                                   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                                   s.write("second\n");
-                                 }, Execution::Blocking, BodyMode::Buffered});
-  router_.add("GET", "/after", {[](Request&, Responder& r) { r.send(Response::text(200, "after")); },
-                                Execution::Inline, BodyMode::Buffered});
+  router_.add("GET", "/stream",
+              {[](Request&, Responder& r) {
+                 auto s = r.stream(200, {});
+                 s.write("first\n");
+                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                 s.write("second\n");
+               },
+               Execution::Blocking, BodyMode::Buffered});
+  router_.add("GET", "/after",
+              {[](Request&, Responder& r) { r.send(Response::text(200, "after")); },
+               Execution::Inline, BodyMode::Buffered});
   start();
   RawClient c(path_);
   c.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -166,10 +180,12 @@ TEST_F(ServerTest, StreamedResponseIsChunked) {
 
 TEST_F(ServerTest, StreamingHandlerSeesClientLeave) {
   std::promise<bool> saw;
-  router_.add("GET", "/wait", {[&saw](Request&, Responder& r) {
-                                 auto s = r.stream(200, {});
-                                 saw.set_value(s.wait_client_gone(10000));
-                               }, Execution::Blocking, BodyMode::Buffered});
+  router_.add("GET", "/wait",
+              {[&saw](Request&, Responder& r) {
+                 auto s = r.stream(200, {});
+                 saw.set_value(s.wait_client_gone(10000));
+               },
+               Execution::Blocking, BodyMode::Buffered});
   start();
   {
     RawClient c(path_);
@@ -182,19 +198,24 @@ TEST_F(ServerTest, StreamingHandlerSeesClientLeave) {
 }
 
 TEST_F(ServerTest, HijackUpgradesAndHalfCloses) {
-  router_.add("POST", "/attach", {[](Request&, Responder& r) {
-                                    UniqueFd io = r.hijack("application/vnd.docker.raw-stream");
-                                    char buf[256];
-                                    ssize_t n;
-                                    while ((n = ::read(io.get(), buf, sizeof buf)) > 0) {
-                                      for (ssize_t i = 0; i < n; ++i) buf[i] = static_cast<char>(std::toupper(buf[i]));
-                                      (void)!::write(io.get(), buf, static_cast<std::size_t>(n));
-                                    }
-                                    (void)!::write(io.get(), "bye", 3);
-                                  }, Execution::Blocking, BodyMode::Buffered});
+  router_.add("POST", "/attach",
+              {[](Request&, Responder& r) {
+                 UniqueFd io = r.hijack("application/vnd.docker.raw-stream");
+                 char buf[256];
+                 ssize_t n;
+                 while ((n = ::read(io.get(), buf, sizeof buf)) > 0) {
+                   for (ssize_t i = 0; i < n; ++i)
+                     buf[i] = static_cast<char>(std::toupper(buf[i]));
+                   (void)!::write(io.get(), buf, static_cast<std::size_t>(n));
+                 }
+                 (void)!::write(io.get(), "bye", 3);
+               },
+               Execution::Blocking, BodyMode::Buffered});
   start();
   RawClient c(path_);
-  c.send("POST /attach HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\nearly");
+  c.send(
+      "POST /attach HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: "
+      "0\r\n\r\nearly");
   std::string head = c.read_until("\r\n\r\n");
   EXPECT_NE(head.find("HTTP/1.1 101 UPGRADED"), std::string::npos);
   EXPECT_NE(head.find("Content-Type: application/vnd.docker.raw-stream"), std::string::npos);
@@ -208,17 +229,21 @@ TEST_F(ServerTest, HijackUpgradesAndHalfCloses) {
 }
 
 TEST_F(ServerTest, StreamedRequestBody) {
-  router_.add("PUT", "/upload", {[](Request& req, Responder& r) {
-                                   std::size_t total = 0;
-                                   char buf[4096];
-                                   ssize_t n;
-                                   while ((n = ::read(req.body_fd.get(), buf, sizeof buf)) > 0) total += static_cast<std::size_t>(n);
-                                   r.send(Response::text(200, "got " + std::to_string(total)));
-                                 }, Execution::Blocking, BodyMode::Streamed});
+  router_.add("PUT", "/upload",
+              {[](Request& req, Responder& r) {
+                 std::size_t total = 0;
+                 char buf[4096];
+                 ssize_t n;
+                 while ((n = ::read(req.body_fd.get(), buf, sizeof buf)) > 0)
+                   total += static_cast<std::size_t>(n);
+                 r.send(Response::text(200, "got " + std::to_string(total)));
+               },
+               Execution::Blocking, BodyMode::Streamed});
   start();
   RawClient c(path_);
   std::string body(300000, 'z');
-  c.send("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  c.send("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n");
   c.send(body);
   EXPECT_NE(c.read_until("got 300000").find("got 300000"), std::string::npos);
   c.send("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
@@ -226,8 +251,9 @@ TEST_F(ServerTest, StreamedRequestBody) {
 }
 
 TEST_F(ServerTest, HandlerExceptionBecomesErrorResponse) {
-  router_.add("GET", "/boom", {[](Request&, Responder&) { throw std::runtime_error("kaput"); },
-                               Execution::Blocking, BodyMode::Buffered});
+  router_.add("GET", "/boom",
+              {[](Request&, Responder&) { throw std::runtime_error("kaput"); }, Execution::Blocking,
+               BodyMode::Buffered});
   start();
   RawClient c(path_);
   c.send("GET /boom HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -1,0 +1,64 @@
+# The two commands: `make run` (set up, build, serve on the embedded backend) and
+# `make test` (set up, build, run every suite). Everything else is a step of those.
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+ARGS       ?=
+PYTEST     ?= .venv/bin/pytest
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps deps-build configure build run test unit asan tsan integration format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+deps-build:
+	@scripts/install-deps.sh --build
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: configure
+	ninja -C $(BUILD_DIR) -j $(JOBS)
+
+# Serves the Docker API in the foreground; DOCKER_HOST=unix:///run/sockerless.sock (root)
+# or unix://$$XDG_RUNTIME_DIR/sockerless.sock. Extra flags: make run ARGS="--log-level debug".
+run: deps-build build
+	exec $(BUILD_DIR)/sockerlessd $(ARGS)
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan:
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOCKERLESS_SANITIZE=address,undefined
+	ninja -C build-asan -j $(JOBS) unit_tests
+	cd build-asan && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+# The unit tests under ThreadSanitizer: run it when you touch concurrency.
+tsan:
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOCKERLESS_SANITIZE=thread
+	ninja -C build-tsan -j $(JOBS) unit_tests
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+integration: build
+	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
+
+test: deps build
+	$(MAKE) format-check
+	$(MAKE) unit
+	$(MAKE) asan
+	$(MAKE) integration
+
+FORMAT_FILES = $(shell git ls-files '*.cc' '*.h')
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan build-tsan
