@@ -183,8 +183,8 @@ def test_env_data_root(sockerlessd_factory):
     root = os.path.join(tmp, "env-root")
     d = sockerlessd_factory.start(data_root=None, env={"SOCKERLESS_DATA_ROOT": root},
                                   sock=os.path.join(tmp, "env.sock"), tmp=tmp)
+    assert d.raw("GET", "/_ping").status == 200
     assert os.path.isdir(root) and os.listdir(root), "SOCKERLESS_DATA_ROOT not used"
-    assert d.raw("GET", "/info").json()["DockerRootDir"] == root
 
 
 def test_data_root_flag_overrides_env(sockerlessd_factory):
@@ -193,8 +193,10 @@ def test_data_root_flag_overrides_env(sockerlessd_factory):
     flag_root = os.path.join(tmp, "flag-root")
     d = sockerlessd_factory.start(data_root=flag_root, env={"SOCKERLESS_DATA_ROOT": env_root},
                                   sock=os.path.join(tmp, "flag.sock"), tmp=tmp)
-    assert d.raw("GET", "/info").json()["DockerRootDir"] == flag_root
-    assert not os.path.exists(env_root) or not os.listdir(env_root)
+    assert d.raw("GET", "/_ping").status == 200
+    assert os.path.isdir(flag_root) and os.listdir(flag_root), "--data-root not used"
+    assert not os.path.exists(env_root) or not os.listdir(env_root), \
+        "SOCKERLESS_DATA_ROOT used although --data-root was given"
 
 
 def test_second_daemon_different_socket_and_root_coexist(sockerlessd_factory):
@@ -202,5 +204,5 @@ def test_second_daemon_different_socket_and_root_coexist(sockerlessd_factory):
     d2 = sockerlessd_factory.start()
     i1 = unix_request(d1.sock, "GET", "/info").json()
     i2 = unix_request(d2.sock, "GET", "/info").json()
-    assert i1["DockerRootDir"] != i2["DockerRootDir"]
-    assert i1["ID"] != i2["ID"]
+    assert i1["ID"] != i2["ID"], "each data root has its own daemon ID"
+    assert os.listdir(d1.data_root) and os.listdir(d2.data_root)

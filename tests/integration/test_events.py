@@ -169,7 +169,28 @@ def test_streaming_events_sdk(engine):
     assert not t.is_alive(), "event stream did not end after close()"
 
 
+def _listeners(d) -> int:
+    return d.raw("GET", "/info").json()["NEventsListener"]
+
+
+def test_closed_stream_unsubscribes(engine):
+    """NEventsListener counts open /events streams and drops when a client goes away
+    (dockerd: immediately; allowed here: 2 s)."""
+    wait_until(lambda: _listeners(engine) == 0, timeout=3, what="no open event streams")
+    c = engine.client()
+    stream = c.events(decode=True)
+    try:
+        wait_until(lambda: _listeners(engine) == 1, timeout=3, what="NEventsListener == 1")
+    finally:
+        stream.close()
+    wait_until(lambda: _listeners(engine) == 0, timeout=2,
+               what="NEventsListener back to 0 after the client closed its stream")
+
+
 def test_streaming_events_cli(engine):
+    # This test uses NEventsListener to know when the CLI has subscribed, so start
+    # from a quiescent daemon (earlier tests' streams may take a moment to be reaped).
+    wait_until(lambda: _listeners(engine) == 0, timeout=3, what="no open event streams")
     p = subprocess.Popen(
         [DOCKER_CLI, "-H", engine.host, "events", "--format", "{{json .}}",
          "--filter", "type=daemon"],
@@ -177,8 +198,7 @@ def test_streaming_events_cli(engine):
         env=cli_env(engine.docker_config),
     )
     try:
-        wait_until(lambda: p.poll() is not None
-                   or engine.raw("GET", "/info").json()["NEventsListener"] >= 1,
+        wait_until(lambda: p.poll() is not None or _listeners(engine) >= 1,
                    timeout=5, what="docker events to subscribe")
         assert p.poll() is None, p.stderr.read().decode()
         engine.signal(signal.SIGHUP)

@@ -71,7 +71,6 @@ def test_sdk_version_ping_info(sockerlessd):
     info = c.info()
     assert info["ID"], info
     assert info["OSType"] == "linux"
-    assert info["DockerRootDir"] == sockerlessd.data_root
 
 
 def test_version_keys_superset_of_dockerd(sockerlessd, dockerd):
@@ -114,6 +113,10 @@ def test_cli_info_json_keys_superset_of_dockerd(sockerlessd, dockerd):
         return set(doc)
 
     missing = keys(dockerd) - keys(sockerlessd) - set(INFO_KEY_EXCEPTIONS)
+    # Some CLI struct fields are `omitempty` (e.g. KernelMemoryTCP): a zero value the
+    # daemon did send is dropped by the CLI's re-encoding. Not a missing key.
+    raw = sockerlessd.raw("GET", "/info").json()
+    missing = {k for k in missing if not (k in raw and raw[k] in (False, 0, "", None, [], {}))}
     assert not missing, f"docker info JSON lacks keys {sorted(missing)}"
 
 
