@@ -7,6 +7,8 @@
 
 #include "common/errors.h"
 #include "common/ids.h"
+#include "image/image_service.h"
+#include "store/database.h"
 
 namespace sockerless::engine {
 namespace {
@@ -39,6 +41,20 @@ std::string load_or_create_id(const std::string& data_root) {
 Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
     : options_(std::move(options)), backend_(std::move(backend)), host_(read_host_facts()) {
   id_ = load_or_create_id(options_.data_root);
+  db_ = store::Database::open(options_.data_root + "/sockerless.db");
+  image::RegistryConfig registry;
+  registry.mirrors = options_.registry_mirrors;
+  registry.insecure = options_.insecure_registries;
+  images_ = std::make_unique<image::ImageService>(
+      *db_, options_.data_root + "/image", registry,
+      [this](const std::string& action, const std::string& id, const std::map<std::string, std::string>& attrs) {
+        Event e;
+        e.type = "image";
+        e.action = action;
+        e.actor_id = id;
+        e.attributes = attrs;
+        events_.publish(std::move(e));
+      });
 }
 
 Engine::~Engine() {
@@ -46,9 +62,18 @@ Engine::~Engine() {
 }
 
 std::string Engine::login(RegistryLogin login) {
-  std::lock_guard lock(mu_);
-  std::string key = login.server_address;
-  logins_[key] = std::move(login);
+  image::AuthConfig auth;
+  auth.username = login.username;
+  auth.password = login.password;
+  auth.identity_token = login.identity_token;
+  // The domain: "https://host:port/v1/" and "host:port" both name host:port.
+  std::string domain = login.server_address;
+  if (auto scheme = domain.find("://"); scheme != std::string::npos) domain = domain.substr(scheme + 3);
+  if (auto slash = domain.find('/'); slash != std::string::npos) domain = domain.substr(0, slash);
+  if (domain == "index.docker.io" || domain.empty()) domain = "docker.io";
+  images_->registry().check_login(domain, auth);
+  auth.server_address = image::config_key_for(domain);
+  images_->remember_login(auth);
   return "Login Succeeded";
 }
 

@@ -13,6 +13,13 @@
 #include "engine/events.h"
 #include "engine/system_info.h"
 
+namespace sockerless::store {
+class Database;
+}
+namespace sockerless::image {
+class ImageService;
+}
+
 namespace sockerless::engine {
 
 struct EngineOptions {
@@ -43,8 +50,10 @@ class Engine {
   const std::string& id() const { return id_; }  // stable across restarts (data root)
   Backend& backend() { return *backend_; }
   EventBus& events() { return events_; }
+  image::ImageService& images() { return *images_; }
 
-  // Stores a registry login and returns the status line for the client.
+  // Checks a registry login against the registry, stores it (for pulls and pushes that
+  // come without credentials) and returns the status line for the client.
   std::string login(RegistryLogin login);
 
   // Applies reloadable settings (log level, labels, debug) and emits dockerd's
@@ -67,7 +76,8 @@ class Engine {
   HostFacts host_;
   std::string id_;
   EventBus events_;
-  std::map<std::string, RegistryLogin> logins_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<image::ImageService> images_;
 };
 
 }  // namespace sockerless::engine

@@ -1,0 +1,54 @@
+// The state database's schema history. Append only: each entry migrates from the
+// version before it.
+#include "store/database.h"
+
+namespace sockerless::store {
+
+const std::vector<std::string_view>& migrations() {
+  static const std::vector<std::string_view> steps = {
+      // 1: images. An image is its config blob (its ID is the config's digest); layers are
+      // the compressed blobs its manifest names, with their uncompressed diff IDs.
+      R"(
+      CREATE TABLE images (
+        id TEXT PRIMARY KEY,             -- sha256:<config digest>
+        config TEXT NOT NULL,            -- the config blob, verbatim
+        manifest_digest TEXT,            -- the manifest it was pulled/pushed as, if any
+        manifest_media_type TEXT,
+        size INTEGER NOT NULL,           -- sum of uncompressed layer sizes (as dockerd shows)
+        created_at INTEGER NOT NULL,     -- when this daemon first stored it (unix nanos)
+        last_tag_time INTEGER            -- unix nanos of the last tag operation
+      );
+      CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        blob_digest TEXT NOT NULL,       -- compressed layer blob
+        media_type TEXT NOT NULL,
+        blob_size INTEGER NOT NULL,
+        diff_id TEXT NOT NULL,           -- uncompressed digest, from the config
+        size INTEGER NOT NULL,           -- uncompressed content size
+        PRIMARY KEY (image_id, position)
+      );
+      CREATE INDEX image_layers_blob ON image_layers(blob_digest);
+      CREATE TABLE image_tags (
+        reference TEXT PRIMARY KEY,      -- normalised "docker.io/library/busybox:latest"
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX image_tags_image ON image_tags(image_id);
+      CREATE TABLE image_digests (
+        reference TEXT PRIMARY KEY,      -- normalised "docker.io/library/busybox@sha256:…"
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+      );
+      CREATE INDEX image_digests_image ON image_digests(image_id);
+      CREATE TABLE registry_logins (
+        server TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        password TEXT NOT NULL,
+        identity_token TEXT NOT NULL
+      );
+      )",
+  };
+  return steps;
+}
+
+}  // namespace sockerless::store
