@@ -23,7 +23,9 @@ Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 void Sha256::update(const void* data, std::size_t size) {
   if (EVP_DigestUpdate(state_->ctx, data, size) != 1) throw std::runtime_error("sha256: update");
 }
-void Sha256::update(std::string_view data) { update(data.data(), data.size()); }
+void Sha256::update(std::string_view data) {
+  update(data.data(), data.size());
+}
 
 std::string Sha256::hex() {
   unsigned char md[EVP_MAX_MD_SIZE];

@@ -15,7 +15,7 @@ class Sha256 {
   Sha256& operator=(Sha256&&) noexcept;
   void update(std::string_view data);
   void update(const void* data, std::size_t size);
-  std::string hex();     // finishes: 64 lowercase hex characters
+  std::string hex();  // finishes: 64 lowercase hex characters
   std::string digest() { return "sha256:" + hex(); }
 
  private:

@@ -47,7 +47,8 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
   registry.insecure = options_.insecure_registries;
   images_ = std::make_unique<image::ImageService>(
       *db_, options_.data_root + "/image", registry,
-      [this](const std::string& action, const std::string& id, const std::map<std::string, std::string>& attrs) {
+      [this](const std::string& action, const std::string& id,
+             const std::map<std::string, std::string>& attrs) {
         Event e;
         e.type = "image";
         e.action = action;
@@ -68,7 +69,8 @@ std::string Engine::login(RegistryLogin login) {
   auth.identity_token = login.identity_token;
   // The domain: "https://host:port/v1/" and "host:port" both name host:port.
   std::string domain = login.server_address;
-  if (auto scheme = domain.find("://"); scheme != std::string::npos) domain = domain.substr(scheme + 3);
+  if (auto scheme = domain.find("://"); scheme != std::string::npos)
+    domain = domain.substr(scheme + 3);
   if (auto slash = domain.find('/'); slash != std::string::npos) domain = domain.substr(0, slash);
   if (domain == "index.docker.io" || domain.empty()) domain = "docker.io";
   images_->registry().check_login(domain, auth);

@@ -90,7 +90,7 @@ std::string BlobStore::path(std::string_view digest) const {
 }
 
 bool BlobStore::has(std::string_view digest) const {
-  struct stat st{};
+  struct stat st {};
   return valid_digest(digest) && ::stat(path(digest).c_str(), &st) == 0;
 }
 
@@ -124,7 +124,8 @@ BlobStore::Writer BlobStore::begin() {
   s->tmp_path = root_ + "/ingest/" + random_hex(16);
   s->blobs_dir = root_ + "/blobs/sha256";
   s->fd = UniqueFd(::open(s->tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!s->fd) throw std::runtime_error("cannot create " + s->tmp_path + ": " + std::strerror(errno));
+  if (!s->fd)
+    throw std::runtime_error("cannot create " + s->tmp_path + ": " + std::strerror(errno));
   return Writer(std::move(s));
 }
 

@@ -1,11 +1,11 @@
 #include "image/image_service.h"
 
+#include <spdlog/spdlog.h>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <spdlog/spdlog.h>
 
 #include "common/errors.h"
 #include "common/time.h"
@@ -32,11 +32,13 @@ std::string human_size(double bytes) {
 std::string progress_bar(std::uint64_t current, std::uint64_t total) {
   if (total == 0) return human_size(static_cast<double>(current));
   constexpr int kWidth = 50;
-  int filled = static_cast<int>(std::min(1.0, static_cast<double>(current) / static_cast<double>(total)) * kWidth);
+  int filled = static_cast<int>(
+      std::min(1.0, static_cast<double>(current) / static_cast<double>(total)) * kWidth);
   std::string bar = "[" + std::string(static_cast<std::size_t>(filled), '=');
   if (filled < kWidth) bar += ">" + std::string(static_cast<std::size_t>(kWidth - filled - 1), ' ');
   bar += "] ";
-  std::string numbers = human_size(static_cast<double>(current)) + "/" + human_size(static_cast<double>(total));
+  std::string numbers =
+      human_size(static_cast<double>(current)) + "/" + human_size(static_cast<double>(total));
   // Right-aligned in 18 columns, as Docker's progress formatter does.
   if (numbers.size() < 18) numbers = std::string(18 - numbers.size(), ' ') + numbers;
   return bar + numbers;
@@ -59,11 +61,14 @@ std::string short_digest(const std::string& digest) {
   return digest.substr(colon == std::string::npos ? 0 : colon + 1, 12);
 }
 
-std::string short_image_id(const std::string& id) { return short_digest(id); }
+std::string short_image_id(const std::string& id) {
+  return short_digest(id);
+}
 
 std::vector<std::string> diff_ids_of(const json& config) {
   std::vector<std::string> out;
-  if (config.contains("rootfs") && config["rootfs"].is_object() && config["rootfs"].contains("diff_ids"))
+  if (config.contains("rootfs") && config["rootfs"].is_object() &&
+      config["rootfs"].contains("diff_ids"))
     for (const auto& d : config["rootfs"]["diff_ids"])
       if (d.is_string()) out.push_back(d.get<std::string>());
   return out;
@@ -97,7 +102,8 @@ AuthConfig ImageService::credentials_for(const std::string& domain, const AuthCo
   }
   const char* dir = std::getenv("DOCKER_CONFIG");
   const char* home = std::getenv("HOME");
-  std::string path = dir ? std::string(dir) + "/config.json" : std::string(home ? home : "/root") + "/.docker/config.json";
+  std::string path = dir ? std::string(dir) + "/config.json"
+                         : std::string(home ? home : "/root") + "/.docker/config.json";
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
     try {
@@ -113,7 +119,8 @@ void ImageService::remember_login(const AuthConfig& auth) {
   std::string key = auth.server_address;
   db_.transaction([&] {
     auto s = db_.prepare(
-        "INSERT OR REPLACE INTO registry_logins (server, username, password, identity_token) VALUES (?, ?, ?, ?)");
+        "INSERT OR REPLACE INTO registry_logins (server, username, password, identity_token) "
+        "VALUES (?, ?, ?, ?)");
     s.bind(1, key).bind(2, auth.username).bind(3, auth.password).bind(4, auth.identity_token);
     s.run();
   });
@@ -137,7 +144,8 @@ std::string ImageService::pull(const std::string& reference, const std::string& 
     chosen = registry_.manifest(ref, entry.descriptor.digest, auth);
   }
   if (!is_manifest(chosen.media_type))
-    throw InvalidArgument("unsupported manifest media type " + chosen.media_type + " for " + ref.familiar());
+    throw InvalidArgument("unsupported manifest media type " + chosen.media_type + " for " +
+                          ref.familiar());
   Manifest manifest = parse_manifest(chosen.body);
 
   progress(message("Pulling from " + ref.path, ref.digest.empty() ? ref.tag : ref.digest));
@@ -154,11 +162,13 @@ std::string ImageService::pull(const std::string& reference, const std::string& 
     config_text = store_.blobs().read(manifest.config.digest);
   }
   json config = json::parse(config_text, nullptr, false);
-  if (!config.is_object()) throw InvalidArgument("image config " + manifest.config.digest + " is not JSON");
+  if (!config.is_object())
+    throw InvalidArgument("image config " + manifest.config.digest + " is not JSON");
   auto diff_ids = diff_ids_of(config);
   if (diff_ids.size() != manifest.layers.size())
-    throw InvalidArgument("image " + ref.familiar() + ": the config lists " + std::to_string(diff_ids.size()) +
-                          " layers, the manifest " + std::to_string(manifest.layers.size()));
+    throw InvalidArgument("image " + ref.familiar() + ": the config lists " +
+                          std::to_string(diff_ids.size()) + " layers, the manifest " +
+                          std::to_string(manifest.layers.size()));
 
   const std::string image_id = manifest.config.digest;
   auto existing = store_.get(image_id);
@@ -185,17 +195,18 @@ std::string ImageService::pull(const std::string& reference, const std::string& 
       downloaded = true;
       auto writer = store_.blobs().begin();
       auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-      registry_.blob(ref, l.digest, auth, [&](const char* d, std::size_t n) { writer.write(d, n); },
-                     [&](std::uint64_t done, std::uint64_t total) {
-                       auto now = std::chrono::steady_clock::now();
-                       if (now - last < std::chrono::milliseconds(100) && done != total) return;
-                       last = now;
-                       if (total == 0) total = static_cast<std::uint64_t>(l.size);
-                       progress({{"status", "Downloading"},
-                                 {"progressDetail", {{"current", done}, {"total", total}}},
-                                 {"progress", progress_bar(done, total)},
-                                 {"id", id}});
-                     });
+      registry_.blob(
+          ref, l.digest, auth, [&](const char* d, std::size_t n) { writer.write(d, n); },
+          [&](std::uint64_t done, std::uint64_t total) {
+            auto now = std::chrono::steady_clock::now();
+            if (now - last < std::chrono::milliseconds(100) && done != total) return;
+            last = now;
+            if (total == 0) total = static_cast<std::uint64_t>(l.size);
+            progress({{"status", "Downloading"},
+                      {"progressDetail", {{"current", done}, {"total", total}}},
+                      {"progress", progress_bar(done, total)},
+                      {"id", id}});
+          });
       progress(layer_message("Verifying Checksum", id));
       try {
         writer.commit(l.digest);
@@ -207,10 +218,11 @@ std::string ImageService::pull(const std::string& reference, const std::string& 
     LayerInfo info = scan_layer(store_.blobs().path(l.digest));
     if (info.diff_id != diff_ids[i]) {
       store_.blobs().remove(l.digest);
-      throw InvalidArgument("layer " + l.digest + " has diff ID " + info.diff_id + ", but the image config says " +
-                            diff_ids[i]);
+      throw InvalidArgument("layer " + l.digest + " has diff ID " + info.diff_id +
+                            ", but the image config says " + diff_ids[i]);
     }
-    record.layers.push_back(LayerRecord{l.digest, l.media_type, static_cast<std::int64_t>(store_.blobs().size(l.digest)),
+    record.layers.push_back(LayerRecord{l.digest, l.media_type,
+                                        static_cast<std::int64_t>(store_.blobs().size(l.digest)),
                                         info.diff_id, static_cast<std::int64_t>(info.size)});
     record.size += static_cast<std::int64_t>(info.size);
     if (downloaded) progress(layer_message("Pull complete", id));
@@ -221,12 +233,14 @@ std::string ImageService::pull(const std::string& reference, const std::string& 
 
   std::vector<std::string> tags;
   if (ref.digest.empty()) tags.push_back(ref.str());
-  bool up_to_date = existing && (ref.digest.empty() ? std::find(existing->tags.begin(), existing->tags.end(),
-                                                                ref.str()) != existing->tags.end()
-                                                    : true);
+  bool up_to_date =
+      existing && (ref.digest.empty() ? std::find(existing->tags.begin(), existing->tags.end(),
+                                                  ref.str()) != existing->tags.end()
+                                      : true);
   store_.put(record, tags, {ref.name() + "@" + top.digest});
   progress(message("Digest: " + top.digest));
-  progress(message(std::string(up_to_date ? "Status: Image is up to date for " : "Status: Downloaded newer image for ") +
+  progress(message(std::string(up_to_date ? "Status: Image is up to date for "
+                                          : "Status: Downloaded newer image for ") +
                    ref.familiar()));
   on_event_("pull", ref.familiar(), {{"name", ref.familiar_name()}});
   return image_id;
@@ -235,7 +249,8 @@ std::string ImageService::pull(const std::string& reference, const std::string& 
 void ImageService::tag(const std::string& source, const std::string& target) {
   ImageRecord image = store_.resolve(source);
   Reference ref = parse_reference(target);
-  if (!ref.digest.empty()) throw InvalidArgument("refusing to create a tag with a digest reference");
+  if (!ref.digest.empty())
+    throw InvalidArgument("refusing to create a tag with a digest reference");
   ref = with_default_tag(ref);
   store_.tag(image.id, ref.str());
   on_event_("tag", image.id, {{"name", ref.familiar()}});
@@ -277,8 +292,9 @@ DeleteResult ImageService::remove(const std::string& name, bool force, bool /*pr
     std::size_t references = image.tags.size() + image.digests.size();
     bool last_tag = image.tags.size() <= 1 && (named->digest.empty() || image.tags.empty());
     if (last_tag && usage && !force)
-      throw Conflict("conflict: unable to remove repository reference \"" + name + "\" (must force) - container " +
-                     usage->second.substr(0, 12) + " is using its referenced image " + short_id);
+      throw Conflict("conflict: unable to remove repository reference \"" + name +
+                     "\" (must force) - container " + usage->second.substr(0, 12) +
+                     " is using its referenced image " + short_id);
     untag(key);
     if (references == 1 || last_tag) {
       // With its last tag gone, digest references alone do not keep an image.
@@ -292,20 +308,26 @@ DeleteResult ImageService::remove(const std::string& name, bool force, bool /*pr
   // By ID.
   if (usage) {
     if (usage->first)
-      throw Conflict("conflict: unable to delete " + short_id + " (cannot be forced) - image is being used by running container " +
+      throw Conflict("conflict: unable to delete " + short_id +
+                     " (cannot be forced) - image is being used by running container " +
                      usage->second.substr(0, 12));
     if (!force)
-      throw Conflict("conflict: unable to delete " + short_id + " (must be forced) - image is being used by stopped container " +
+      throw Conflict("conflict: unable to delete " + short_id +
+                     " (must be forced) - image is being used by stopped container " +
                      usage->second.substr(0, 12));
   }
   std::set<std::string> repos;
-  for (const auto& t : image.tags) repos.insert(parse_reference(t).name());
-  for (const auto& d : image.digests) repos.insert(parse_reference(d).name());
+  for (const auto& t : image.tags)
+    repos.insert(parse_reference(t).name());
+  for (const auto& d : image.digests)
+    repos.insert(parse_reference(d).name());
   if (repos.size() > 1 && !force)
     throw Conflict("conflict: unable to delete " + short_id +
                    " (must be forced) - image is referenced in multiple repositories");
-  for (const auto& t : image.tags) untag(t);
-  for (const auto& d : image.digests) untag(d);
+  for (const auto& t : image.tags)
+    untag(t);
+  for (const auto& d : image.digests)
+    untag(d);
   delete_image();
   return result;
 }

@@ -27,8 +27,8 @@ namespace sockerless::image {
 using ProgressFn = std::function<void(const nlohmann::json&)>;
 
 // An image event for the engine's bus: action, actor ID, attributes.
-using ImageEventFn =
-    std::function<void(const std::string& action, const std::string& id, const std::map<std::string, std::string>&)>;
+using ImageEventFn = std::function<void(const std::string& action, const std::string& id,
+                                        const std::map<std::string, std::string>&)>;
 
 struct DeleteResult {
   std::vector<std::string> untagged;  // familiar references
@@ -42,7 +42,8 @@ struct PruneResult {
 
 class ImageService {
  public:
-  ImageService(store::Database& db, const std::string& root, RegistryConfig registry, ImageEventFn on_event);
+  ImageService(store::Database& db, const std::string& root, RegistryConfig registry,
+               ImageEventFn on_event);
   ~ImageService();
 
   ImageStore& store() { return store_; }
@@ -56,15 +57,32 @@ class ImageService {
   // Pulls `reference` ("busybox", "busybox:1", "x@sha256:…") for a platform ("" = host).
   // Progress goes to `progress`; errors before the first message throw, so the route can
   // answer with a status code as dockerd does. Returns the image ID.
-  std::string pull(const std::string& reference, const std::string& platform, const AuthConfig& auth,
-                   const ProgressFn& progress);
+  std::string pull(const std::string& reference, const std::string& platform,
+                   const AuthConfig& auth, const ProgressFn& progress);
 
   // Tags the image `source` refers to as `target` ("repo[:tag]").
   void tag(const std::string& source, const std::string& target);
 
   // dockerd's image delete. `in_use` reports a container using an image: (running?, id).
-  using UsageFn = std::function<std::optional<std::pair<bool, std::string>>(const std::string& image_id)>;
-  DeleteResult remove(const std::string& name, bool force, bool prune_parents, const UsageFn& in_use);
+  using UsageFn =
+      std::function<std::optional<std::pair<bool, std::string>>(const std::string& image_id)>;
+  DeleteResult remove(const std::string& name, bool force, bool prune_parents,
+                      const UsageFn& in_use);
+
+  // docker save: a tar (OCI layout plus Docker's manifest.json) of the named images, to fd.
+  void save(const std::vector<std::string>& names, int fd);
+  // docker load: a docker-save tar or an OCI layout tar from fd; `loaded` gets one line
+  // per image ("Loaded image: busybox:latest"). Nothing is recorded unless it all checks out.
+  void load(int fd, const std::function<void(const std::string&)>& loaded);
+  // docker import: a root filesystem tar (any compression) from fd, with Dockerfile
+  // `changes`; tagged `repo_tag` when not empty. Returns the image ID.
+  std::string import(int fd, const std::string& repo_tag, const std::vector<std::string>& changes,
+                     const std::string& message, const std::string& platform);
+  // docker push of `name` (with `tag`, or every tag of the repository when empty).
+  void push(const std::string& name, const std::string& tag, const AuthConfig& auth,
+            const ProgressFn& progress);
+  // GET /distribution/{name}/json: the registry's descriptor and platforms for a reference.
+  nlohmann::json distribution(const std::string& name, const AuthConfig& auth);
 
   // Removes unused images: dangling only unless `all`; `until`/`label` filters as given.
   using PruneFilter = std::function<bool(const ImageRecord&)>;
@@ -75,7 +93,14 @@ class ImageService {
   ImageStore store_;
   RegistryClient registry_;
   ImageEventFn on_event_;
-  std::shared_mutex gc_mu_;  // pulls hold it shared; deletions exclusive, so GC never eats a pull's blobs
+  // Records an image built from a config and layer blobs already in the store.
+  ImageRecord record_from(const std::string& config_text,
+                          const std::vector<std::string>& layer_digests);
+  void push_one(const ImageRecord& image, const Reference& ref, const AuthConfig& auth,
+                const ProgressFn& progress);
+
+  std::shared_mutex
+      gc_mu_;  // pulls hold it shared; deletions exclusive, so GC never eats a pull's blobs
   std::mutex logins_mu_;
   std::map<std::string, AuthConfig> logins_;
 };

@@ -20,18 +20,21 @@ ImageStore::ImageStore(store::Database& db, const std::string& root)
   fs::create_directories(root_ + "/layers-tmp");
 }
 
-std::vector<std::string> ImageStore::refs_of(const std::string& table, const std::string& id) const {
+std::vector<std::string> ImageStore::refs_of(const std::string& table,
+                                             const std::string& id) const {
   auto s = db_.prepare("SELECT reference FROM " + table + " WHERE image_id = ? ORDER BY rowid");
   s.bind(1, id);
   std::vector<std::string> out;
-  while (s.step()) out.push_back(s.text(0));
+  while (s.step())
+    out.push_back(s.text(0));
   return out;
 }
 
 std::optional<ImageRecord> ImageStore::get(const std::string& id) const {
   auto lock = db_.lock();
   auto s = db_.prepare(
-      "SELECT id, config, manifest_digest, manifest_media_type, size, created_at, last_tag_time FROM images WHERE id = ?");
+      "SELECT id, config, manifest_digest, manifest_media_type, size, created_at, last_tag_time "
+      "FROM images WHERE id = ?");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   ImageRecord r;
@@ -43,10 +46,12 @@ std::optional<ImageRecord> ImageStore::get(const std::string& id) const {
   r.created_at = s.integer(5);
   r.last_tag_time = s.is_null(6) ? 0 : s.integer(6);
   auto l = db_.prepare(
-      "SELECT blob_digest, media_type, blob_size, diff_id, size FROM image_layers WHERE image_id = ? ORDER BY "
+      "SELECT blob_digest, media_type, blob_size, diff_id, size FROM image_layers WHERE image_id = "
+      "? ORDER BY "
       "position");
   l.bind(1, id);
-  while (l.step()) r.layers.push_back(LayerRecord{l.text(0), l.text(1), l.integer(2), l.text(3), l.integer(4)});
+  while (l.step())
+    r.layers.push_back(LayerRecord{l.text(0), l.text(1), l.integer(2), l.text(3), l.integer(4)});
   r.tags = refs_of("image_tags", id);
   r.digests = refs_of("image_digests", id);
   return r;
@@ -56,7 +61,8 @@ std::vector<ImageRecord> ImageStore::list() const {
   auto lock = db_.lock();
   std::vector<std::string> ids;
   auto s = db_.prepare("SELECT id FROM images ORDER BY created_at DESC");
-  while (s.step()) ids.push_back(s.text(0));
+  while (s.step())
+    ids.push_back(s.text(0));
   std::vector<ImageRecord> out;
   for (const auto& id : ids)
     if (auto r = get(id)) out.push_back(std::move(*r));
@@ -128,33 +134,45 @@ void ImageStore::put(const ImageRecord& image, const std::vector<std::string>& t
     exists.bind(1, image.id);
     if (!exists.step()) {
       auto ins = db_.prepare(
-          "INSERT INTO images (id, config, manifest_digest, manifest_media_type, size, created_at, last_tag_time) "
+          "INSERT INTO images (id, config, manifest_digest, manifest_media_type, size, created_at, "
+          "last_tag_time) "
           "VALUES (?, ?, ?, ?, ?, ?, NULL)");
-      ins.bind(1, image.id).bind(2, image.config).bind(3, image.manifest_digest).bind(4, image.manifest_media_type);
-      ins.bind(5, image.size).bind(6, image.created_at ? image.created_at : unix_nanos(Clock::now()));
+      ins.bind(1, image.id)
+          .bind(2, image.config)
+          .bind(3, image.manifest_digest)
+          .bind(4, image.manifest_media_type);
+      ins.bind(5, image.size)
+          .bind(6, image.created_at ? image.created_at : unix_nanos(Clock::now()));
       ins.run();
       for (std::size_t i = 0; i < image.layers.size(); ++i) {
         const auto& l = image.layers[i];
         auto li = db_.prepare(
-            "INSERT INTO image_layers (image_id, position, blob_digest, media_type, blob_size, diff_id, size) "
+            "INSERT INTO image_layers (image_id, position, blob_digest, media_type, blob_size, "
+            "diff_id, size) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)");
-        li.bind(1, image.id).bind(2, static_cast<std::int64_t>(i)).bind(3, l.blob_digest).bind(4, l.media_type);
+        li.bind(1, image.id)
+            .bind(2, static_cast<std::int64_t>(i))
+            .bind(3, l.blob_digest)
+            .bind(4, l.media_type);
         li.bind(5, l.blob_size).bind(6, l.diff_id).bind(7, l.size);
         li.run();
       }
     } else if (!image.manifest_digest.empty()) {
-      auto up = db_.prepare("UPDATE images SET manifest_digest = ?, manifest_media_type = ? WHERE id = ?");
+      auto up = db_.prepare(
+          "UPDATE images SET manifest_digest = ?, manifest_media_type = ? WHERE id = ?");
       up.bind(1, image.manifest_digest).bind(2, image.manifest_media_type).bind(3, image.id);
       up.run();
     }
     std::int64_t now = unix_nanos(Clock::now());
     for (const auto& t : tags) {
-      auto s = db_.prepare("INSERT OR REPLACE INTO image_tags (reference, image_id, created_at) VALUES (?, ?, ?)");
+      auto s = db_.prepare(
+          "INSERT OR REPLACE INTO image_tags (reference, image_id, created_at) VALUES (?, ?, ?)");
       s.bind(1, t).bind(2, image.id).bind(3, now);
       s.run();
     }
     for (const auto& d : digests) {
-      auto s = db_.prepare("INSERT OR REPLACE INTO image_digests (reference, image_id) VALUES (?, ?)");
+      auto s =
+          db_.prepare("INSERT OR REPLACE INTO image_digests (reference, image_id) VALUES (?, ?)");
       s.bind(1, d).bind(2, image.id);
       s.run();
     }
@@ -164,7 +182,8 @@ void ImageStore::put(const ImageRecord& image, const std::vector<std::string>& t
 void ImageStore::tag(const std::string& id, const std::string& normalised_ref) {
   db_.transaction([&] {
     std::int64_t now = unix_nanos(Clock::now());
-    auto s = db_.prepare("INSERT OR REPLACE INTO image_tags (reference, image_id, created_at) VALUES (?, ?, ?)");
+    auto s = db_.prepare(
+        "INSERT OR REPLACE INTO image_tags (reference, image_id, created_at) VALUES (?, ?, ?)");
     s.bind(1, normalised_ref).bind(2, id).bind(3, now);
     s.run();
     auto u = db_.prepare("UPDATE images SET last_tag_time = ? WHERE id = ?");
@@ -177,9 +196,11 @@ bool ImageStore::untag(const std::string& normalised_ref) {
   return db_.transaction([&] {
     bool removed = false;
     for (const char* table : {"image_tags", "image_digests"}) {
-      auto s = db_.prepare(std::string("DELETE FROM ") + table + " WHERE reference = ? RETURNING image_id");
+      auto s = db_.prepare(std::string("DELETE FROM ") + table +
+                           " WHERE reference = ? RETURNING image_id");
       s.bind(1, normalised_ref);
-      while (s.step()) removed = true;
+      while (s.step())
+        removed = true;
     }
     return removed;
   });
@@ -198,7 +219,8 @@ std::int64_t ImageStore::shared_size(const std::string& id) const {
   auto lock = db_.lock();
   auto s = db_.prepare(
       "SELECT COALESCE(SUM(l.blob_size), 0) FROM image_layers l WHERE l.image_id = ? AND EXISTS "
-      "(SELECT 1 FROM image_layers o WHERE o.blob_digest = l.blob_digest AND o.image_id != l.image_id)");
+      "(SELECT 1 FROM image_layers o WHERE o.blob_digest = l.blob_digest AND o.image_id != "
+      "l.image_id)");
   s.bind(1, id);
   s.step();
   return s.integer(0);
@@ -209,7 +231,8 @@ void ImageStore::collect_garbage() {
   {
     auto lock = db_.lock();
     auto s = db_.prepare(
-        "SELECT blob_digest, diff_id FROM image_layers UNION ALL SELECT id, '' FROM images UNION ALL "
+        "SELECT blob_digest, diff_id FROM image_layers UNION ALL SELECT id, '' FROM images UNION "
+        "ALL "
         "SELECT manifest_digest, '' FROM images WHERE manifest_digest IS NOT NULL UNION ALL "
         "SELECT substr(reference, instr(reference, '@') + 1), '' FROM image_digests");
     while (s.step()) {
@@ -227,6 +250,10 @@ void ImageStore::collect_garbage() {
     std::string diff_id = "sha256:" + entry.path().filename().string();
     if (!keep_layers.count(diff_id)) fs::remove_all(entry.path(), ec);
   }
+}
+
+std::string ImageStore::scratch_path(const std::string& prefix) const {
+  return root_ + "/layers-tmp/" + prefix + random_hex(8);
 }
 
 std::string ImageStore::unpacked_layer(const LayerRecord& layer) {

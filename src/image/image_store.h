@@ -73,6 +73,9 @@ class ImageStore {
 
   void collect_garbage();
 
+  // A fresh path (not created) in the store's scratch area, cleared at start-up.
+  std::string scratch_path(const std::string& prefix) const;
+
  private:
   std::vector<std::string> refs_of(const std::string& table, const std::string& id) const;
 

@@ -47,7 +47,8 @@ LayerInfo scan_layer(const std::string& blob_path) {
     std::vector<char> buf(1 << 16);
     for (;;) {
       la_ssize_t n = archive_read_data(r.a, buf.data(), buf.size());
-      if (n < 0) throw InvalidArgument("corrupt layer " + blob_path + ": " + archive_error_string(r.a));
+      if (n < 0)
+        throw InvalidArgument("corrupt layer " + blob_path + ": " + archive_error_string(r.a));
       if (n == 0) break;
       hash.update(buf.data(), static_cast<std::size_t>(n));
       info.tar_size += static_cast<std::uint64_t>(n);
@@ -65,10 +66,12 @@ LayerInfo scan_layer(const std::string& blob_path) {
     archive_entry* e = nullptr;
     int rc;
     while ((rc = archive_read_next_header(r.a, &e)) == ARCHIVE_OK) {
-      if (archive_entry_filetype(e) == AE_IFREG) info.size += static_cast<std::uint64_t>(archive_entry_size(e));
+      if (archive_entry_filetype(e) == AE_IFREG)
+        info.size += static_cast<std::uint64_t>(archive_entry_size(e));
       archive_read_data_skip(r.a);
     }
-    if (rc != ARCHIVE_EOF) throw InvalidArgument("corrupt layer " + blob_path + ": " + archive_error_string(r.a));
+    if (rc != ARCHIVE_EOF)
+      throw InvalidArgument("corrupt layer " + blob_path + ": " + archive_error_string(r.a));
   }
   return info;
 }
@@ -103,8 +106,9 @@ void unpack_layer(const std::string& blob_path, const std::string& dest) {
   if (archive_read_open_filename(r.a, blob_path.c_str(), 1 << 16) != ARCHIVE_OK)
     throw InvalidArgument("cannot read layer " + blob_path + ": " + archive_error_string(r.a));
   ArchiveWriter w;
-  int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-              ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK;
+  int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_XATTR |
+              ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+              ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK;
   if (::geteuid() == 0) flags |= ARCHIVE_EXTRACT_OWNER;
   archive_write_disk_set_options(w.a, flags);
   archive_write_disk_set_standard_lookup(w.a);
@@ -145,12 +149,14 @@ void unpack_layer(const std::string& blob_path, const std::string& dest) {
       while ((drc = archive_read_data_block(r.a, &buf, &size, &offset)) == ARCHIVE_OK)
         if (archive_write_data_block(w.a, buf, size, offset) < ARCHIVE_OK)
           throw std::runtime_error("writing " + name + ": " + archive_error_string(w.a));
-      if (drc != ARCHIVE_EOF) throw InvalidArgument("corrupt layer entry " + name + ": " + archive_error_string(r.a));
+      if (drc != ARCHIVE_EOF)
+        throw InvalidArgument("corrupt layer entry " + name + ": " + archive_error_string(r.a));
     }
     if (archive_write_finish_entry(w.a) < ARCHIVE_WARN)
       throw std::runtime_error("finishing " + name + ": " + archive_error_string(w.a));
   }
-  if (rc != ARCHIVE_EOF) throw InvalidArgument("corrupt layer " + blob_path + ": " + archive_error_string(r.a));
+  if (rc != ARCHIVE_EOF)
+    throw InvalidArgument("corrupt layer " + blob_path + ": " + archive_error_string(r.a));
 }
 
 }  // namespace sockerless::image

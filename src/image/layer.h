@@ -9,7 +9,7 @@
 namespace sockerless::image {
 
 struct LayerInfo {
-  std::string diff_id;  // sha256 of the uncompressed tar
+  std::string diff_id;     // sha256 of the uncompressed tar
   std::uint64_t size = 0;  // sum of the regular files' sizes, as dockerd reports layer size
   std::uint64_t tar_size = 0;
 };

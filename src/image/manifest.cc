@@ -15,8 +15,12 @@ std::string Platform::str() const {
   return os + "/" + architecture + (variant.empty() ? "" : "/" + variant);
 }
 
-bool is_index(std::string_view t) { return t == kDockerManifestList || t == kOciIndex; }
-bool is_manifest(std::string_view t) { return t == kDockerManifest || t == kOciManifest; }
+bool is_index(std::string_view t) {
+  return t == kDockerManifestList || t == kOciIndex;
+}
+bool is_manifest(std::string_view t) {
+  return t == kDockerManifest || t == kOciManifest;
+}
 
 namespace {
 
@@ -32,7 +36,8 @@ Descriptor descriptor(const json& j) {
 
 json parse_object(std::string_view body, const char* what) {
   json doc = json::parse(body, nullptr, false);
-  if (!doc.is_object()) throw InvalidArgument(std::string("invalid ") + what + ": not a JSON object");
+  if (!doc.is_object())
+    throw InvalidArgument(std::string("invalid ") + what + ": not a JSON object");
   return doc;
 }
 
@@ -40,13 +45,15 @@ json parse_object(std::string_view body, const char* what) {
 
 Manifest parse_manifest(std::string_view body) {
   json doc = parse_object(body, "manifest");
-  if (doc.value("schemaVersion", 0) != 2) throw InvalidArgument("unsupported manifest schema version");
+  if (doc.value("schemaVersion", 0) != 2)
+    throw InvalidArgument("unsupported manifest schema version");
   if (!doc.contains("config") || !doc.contains("layers") || !doc["layers"].is_array())
     throw InvalidArgument("invalid manifest: missing config or layers");
   Manifest m;
   m.media_type = doc.value("mediaType", kOciManifest);
   m.config = descriptor(doc["config"]);
-  for (const auto& l : doc["layers"]) m.layers.push_back(descriptor(l));
+  for (const auto& l : doc["layers"])
+    m.layers.push_back(descriptor(l));
   return m;
 }
 
@@ -106,7 +113,9 @@ Platform parse_platform(std::string_view text) {
   }
   parts.push_back(cur);
   for (const auto& p : parts)
-    if (p.empty()) throw InvalidArgument("\"" + std::string(text) + "\": unknown operating system or architecture");
+    if (p.empty())
+      throw InvalidArgument("\"" + std::string(text) +
+                            "\": unknown operating system or architecture");
   Platform p;
   if (parts.size() == 1) {
     if (parts[0] == "linux") {
@@ -119,7 +128,8 @@ Platform parse_platform(std::string_view text) {
     p.architecture = parts[1];
     if (parts.size() == 3) p.variant = parts[2];
   } else {
-    throw InvalidArgument("\"" + std::string(text) + "\": unknown operating system or architecture");
+    throw InvalidArgument("\"" + std::string(text) +
+                          "\": unknown operating system or architecture");
   }
   if (p.architecture == "x86_64" || p.architecture == "x86-64") p.architecture = "amd64";
   if (p.architecture == "aarch64") p.architecture = "arm64";

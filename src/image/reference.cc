@@ -157,6 +157,14 @@ std::string_view familiar_path(const Reference& ref) {
   return path;
 }
 
+// ":tag@digest", either part left out when empty.
+std::string tag_and_digest(const Reference& ref) {
+  std::string out;
+  if (!ref.tag.empty()) out += ":" + ref.tag;
+  if (!ref.digest.empty()) out += "@" + ref.digest;
+  return out;
+}
+
 }  // namespace
 
 std::string Reference::name() const {
@@ -164,10 +172,7 @@ std::string Reference::name() const {
 }
 
 std::string Reference::str() const {
-  std::string out = name();
-  if (!tag.empty()) out += ":" + tag;
-  if (!digest.empty()) out += "@" + digest;
-  return out;
+  return name() + tag_and_digest(*this);
 }
 
 std::string Reference::familiar_name() const {
@@ -176,10 +181,7 @@ std::string Reference::familiar_name() const {
 }
 
 std::string Reference::familiar() const {
-  std::string out = familiar_name();
-  if (!tag.empty()) out += ":" + tag;
-  if (!digest.empty()) out += "@" + digest;
-  return out;
+  return familiar_name() + tag_and_digest(*this);
 }
 
 std::string Reference::familiar_tagged() const {

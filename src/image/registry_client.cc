@@ -5,12 +5,12 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <spdlog/spdlog.h>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/digest.h"
 #include "common/errors.h"
@@ -66,7 +66,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto colon = line.find(':');
   if (colon != std::string::npos) {
     std::string name = line.substr(0, colon);
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string value = line.substr(colon + 1);
     auto b = value.find_first_not_of(" \t");
     auto e = value.find_last_not_of(" \t\r\n");
@@ -110,7 +111,8 @@ HttpResponse perform(const HttpRequest& req) {
   if (!curl) throw std::runtime_error("curl_easy_init failed");
   TransferState st{&res, &req, curl};
   curl_slist* headers = nullptr;
-  for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
+  for (const auto& h : req.headers)
+    headers = curl_slist_append(headers, h.c_str());
   char errbuf[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
@@ -169,11 +171,13 @@ std::string header(const HttpResponse& r, const std::string& name) {
 // The registry's error document, as distribution formats it: "code words: message".
 std::string registry_error(const HttpResponse& r) {
   auto doc = nlohmann::json::parse(r.body, nullptr, false);
-  if (doc.is_object() && doc.contains("errors") && doc["errors"].is_array() && !doc["errors"].empty()) {
+  if (doc.is_object() && doc.contains("errors") && doc["errors"].is_array() &&
+      !doc["errors"].empty()) {
     std::string out;
     for (const auto& e : doc["errors"]) {
       std::string code = e.value("code", "");
-      for (auto& c : code) c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (auto& c : code)
+        c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       std::string msg = e.value("message", "");
       if (!out.empty()) out += ", ";
       out += code.empty() ? msg : code + ": " + msg;
@@ -181,13 +185,15 @@ std::string registry_error(const HttpResponse& r) {
     return out;
   }
   std::string body = r.body.substr(0, 200);
-  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
+    body.pop_back();
   return "unexpected status " + std::to_string(r.status) + (body.empty() ? "" : ": " + body);
 }
 
 std::string first_error_code(const HttpResponse& r) {
   auto doc = nlohmann::json::parse(r.body, nullptr, false);
-  if (doc.is_object() && doc.contains("errors") && doc["errors"].is_array() && !doc["errors"].empty())
+  if (doc.is_object() && doc.contains("errors") && doc["errors"].is_array() &&
+      !doc["errors"].empty())
     return doc["errors"][0].value("code", "");
   return "";
 }
@@ -223,7 +229,8 @@ struct RegistryClient::Impl {
     if (repo.domain == kDefaultDomain) {
       if (!for_push)
         for (auto m : config.mirrors) {
-          while (!m.empty() && m.back() == '/') m.pop_back();
+          while (!m.empty() && m.back() == '/')
+            m.pop_back();
           out.push_back(Endpoint{m, true, "", true});
         }
       out.push_back(Endpoint{"https://" + registry_host(repo.domain), true, "", false});
@@ -237,10 +244,11 @@ struct RegistryClient::Impl {
     return out;
   }
 
-  std::string fetch_token(const Endpoint& ep, const Challenge& ch, const std::vector<std::string>& scopes,
-                          const AuthConfig& auth) {
+  std::string fetch_token(const Endpoint& ep, const Challenge& ch,
+                          const std::vector<std::string>& scopes, const AuthConfig& auth) {
     auto realm = ch.params.find("realm");
-    if (realm == ch.params.end()) throw Unauthorized("registry sent a bearer challenge without a realm");
+    if (realm == ch.params.end())
+      throw Unauthorized("registry sent a bearer challenge without a realm");
     CURL* esc = curl_easy_init();
     auto encode = [esc](const std::string& s) {
       char* e = curl_easy_escape(esc, s.c_str(), static_cast<int>(s.size()));
@@ -249,8 +257,10 @@ struct RegistryClient::Impl {
       return out;
     };
     std::string query;
-    if (auto s = ch.params.find("service"); s != ch.params.end()) query += "service=" + encode(s->second);
-    for (const auto& sc : scopes) query += std::string(query.empty() ? "" : "&") + "scope=" + encode(sc);
+    if (auto s = ch.params.find("service"); s != ch.params.end())
+      query += "service=" + encode(s->second);
+    for (const auto& sc : scopes)
+      query += std::string(query.empty() ? "" : "&") + "scope=" + encode(sc);
     HttpRequest req;
     req.endpoint = &ep;
     std::string form;
@@ -258,14 +268,15 @@ struct RegistryClient::Impl {
       // OAuth2 refresh-token grant, as dockerd uses for identity tokens.
       req.method = "POST";
       req.url = realm->second;
-      form = "grant_type=refresh_token&client_id=sockerless&refresh_token=" + encode(auth.identity_token) +
-             (query.empty() ? "" : "&" + query);
+      form = "grant_type=refresh_token&client_id=sockerless&refresh_token=" +
+             encode(auth.identity_token) + (query.empty() ? "" : "&" + query);
       req.body = &form;
       req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
     } else {
       req.url = realm->second + (realm->second.find('?') == std::string::npos ? "?" : "&") + query;
       if (!auth.username.empty())
-        req.headers.push_back("Authorization: Basic " + base64_encode(auth.username + ":" + auth.password));
+        req.headers.push_back("Authorization: Basic " +
+                              base64_encode(auth.username + ":" + auth.password));
     }
     curl_easy_cleanup(esc);
     HttpResponse res = perform(req);
@@ -284,10 +295,11 @@ struct RegistryClient::Impl {
 
   // Sends `req` to the endpoint with whatever authorization it needs, answering one
   // challenge. `scopes` name what the token must allow.
-  HttpResponse authorized(HttpRequest req, const Endpoint& ep, const std::vector<std::string>& scopes,
-                          const AuthConfig& auth) {
+  HttpResponse authorized(HttpRequest req, const Endpoint& ep,
+                          const std::vector<std::string>& scopes, const AuthConfig& auth) {
     std::string key = ep.base + " " + (scopes.empty() ? "" : scopes.front());
-    for (std::size_t i = 1; i < scopes.size(); ++i) key += "," + scopes[i];
+    for (std::size_t i = 1; i < scopes.size(); ++i)
+      key += "," + scopes[i];
     std::vector<std::string> base_headers = req.headers;
     auto with_auth = [&](const std::string& authz) {
       req.headers = base_headers;
@@ -310,7 +322,8 @@ struct RegistryClient::Impl {
         break;
       }
       if (ch.scheme == "basic") {
-        if (auth.username.empty() && auth.password.empty()) throw Unauthorized("no basic auth credentials");
+        if (auth.username.empty() && auth.password.empty())
+          throw Unauthorized("no basic auth credentials");
         authz = "Basic " + base64_encode(auth.username + ":" + auth.password);
         break;
       }
@@ -376,7 +389,8 @@ bool RegistryClient::is_insecure(const std::string& domain) const {
     hints.ai_family = AF_INET;
     addrinfo* res = nullptr;
     if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) == 0) {
-      for (auto* p = res; p; p = p->ai_next) addrs.push_back(reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr);
+      for (auto* p = res; p; p = p->ai_next)
+        addrs.push_back(reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr);
       ::freeaddrinfo(res);
     }
   }
@@ -396,14 +410,17 @@ bool RegistryClient::is_insecure(const std::string& domain) const {
 FetchedManifest RegistryClient::manifest(const Reference& repo, const std::string& tag_or_digest,
                                          const AuthConfig& auth) {
   std::vector<std::string> scopes = {"repository:" + repo.path + ":pull"};
-  std::string shown = repo.familiar_name() + (tag_or_digest.rfind("sha256:", 0) == 0 ? "@" : ":") + tag_or_digest;
-  HttpResponse res = impl_->on_endpoints(repo, false, is_insecure(repo.domain), [&](const Endpoint& ep) {
-    HttpRequest req;
-    req.url = ep.base + "/v2/" + repo.path + "/manifests/" + tag_or_digest;
-    req.headers = {std::string("Accept: ") + kDockerManifest, std::string("Accept: ") + kDockerManifestList,
-                   std::string("Accept: ") + kOciManifest, std::string("Accept: ") + kOciIndex};
-    return impl_->authorized(req, ep, scopes, auth);
-  });
+  std::string shown =
+      repo.familiar_name() + (tag_or_digest.rfind("sha256:", 0) == 0 ? "@" : ":") + tag_or_digest;
+  HttpResponse res =
+      impl_->on_endpoints(repo, false, is_insecure(repo.domain), [&](const Endpoint& ep) {
+        HttpRequest req;
+        req.url = ep.base + "/v2/" + repo.path + "/manifests/" + tag_or_digest;
+        req.headers = {std::string("Accept: ") + kDockerManifest,
+                       std::string("Accept: ") + kDockerManifestList,
+                       std::string("Accept: ") + kOciManifest, std::string("Accept: ") + kOciIndex};
+        return impl_->authorized(req, ep, scopes, auth);
+      });
   if (res.status == 404) {
     std::string code = first_error_code(res);
     if (code == "NAME_UNKNOWN")
@@ -411,16 +428,19 @@ FetchedManifest RegistryClient::manifest(const Reference& repo, const std::strin
     throw NotFound("manifest for " + shown + " not found: " + registry_error(res));
   }
   if (res.status == 401 || res.status == 403)
-    throw Unauthorized("pull access denied for " + repo.familiar_name() +
-                       ", repository does not exist or may require 'docker login': " + registry_error(res));
-  if (res.status != 200) throw Internal("fetching manifest for " + shown + ": " + registry_error(res));
+    throw Unauthorized(
+        "pull access denied for " + repo.familiar_name() +
+        ", repository does not exist or may require 'docker login': " + registry_error(res));
+  if (res.status != 200)
+    throw Internal("fetching manifest for " + shown + ": " + registry_error(res));
   FetchedManifest m;
   m.body = std::move(res.body);
   m.digest = sha256_digest(m.body);
   m.media_type = header(res, "content-type");
   if (auto semi = m.media_type.find(';'); semi != std::string::npos) m.media_type.resize(semi);
   if (tag_or_digest.rfind("sha256:", 0) == 0 && m.digest != tag_or_digest)
-    throw InvalidArgument("manifest verification failed for digest " + tag_or_digest + " (got " + m.digest + ")");
+    throw InvalidArgument("manifest verification failed for digest " + tag_or_digest + " (got " +
+                          m.digest + ")");
   // Some registries answer with a generic type: trust the document's own mediaType.
   auto doc = nlohmann::json::parse(m.body, nullptr, false);
   if (doc.is_object() && doc.contains("mediaType") && doc["mediaType"].is_string())
@@ -430,29 +450,32 @@ FetchedManifest RegistryClient::manifest(const Reference& repo, const std::strin
   return m;
 }
 
-void RegistryClient::blob(const Reference& repo, const std::string& digest, const AuthConfig& auth, const Sink& sink,
-                          const Progress& progress) {
+void RegistryClient::blob(const Reference& repo, const std::string& digest, const AuthConfig& auth,
+                          const Sink& sink, const Progress& progress) {
   std::vector<std::string> scopes = {"repository:" + repo.path + ":pull"};
-  HttpResponse res = impl_->on_endpoints(repo, false, is_insecure(repo.domain), [&](const Endpoint& ep) {
-    HttpRequest req;
-    req.url = ep.base + "/v2/" + repo.path + "/blobs/" + digest;
-    req.sink = &sink;
-    req.progress = &progress;
-    return impl_->authorized(req, ep, scopes, auth);
-  });
+  HttpResponse res =
+      impl_->on_endpoints(repo, false, is_insecure(repo.domain), [&](const Endpoint& ep) {
+        HttpRequest req;
+        req.url = ep.base + "/v2/" + repo.path + "/blobs/" + digest;
+        req.sink = &sink;
+        req.progress = &progress;
+        return impl_->authorized(req, ep, scopes, auth);
+      });
   if (res.status == 404) throw NotFound("blob " + digest + " not found: " + registry_error(res));
   if (res.status == 401 || res.status == 403) throw Unauthorized(registry_error(res));
   if (res.status != 200) throw Internal("fetching blob " + digest + ": " + registry_error(res));
 }
 
-bool RegistryClient::has_blob(const Reference& repo, const std::string& digest, const AuthConfig& auth) {
+bool RegistryClient::has_blob(const Reference& repo, const std::string& digest,
+                              const AuthConfig& auth) {
   std::vector<std::string> scopes = {"repository:" + repo.path + ":pull,push"};
-  HttpResponse res = impl_->on_endpoints(repo, true, is_insecure(repo.domain), [&](const Endpoint& ep) {
-    HttpRequest req;
-    req.method = "HEAD";
-    req.url = ep.base + "/v2/" + repo.path + "/blobs/" + digest;
-    return impl_->authorized(req, ep, scopes, auth);
-  });
+  HttpResponse res =
+      impl_->on_endpoints(repo, true, is_insecure(repo.domain), [&](const Endpoint& ep) {
+        HttpRequest req;
+        req.method = "HEAD";
+        req.url = ep.base + "/v2/" + repo.path + "/blobs/" + digest;
+        return impl_->authorized(req, ep, scopes, auth);
+      });
   if (res.status == 401 || res.status == 403) throw Unauthorized(registry_error(res));
   return res.status == 200;
 }
@@ -466,34 +489,41 @@ std::string absolute_location(const std::string& base, const std::string& locati
 
 }  // namespace
 
-bool RegistryClient::mount_blob(const Reference& repo, const std::string& digest, const Reference& from,
-                                const AuthConfig& auth) {
+bool RegistryClient::mount_blob(const Reference& repo, const std::string& digest,
+                                const Reference& from, const AuthConfig& auth) {
   if (from.domain != repo.domain || from.path == repo.path) return false;
-  std::vector<std::string> scopes = {"repository:" + repo.path + ":pull,push", "repository:" + from.path + ":pull"};
-  HttpResponse res = impl_->on_endpoints(repo, true, is_insecure(repo.domain), [&](const Endpoint& ep) {
-    HttpRequest req;
-    req.method = "POST";
-    req.url = ep.base + "/v2/" + repo.path + "/blobs/uploads/?mount=" + digest + "&from=" + from.path;
-    return impl_->authorized(req, ep, scopes, auth);
-  });
+  std::vector<std::string> scopes = {"repository:" + repo.path + ":pull,push",
+                                     "repository:" + from.path + ":pull"};
+  HttpResponse res =
+      impl_->on_endpoints(repo, true, is_insecure(repo.domain), [&](const Endpoint& ep) {
+        HttpRequest req;
+        req.method = "POST";
+        req.url =
+            ep.base + "/v2/" + repo.path + "/blobs/uploads/?mount=" + digest + "&from=" + from.path;
+        return impl_->authorized(req, ep, scopes, auth);
+      });
   return res.status == 201;
 }
 
-void RegistryClient::upload_blob(const Reference& repo, const std::string& digest, const std::string& path,
-                                 std::uint64_t size, const AuthConfig& auth, const Progress& progress) {
+void RegistryClient::upload_blob(const Reference& repo, const std::string& digest,
+                                 const std::string& path, std::uint64_t size,
+                                 const AuthConfig& auth, const Progress& progress) {
   std::vector<std::string> scopes = {"repository:" + repo.path + ":pull,push"};
   std::string base;
-  HttpResponse start = impl_->on_endpoints(repo, true, is_insecure(repo.domain), [&](const Endpoint& ep) {
-    base = ep.base;
-    HttpRequest req;
-    req.method = "POST";
-    req.url = ep.base + "/v2/" + repo.path + "/blobs/uploads/";
-    return impl_->authorized(req, ep, scopes, auth);
-  });
+  HttpResponse start =
+      impl_->on_endpoints(repo, true, is_insecure(repo.domain), [&](const Endpoint& ep) {
+        base = ep.base;
+        HttpRequest req;
+        req.method = "POST";
+        req.url = ep.base + "/v2/" + repo.path + "/blobs/uploads/";
+        return impl_->authorized(req, ep, scopes, auth);
+      });
   if (start.status == 401 || start.status == 403) throw Unauthorized(registry_error(start));
-  if (start.status != 202) throw Internal("starting upload of " + digest + ": " + registry_error(start));
+  if (start.status != 202)
+    throw Internal("starting upload of " + digest + ": " + registry_error(start));
   std::string location = absolute_location(base, header(start, "location"));
-  location += (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest;
+  location +=
+      (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest;
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw std::runtime_error("cannot open " + path);
   HttpRequest put;
@@ -517,16 +547,18 @@ std::string RegistryClient::put_manifest(const Reference& repo, const std::strin
                                          const std::string& media_type, const std::string& body,
                                          const AuthConfig& auth) {
   std::vector<std::string> scopes = {"repository:" + repo.path + ":pull,push"};
-  HttpResponse res = impl_->on_endpoints(repo, true, is_insecure(repo.domain), [&](const Endpoint& ep) {
-    HttpRequest req;
-    req.method = "PUT";
-    req.url = ep.base + "/v2/" + repo.path + "/manifests/" + tag_or_digest;
-    req.body = &body;
-    req.headers = {"Content-Type: " + media_type};
-    return impl_->authorized(req, ep, scopes, auth);
-  });
+  HttpResponse res =
+      impl_->on_endpoints(repo, true, is_insecure(repo.domain), [&](const Endpoint& ep) {
+        HttpRequest req;
+        req.method = "PUT";
+        req.url = ep.base + "/v2/" + repo.path + "/manifests/" + tag_or_digest;
+        req.body = &body;
+        req.headers = {"Content-Type: " + media_type};
+        return impl_->authorized(req, ep, scopes, auth);
+      });
   if (res.status == 401 || res.status == 403) throw Unauthorized(registry_error(res));
-  if (res.status != 201 && res.status != 200) throw Internal("pushing manifest: " + registry_error(res));
+  if (res.status != 201 && res.status != 200)
+    throw Internal("pushing manifest: " + registry_error(res));
   std::string digest = header(res, "docker-content-digest");
   return digest.empty() ? sha256_digest(body) : digest;
 }
@@ -544,9 +576,11 @@ void RegistryClient::check_login(const std::string& domain, const AuthConfig& au
     return impl_->authorized(req, ep, scopes, auth);
   });
   if (res.status == 401 || res.status == 403)
-    throw Unauthorized("login attempt to " + url + " failed with status: " + std::to_string(res.status) + " " +
+    throw Unauthorized("login attempt to " + url +
+                       " failed with status: " + std::to_string(res.status) + " " +
                        (res.status == 401 ? "Unauthorized" : "Forbidden"));
-  if (res.status != 200) throw Internal("login attempt to " + url + " failed: " + registry_error(res));
+  if (res.status != 200)
+    throw Internal("login attempt to " + url + " failed: " + registry_error(res));
 }
 
 }  // namespace sockerless::image

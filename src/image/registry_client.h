@@ -22,8 +22,10 @@ struct RegistryConfig {
 };
 
 // The media types of manifests sockerless understands.
-inline constexpr const char* kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
-inline constexpr const char* kDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr const char* kDockerManifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr const char* kDockerManifestList =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
 inline constexpr const char* kOciIndex = "application/vnd.oci.image.index.v1+json";
 
@@ -51,8 +53,8 @@ class RegistryClient {
   // count so far and the total (0 when unknown). The caller verifies the digest.
   using Sink = std::function<void(const char*, std::size_t)>;
   using Progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
-  void blob(const Reference& repo, const std::string& digest, const AuthConfig& auth, const Sink& sink,
-            const Progress& progress);
+  void blob(const Reference& repo, const std::string& digest, const AuthConfig& auth,
+            const Sink& sink, const Progress& progress);
 
   bool has_blob(const Reference& repo, const std::string& digest, const AuthConfig& auth);
   // Cross-repository mount; false when the registry did not mount it (upload instead).

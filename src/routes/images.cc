@@ -23,6 +23,10 @@ http::RouteTarget on_worker(http::Handler h) {
   return http::RouteTarget{std::move(h), http::Execution::Blocking, http::BodyMode::Buffered};
 }
 
+http::RouteTarget streamed_body(http::Handler h) {
+  return http::RouteTarget{std::move(h), http::Execution::Blocking, http::BodyMode::Streamed};
+}
+
 std::vector<std::string> familiar(const std::vector<std::string>& refs) {
   std::vector<std::string> out;
   for (const auto& r : refs) {
@@ -44,7 +48,9 @@ json parse_config(const image::ImageRecord& r) {
 // Go's zero values where the image says nothing, and omitempty fields only when set.
 json full_container_config(const json& in) {
   json c = json::object();
-  auto take = [&](const char* key, json fallback) { c[key] = in.contains(key) ? in[key] : fallback; };
+  auto take = [&](const char* key, json fallback) {
+    c[key] = in.contains(key) ? in[key] : fallback;
+  };
   take("Hostname", "");
   take("Domainname", "");
   take("User", "");
@@ -74,14 +80,16 @@ json full_container_config(const json& in) {
 
 std::int64_t created_unix(const json& config) {
   if (config.contains("created") && config["created"].is_string())
-    if (auto t = parse_api_timestamp(config["created"].get<std::string>())) return unix_nanos(*t) / 1'000'000'000;
+    if (auto t = parse_api_timestamp(config["created"].get<std::string>()))
+      return unix_nanos(*t) / 1'000'000'000;
   return 0;
 }
 
 json inspect_doc(engine::Engine& engine, const image::ImageRecord& r) {
   json config = parse_config(r);
   json layers = json::array();
-  for (const auto& l : r.layers) layers.push_back(l.diff_id);
+  for (const auto& l : r.layers)
+    layers.push_back(l.diff_id);
   json doc = {
       {"Id", r.id},
       {"RepoTags", familiar(r.tags)},
@@ -135,9 +143,12 @@ void list_images(engine::Engine& engine, http::Request& req, http::Responder& ou
   std::optional<bool> dangling;
   if (filters.has("dangling")) {
     auto v = filters.values("dangling").front();
-    if (v == "true" || v == "1") dangling = true;
-    else if (v == "false" || v == "0") dangling = false;
-    else throw InvalidArgument("invalid filter 'dangling=" + v + "'");
+    if (v == "true" || v == "1")
+      dangling = true;
+    else if (v == "false" || v == "0")
+      dangling = false;
+    else
+      throw InvalidArgument("invalid filter 'dangling=" + v + "'");
   }
   bool shared = req.query.get_bool("shared-size");
   json list = json::array();
@@ -147,10 +158,13 @@ void list_images(engine::Engine& engine, http::Request& req, http::Responder& ou
     if (dangling && (*dangling != r.tags.empty())) continue;
     if (before && created >= *before) continue;
     if (since && created <= *since) continue;
-    json labels = config.contains("config") && config["config"].contains("Labels") ? config["config"]["Labels"] : json();
+    json labels = config.contains("config") && config["config"].contains("Labels")
+                      ? config["config"]["Labels"]
+                      : json();
     std::map<std::string, std::string> label_map;
     if (labels.is_object())
-      for (const auto& [k, v] : labels.items()) label_map[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      for (const auto& [k, v] : labels.items())
+        label_map[k] = v.is_string() ? v.get<std::string>() : v.dump();
     if (!filters.match_labels("label", label_map)) continue;
     std::vector<std::string> tags = r.tags;
     if (filters.has("reference")) {
@@ -185,8 +199,11 @@ json history_doc(const image::ImageRecord& r) {
   std::vector<json> entries;
   json history = config.value("history", json::array());
   if (!history.is_array() || history.empty()) {
-    for (const auto& l : r.layers) entries.push_back({{"Created", created_unix(config)}, {"CreatedBy", ""},
-                                                      {"Size", l.size}, {"Comment", ""}});
+    for (const auto& l : r.layers)
+      entries.push_back({{"Created", created_unix(config)},
+                         {"CreatedBy", ""},
+                         {"Size", l.size},
+                         {"Comment", ""}});
   } else {
     for (const auto& h : history) {
       bool empty = h.value("empty_layer", false);
@@ -194,8 +211,11 @@ json history_doc(const image::ImageRecord& r) {
       if (!empty && layer < r.layers.size()) size = r.layers[layer++].size;
       std::int64_t created = 0;
       if (h.contains("created") && h["created"].is_string())
-        if (auto t = parse_api_timestamp(h["created"].get<std::string>())) created = unix_nanos(*t) / 1'000'000'000;
-      entries.push_back({{"Created", created}, {"CreatedBy", h.value("created_by", "")}, {"Size", size},
+        if (auto t = parse_api_timestamp(h["created"].get<std::string>()))
+          created = unix_nanos(*t) / 1'000'000'000;
+      entries.push_back({{"Created", created},
+                         {"CreatedBy", h.value("created_by", "")},
+                         {"Size", size},
                          {"Comment", h.value("comment", "")}});
     }
   }
@@ -212,12 +232,64 @@ json history_doc(const image::ImageRecord& r) {
 image::AuthConfig client_auth(const http::Request& req) {
   auto header = req.headers.get("X-Registry-Auth");
   if (!header || header->empty()) return {};
-  return image::decode_registry_auth(*header);
+  // Like dockerd, a header that does not decode is treated as no credentials.
+  try {
+    return image::decode_registry_auth(*header);
+  } catch (const InvalidArgument&) {
+    return {};
+  }
+}
+
+// A JSON message stream that starts only with its first message, so that errors before
+// it still get a proper status code, and errors after it travel inside the stream.
+class JsonStream {
+ public:
+  explicit JsonStream(http::Responder& out) : out_(out) {}
+  void operator()(const json& message) {
+    if (!stream_) {
+      http::Headers h;
+      h.set("Content-Type", "application/json");
+      stream_.emplace(out_.stream(200, std::move(h)));
+    }
+    stream_->write(api::dump_json(message));
+  }
+  // Runs `body`; failures after the stream began become an error message in it.
+  template <class F>
+  void run(F&& body) {
+    try {
+      body();
+    } catch (const std::exception& e) {
+      if (!stream_) throw;
+      (*this)({{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}});
+    }
+  }
+
+ private:
+  http::Responder& out_;
+  std::optional<http::StreamWriter> stream_;
+};
+
+std::vector<std::string> changes_of(const http::Request& req) {
+  return req.query.all("changes");
+}
+
+void import_image(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  std::string src = req.query.get("fromSrc").value_or("");
+  if (src != "-")
+    throw NotImplemented("ImageCreate from a URL (fromSrc=" + src +
+                         ") is not implemented by sockerless yet");
+  std::string repo = req.query.get("repo").value_or("");
+  std::string tag = req.query.get("tag").value_or("");
+  if (!repo.empty() && !tag.empty()) repo += ":" + tag;
+  std::string id = engine.images().import(req.body_fd.get(), repo, changes_of(req),
+                                          req.query.get("message").value_or(""),
+                                          req.query.get("platform").value_or(""));
+  JsonStream stream(out);
+  stream({{"status", id}});
 }
 
 void pull(engine::Engine& engine, http::Request& req, http::Responder& out) {
-  if (req.query.has("fromSrc"))
-    throw NotImplemented("ImageCreate with fromSrc (docker import) is not implemented by sockerless yet");
+  if (req.query.has("fromSrc")) return import_image(engine, req, out);
   std::string from = req.query.get("fromImage").value_or("");
   if (from.empty()) throw InvalidArgument("fromImage or fromSrc is required");
   std::string tag = req.query.get("tag").value_or("");
@@ -225,34 +297,54 @@ void pull(engine::Engine& engine, http::Request& req, http::Responder& out) {
   if (!tag.empty()) {
     auto ref = image::parse_reference(from);
     if (!ref.tag.empty() || !ref.digest.empty())
-      throw InvalidArgument("cannot specify a tag both in fromImage and in tag: " + from + " and " + tag);
+      throw InvalidArgument("cannot specify a tag both in fromImage and in tag: " + from + " and " +
+                            tag);
     reference += (image::valid_digest(tag) ? "@" : ":") + tag;
   }
   auto auth = client_auth(req);
-  std::optional<http::StreamWriter> stream;
-  auto emit = [&](const json& message) {
-    if (!stream) {
-      http::Headers h;
-      h.set("Content-Type", "application/json");
-      stream.emplace(out.stream(200, std::move(h)));
-    }
-    stream->write(api::dump_json(message));
-  };
-  try {
-    engine.images().pull(reference, req.query.get("platform").value_or(""), auth, emit);
-  } catch (const std::exception& e) {
-    if (!stream) throw;
-    // Once the stream has begun, errors travel inside it, as dockerd sends them.
-    emit({{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}});
-  }
+  JsonStream stream(out);
+  stream.run([&] {
+    engine.images().pull(reference, req.query.get("platform").value_or(""), auth, std::ref(stream));
+  });
+}
+
+void push(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  auto auth = client_auth(req);
+  JsonStream stream(out);
+  stream.run([&] {
+    engine.images().push(req.param("name"), req.query.get("tag").value_or(""), auth,
+                         std::ref(stream));
+  });
+}
+
+void save(engine::Engine& engine, const std::vector<std::string>& names, http::Responder& out) {
+  if (names.empty()) throw InvalidArgument("no images to save: give names=…");
+  for (const auto& n : names)
+    engine.images().store().resolve(n);  // 404 before the stream starts
+  http::Headers h;
+  h.set("Content-Type", "application/x-tar");
+  auto stream = out.stream(200, std::move(h));
+  engine.images().save(names, stream.fd());
+}
+
+void load(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  bool quiet = req.query.get_bool("quiet");
+  std::vector<std::string> lines;
+  engine.images().load(req.body_fd.get(), [&](const std::string& line) { lines.push_back(line); });
+  JsonStream stream(out);
+  for (const auto& l : lines)
+    stream({{"stream", l + "\n"}});
+  if (lines.empty() && !quiet) stream({{"stream", ""}});
 }
 
 void remove_image(engine::Engine& engine, http::Request& req, http::Responder& out) {
   auto result = engine.images().remove(req.param("name"), req.query.get_bool("force"),
                                        !req.query.get_bool("noprune"), nullptr);
   json list = json::array();
-  for (const auto& u : result.untagged) list.push_back({{"Untagged", u}});
-  for (const auto& d : result.deleted) list.push_back({{"Deleted", d}});
+  for (const auto& u : result.untagged)
+    list.push_back({{"Untagged", u}});
+  for (const auto& d : result.deleted)
+    list.push_back({{"Deleted", d}});
   out.send(api::json_response(200, list));
 }
 
@@ -271,8 +363,10 @@ void prune_images(engine::Engine& engine, http::Request& req, http::Responder& o
   bool all = false;
   if (filters.has("dangling")) {
     auto v = filters.values("dangling").front();
-    if (v == "false" || v == "0") all = true;
-    else if (!(v == "true" || v == "1")) throw InvalidArgument("invalid filter 'dangling=" + v + "'");
+    if (v == "false" || v == "0")
+      all = true;
+    else if (!(v == "true" || v == "1"))
+      throw InvalidArgument("invalid filter 'dangling=" + v + "'");
   }
   std::optional<std::int64_t> until;
   if (filters.has("until")) {
@@ -284,12 +378,15 @@ void prune_images(engine::Engine& engine, http::Request& req, http::Responder& o
     json config = parse_config(r);
     if (until && created_unix(config) >= *until) return true;
     std::map<std::string, std::string> labels;
-    if (config.contains("config") && config["config"].contains("Labels") && config["config"]["Labels"].is_object())
-      for (const auto& [k, v] : config["config"]["Labels"].items()) labels[k] = v.is_string() ? v.get<std::string>() : "";
+    if (config.contains("config") && config["config"].contains("Labels") &&
+        config["config"]["Labels"].is_object())
+      for (const auto& [k, v] : config["config"]["Labels"].items())
+        labels[k] = v.is_string() ? v.get<std::string>() : "";
     if (!filters.match_labels("label", labels)) return true;
     if (filters.has("label!")) {
       api::Filters negated;
-      for (const auto& v : filters.values("label!")) negated.add("label", v);
+      for (const auto& v : filters.values("label!"))
+        negated.add("label", v);
       for (const auto& v : negated.values("label")) {
         api::Filters one;
         one.add("label", v);
@@ -301,8 +398,10 @@ void prune_images(engine::Engine& engine, http::Request& req, http::Responder& o
   auto result = engine.images().prune(all, keep, nullptr);
   json deleted = json::array();
   for (const auto& r : result.removed) {
-    for (const auto& u : r.untagged) deleted.push_back({{"Untagged", u}});
-    for (const auto& d : r.deleted) deleted.push_back({{"Deleted", d}});
+    for (const auto& u : r.untagged)
+      deleted.push_back({{"Untagged", u}});
+    for (const auto& d : r.deleted)
+      deleted.push_back({{"Deleted", d}});
   }
   out.send(api::json_response(200, {{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted},
                                     {"SpaceReclaimed", result.space_reclaimed}}));
@@ -311,17 +410,48 @@ void prune_images(engine::Engine& engine, http::Request& req, http::Responder& o
 }  // namespace
 
 void add_image_routes(http::Router& router, engine::Engine& engine) {
-  router.add("POST", "/images/create", on_worker([&engine](http::Request& r, http::Responder& o) { pull(engine, r, o); }));
-  router.add("GET", "/images/json", on_worker([&engine](http::Request& r, http::Responder& o) { list_images(engine, r, o); }));
-  router.add("POST", "/images/prune", on_worker([&engine](http::Request& r, http::Responder& o) { prune_images(engine, r, o); }));
-  router.add("GET", "/images/{name*}/json", on_worker([&engine](http::Request& r, http::Responder& o) {
-               o.send(api::json_response(200, inspect_doc(engine, engine.images().store().resolve(r.param("name")))));
+  router.add(
+      "POST", "/images/create",
+      streamed_body([&engine](http::Request& r, http::Responder& o) { pull(engine, r, o); }));
+  router.add("POST", "/images/load", streamed_body([&engine](http::Request& r, http::Responder& o) {
+               load(engine, r, o);
              }));
-  router.add("GET", "/images/{name*}/history", on_worker([&engine](http::Request& r, http::Responder& o) {
-               o.send(api::json_response(200, history_doc(engine.images().store().resolve(r.param("name")))));
+  router.add("GET", "/images/get", on_worker([&engine](http::Request& r, http::Responder& o) {
+               save(engine, r.query.all("names"), o);
              }));
-  router.add("POST", "/images/{name*}/tag", on_worker([&engine](http::Request& r, http::Responder& o) { tag_image(engine, r, o); }));
-  router.add("DELETE", "/images/{name*}", on_worker([&engine](http::Request& r, http::Responder& o) { remove_image(engine, r, o); }));
+  router.add("GET", "/images/{name*}/get",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               save(engine, {r.param("name")}, o);
+             }));
+  router.add("POST", "/images/{name*}/push",
+             on_worker([&engine](http::Request& r, http::Responder& o) { push(engine, r, o); }));
+  router.add("GET", "/distribution/{name*}/json",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               o.send(api::json_response(
+                   200, engine.images().distribution(r.param("name"), client_auth(r))));
+             }));
+  router.add("GET", "/images/json", on_worker([&engine](http::Request& r, http::Responder& o) {
+               list_images(engine, r, o);
+             }));
+  router.add("POST", "/images/prune", on_worker([&engine](http::Request& r, http::Responder& o) {
+               prune_images(engine, r, o);
+             }));
+  router.add("GET", "/images/{name*}/json",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               o.send(api::json_response(
+                   200, inspect_doc(engine, engine.images().store().resolve(r.param("name")))));
+             }));
+  router.add(
+      "GET", "/images/{name*}/history", on_worker([&engine](http::Request& r, http::Responder& o) {
+        o.send(
+            api::json_response(200, history_doc(engine.images().store().resolve(r.param("name")))));
+      }));
+  router.add(
+      "POST", "/images/{name*}/tag",
+      on_worker([&engine](http::Request& r, http::Responder& o) { tag_image(engine, r, o); }));
+  router.add(
+      "DELETE", "/images/{name*}",
+      on_worker([&engine](http::Request& r, http::Responder& o) { remove_image(engine, r, o); }));
 }
 
 }  // namespace sockerless::routes

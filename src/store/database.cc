@@ -6,14 +6,17 @@
 
 namespace sockerless::store {
 
-Statement::Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+Statement::Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) {
+  o.stmt_ = nullptr;
+}
 
 Statement::~Statement() {
   if (stmt_) sqlite3_finalize(stmt_);
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-  if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+  if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                        SQLITE_TRANSIENT) != SQLITE_OK)
     db_->fail("bind");
   return *this;
 }
@@ -38,12 +41,17 @@ bool Statement::step() {
 std::string Statement::text(int column) const {
   const unsigned char* p = sqlite3_column_text(stmt_, column);
   int n = sqlite3_column_bytes(stmt_, column);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
+  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
+           : std::string();
 }
 
-std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+std::int64_t Statement::integer(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
 
-bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
 
 void Database::fail(const std::string& what) const {
   throw std::runtime_error("state database " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
@@ -51,7 +59,9 @@ void Database::fail(const std::string& what) const {
 
 std::unique_ptr<Database> Database::open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   std::unique_ptr<Database> db(new Database(raw, path));
   if (rc != SQLITE_OK) db->fail("cannot open");
   sqlite3_busy_timeout(raw, 5000);
@@ -59,7 +69,8 @@ std::unique_ptr<Database> Database::open(const std::string& path) {
     // A file that is not a database fails here, before anything is written to it.
     auto check = db->prepare("PRAGMA quick_check");
     if (!check.step() || check.text(0) != "ok")
-      throw std::runtime_error("state database " + path + " failed its integrity check: " + check.text(0));
+      throw std::runtime_error("state database " + path +
+                               " failed its integrity check: " + check.text(0));
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(std::string(e.what()) +
                              " (refusing to start over it; move it aside to start empty)");
@@ -71,11 +82,14 @@ std::unique_ptr<Database> Database::open(const std::string& path) {
   return db;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  sqlite3_close_v2(db_);
+}
 
 Statement Database::prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK)
     fail("prepare \"" + std::string(sql) + "\"");
   return Statement(this, stmt);
 }
@@ -90,8 +104,12 @@ void Database::exec(std::string_view sql) {
   }
 }
 
-void Database::begin() { exec("BEGIN IMMEDIATE"); }
-void Database::commit() { exec("COMMIT"); }
+void Database::begin() {
+  exec("BEGIN IMMEDIATE");
+}
+void Database::commit() {
+  exec("COMMIT");
+}
 void Database::rollback() {
   char* err = nullptr;
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, &err);
@@ -108,9 +126,10 @@ void Database::migrate() {
   const auto& steps = migrations();
   int version = schema_version();
   if (version > static_cast<int>(steps.size()))
-    throw std::runtime_error("state database " + path_ + " has schema version " + std::to_string(version) +
-                             ", newer than this sockerlessd understands (" + std::to_string(steps.size()) +
-                             "); refusing to start");
+    throw std::runtime_error("state database " + path_ + " has schema version " +
+                             std::to_string(version) +
+                             ", newer than this sockerlessd understands (" +
+                             std::to_string(steps.size()) + "); refusing to start");
   for (int v = version; v < static_cast<int>(steps.size()); ++v) {
     transaction([&] {
       exec(steps[static_cast<std::size_t>(v)]);
