@@ -21,7 +21,8 @@ std::string trim(std::string s) {
 // JSON form ["a","b"] when it parses as an array of strings, else the shell form.
 json command(const std::string& args, bool shell_form_allowed = true) {
   json parsed = json::parse(args, nullptr, false);
-  if (parsed.is_array() && std::all_of(parsed.begin(), parsed.end(), [](const json& v) { return v.is_string(); }))
+  if (parsed.is_array() &&
+      std::all_of(parsed.begin(), parsed.end(), [](const json& v) { return v.is_string(); }))
     return parsed;
   if (!shell_form_allowed) throw InvalidArgument("expected a JSON array: " + args);
   return json::array({"/bin/sh", "-c", args});
@@ -33,8 +34,10 @@ std::vector<std::string> words(const std::string& s) {
   char quote = 0;
   for (char c : s) {
     if (quote) {
-      if (c == quote) quote = 0;
-      else cur += c;
+      if (c == quote)
+        quote = 0;
+      else
+        cur += c;
     } else if (c == '"' || c == '\'') {
       quote = c;
     } else if (std::isspace(static_cast<unsigned char>(c))) {
@@ -48,19 +51,23 @@ std::vector<std::string> words(const std::string& s) {
 }
 
 // "k=v k2=v2" or the legacy "k v w" (one pair, value is the rest).
-std::vector<std::pair<std::string, std::string>> pairs(const std::string& instruction, const std::string& args) {
+std::vector<std::pair<std::string, std::string>> pairs(const std::string& instruction,
+                                                       const std::string& args) {
   std::vector<std::pair<std::string, std::string>> out;
   auto ws = words(args);
   if (ws.empty()) throw InvalidArgument(instruction + " requires at least one argument");
   if (ws[0].find('=') == std::string::npos) {
     auto space = args.find_first_of(" \t");
-    if (space == std::string::npos) throw InvalidArgument(instruction + " requires at least two arguments");
+    if (space == std::string::npos)
+      throw InvalidArgument(instruction + " requires at least two arguments");
     out.emplace_back(ws[0], trim(args.substr(space)));
     return out;
   }
   for (const auto& w : ws) {
     auto eq = w.find('=');
-    if (eq == std::string::npos || eq == 0) throw InvalidArgument("Syntax error - can't find = in \"" + w + "\". Must be of the form: name=value");
+    if (eq == std::string::npos || eq == 0)
+      throw InvalidArgument("Syntax error - can't find = in \"" + w +
+                            "\". Must be of the form: name=value");
     out.emplace_back(w.substr(0, eq), w.substr(eq + 1));
   }
   return out;
@@ -76,7 +83,8 @@ void apply_changes(json& config, const std::vector<std::string>& changes) {
     auto space = line.find_first_of(" \t");
     std::string name = line.substr(0, space);
     std::string args = space == std::string::npos ? "" : trim(line.substr(space));
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
     if (name == "CMD") {
       config["Cmd"] = command(args);
     } else if (name == "ENTRYPOINT") {
@@ -93,23 +101,29 @@ void apply_changes(json& config, const std::vector<std::string>& changes) {
       }
       config["Env"] = env;
     } else if (name == "LABEL") {
-      if (!config.contains("Labels") || !config["Labels"].is_object()) config["Labels"] = json::object();
-      for (const auto& [k, v] : pairs(name, args)) config["Labels"][k] = v;
+      if (!config.contains("Labels") || !config["Labels"].is_object())
+        config["Labels"] = json::object();
+      for (const auto& [k, v] : pairs(name, args))
+        config["Labels"][k] = v;
     } else if (name == "EXPOSE") {
-      if (!config.contains("ExposedPorts") || !config["ExposedPorts"].is_object()) config["ExposedPorts"] = json::object();
+      if (!config.contains("ExposedPorts") || !config["ExposedPorts"].is_object())
+        config["ExposedPorts"] = json::object();
       for (auto port : words(args)) {
         if (port.find('/') == std::string::npos) port += "/tcp";
         config["ExposedPorts"][port] = json::object();
       }
     } else if (name == "VOLUME") {
-      if (!config.contains("Volumes") || !config["Volumes"].is_object()) config["Volumes"] = json::object();
+      if (!config.contains("Volumes") || !config["Volumes"].is_object())
+        config["Volumes"] = json::object();
       json parsed = json::parse(args, nullptr, false);
       std::vector<std::string> vols;
       if (parsed.is_array())
-        for (const auto& v : parsed) vols.push_back(v.get<std::string>());
+        for (const auto& v : parsed)
+          vols.push_back(v.get<std::string>());
       else
         vols = words(args);
-      for (const auto& v : vols) config["Volumes"][v] = json::object();
+      for (const auto& v : vols)
+        config["Volumes"][v] = json::object();
     } else if (name == "USER") {
       config["User"] = args;
     } else if (name == "WORKDIR") {
@@ -117,7 +131,8 @@ void apply_changes(json& config, const std::vector<std::string>& changes) {
     } else if (name == "STOPSIGNAL") {
       config["StopSignal"] = args;
     } else if (name == "ONBUILD") {
-      if (!config.contains("OnBuild") || !config["OnBuild"].is_array()) config["OnBuild"] = json::array();
+      if (!config.contains("OnBuild") || !config["OnBuild"].is_array())
+        config["OnBuild"] = json::array();
       config["OnBuild"].push_back(args);
     } else {
       throw InvalidArgument(name + " is not a valid change command");

@@ -97,9 +97,13 @@ void add_dir(archive* a, const std::string& name) {
   archive_entry_free(e);
 }
 
-std::string hex_of(const std::string& digest) { return digest.substr(digest.find(':') + 1); }
+std::string hex_of(const std::string& digest) {
+  return digest.substr(digest.find(':') + 1);
+}
 
-std::string short_id(const std::string& digest) { return hex_of(digest).substr(0, 12); }
+std::string short_id(const std::string& digest) {
+  return hex_of(digest).substr(0, 12);
+}
 
 // A manifest for an image: the one it came with, else a Docker schema 2 one made now.
 std::pair<std::string, std::string> manifest_of(BlobStore& blobs, const ImageRecord& image) {
@@ -108,7 +112,8 @@ std::pair<std::string, std::string> manifest_of(BlobStore& blobs, const ImageRec
   Descriptor config{"application/vnd.docker.container.image.v1+json", image.id,
                     static_cast<std::int64_t>(image.config.size())};
   std::vector<Descriptor> layers;
-  for (const auto& l : image.layers) layers.push_back(Descriptor{l.media_type, l.blob_digest, l.blob_size});
+  for (const auto& l : image.layers)
+    layers.push_back(Descriptor{l.media_type, l.blob_digest, l.blob_size});
   return {make_manifest(config, layers), kDockerManifest};
 }
 
@@ -125,7 +130,8 @@ void extract_upload(int fd, const std::string& dir) {
   while ((rc = archive_read_next_header(r.a, &e)) == ARCHIVE_OK) {
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
     fs::path rel = fs::path(name).lexically_normal();
-    if (rel.is_absolute() || (!rel.empty() && *rel.begin() == "..") || name.find("..") != std::string::npos)
+    if (rel.is_absolute() || (!rel.empty() && *rel.begin() == "..") ||
+        name.find("..") != std::string::npos)
       throw InvalidArgument("invalid tar entry " + name + ": outside the archive");
     fs::path target = fs::path(dir) / rel;
     auto type = archive_entry_filetype(e);
@@ -140,7 +146,8 @@ void extract_upload(int fd, const std::string& dir) {
       int drc;
       while ((drc = archive_read_data_block(r.a, &buf, &size, &offset)) == ARCHIVE_OK)
         out.write(static_cast<const char*>(buf), static_cast<std::streamsize>(size));
-      if (drc != ARCHIVE_EOF) throw InvalidArgument(std::string("invalid tar: ") + archive_error_string(r.a));
+      if (drc != ARCHIVE_EOF)
+        throw InvalidArgument(std::string("invalid tar: ") + archive_error_string(r.a));
       if (!out) throw std::runtime_error("writing " + target.string());
     } else if (type == AE_IFLNK) {
       // Old docker-save tars link shared layers; keep the link only if it stays inside.
@@ -152,7 +159,8 @@ void extract_upload(int fd, const std::string& dir) {
       fs::create_symlink(link, target);
     }
   }
-  if (rc != ARCHIVE_EOF) throw InvalidArgument(std::string("invalid tar: ") + archive_error_string(r.a));
+  if (rc != ARCHIVE_EOF)
+    throw InvalidArgument(std::string("invalid tar: ") + archive_error_string(r.a));
 }
 
 std::string read_text(const fs::path& p) {
@@ -171,7 +179,8 @@ fs::path inside(const fs::path& dir, const std::string& name) {
   fs::path full = fs::weakly_canonical(dir / rel);
   fs::path root = fs::weakly_canonical(dir);
   auto rs = root.string(), fs_ = full.string();
-  if (fs_.compare(0, rs.size(), rs) != 0) throw InvalidArgument("invalid path in archive manifest: " + name);
+  if (fs_.compare(0, rs.size(), rs) != 0)
+    throw InvalidArgument("invalid path in archive manifest: " + name);
   return full;
 }
 
@@ -186,15 +195,17 @@ struct TempDir {
 
 }  // namespace
 
-ImageRecord ImageService::record_from(const std::string& config_text, const std::vector<std::string>& layer_digests) {
+ImageRecord ImageService::record_from(const std::string& config_text,
+                                      const std::vector<std::string>& layer_digests) {
   json config = json::parse(config_text, nullptr, false);
   if (!config.is_object()) throw InvalidArgument("image config is not a JSON object");
   std::vector<std::string> diff_ids;
   if (config.contains("rootfs") && config["rootfs"].contains("diff_ids"))
-    for (const auto& d : config["rootfs"]["diff_ids"]) diff_ids.push_back(d.get<std::string>());
+    for (const auto& d : config["rootfs"]["diff_ids"])
+      diff_ids.push_back(d.get<std::string>());
   if (diff_ids.size() != layer_digests.size())
-    throw InvalidArgument("image config lists " + std::to_string(diff_ids.size()) + " layers, the archive has " +
-                          std::to_string(layer_digests.size()));
+    throw InvalidArgument("image config lists " + std::to_string(diff_ids.size()) +
+                          " layers, the archive has " + std::to_string(layer_digests.size()));
   ImageRecord r;
   r.config = config_text;
   r.id = store_.blobs().put(config_text);
@@ -205,8 +216,8 @@ ImageRecord ImageService::record_from(const std::string& config_text, const std:
       throw InvalidArgument("layer " + std::to_string(i + 1) + " has diff ID " + info.diff_id +
                             " but the image config expects " + diff_ids[i]);
     r.layers.push_back(LayerRecord{layer_digests[i], detect_layer_type(path),
-                                   static_cast<std::int64_t>(store_.blobs().size(layer_digests[i])), info.diff_id,
-                                   static_cast<std::int64_t>(info.size)});
+                                   static_cast<std::int64_t>(store_.blobs().size(layer_digests[i])),
+                                   info.diff_id, static_cast<std::int64_t>(info.size)});
     r.size += static_cast<std::int64_t>(info.size);
   }
   return r;
@@ -256,7 +267,8 @@ void ImageService::save(const std::vector<std::string>& names, int fd) {
       blob(l.blob_digest);
       layers.push_back("blobs/sha256/" + hex_of(l.blob_digest));
     }
-    if (written.insert(manifest_digest).second) add_bytes(w.a, "blobs/sha256/" + hex_of(manifest_digest), manifest);
+    if (written.insert(manifest_digest).second)
+      add_bytes(w.a, "blobs/sha256/" + hex_of(manifest_digest), manifest);
     json repo_tags = json::array();
     for (const auto& t : e.tags) {
       Reference ref = parse_reference(t);
@@ -269,7 +281,8 @@ void ImageService::save(const std::vector<std::string>& names, int fd) {
                                       {"org.opencontainers.image.ref.name", ref.tag}}}});
     }
     if (e.tags.empty())
-      index["manifests"].push_back({{"mediaType", media_type}, {"digest", manifest_digest}, {"size", manifest.size()}});
+      index["manifests"].push_back(
+          {{"mediaType", media_type}, {"digest", manifest_digest}, {"size", manifest.size()}});
     docker_manifest.push_back({{"Config", "blobs/sha256/" + hex_of(e.image.id)},
                                {"RepoTags", repo_tags.empty() ? json(nullptr) : repo_tags},
                                {"Layers", layers}});
@@ -279,7 +292,8 @@ void ImageService::save(const std::vector<std::string>& names, int fd) {
   add_bytes(w.a, "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
   if (archive_write_close(w.a) != ARCHIVE_OK)
     throw std::runtime_error(std::string("writing tar: ") + archive_error_string(w.a));
-  for (const auto& e : entries) on_event_("save", e.image.id, {{"name", e.image.id}});
+  for (const auto& e : entries)
+    on_event_("save", e.image.id, {{"name", e.image.id}});
 }
 
 void ImageService::load(int fd, const std::function<void(const std::string&)>& loaded) {
@@ -309,7 +323,8 @@ void ImageService::load(int fd, const std::function<void(const std::string&)>& l
     for (const auto& m : manifest) {
       std::string config = read_text(inside(dir, m.value("Config", "")));
       std::vector<std::string> layers;
-      for (const auto& l : m.value("Layers", json::array())) layers.push_back(import_blob(inside(dir, l.get<std::string>())));
+      for (const auto& l : m.value("Layers", json::array()))
+        layers.push_back(import_blob(inside(dir, l.get<std::string>())));
       Loaded item{record_from(config, layers), {}};
       // Keep the manifest the image came with, when the archive carries it (an OCI layout
       // beside manifest.json, as docker save writes), so push reproduces the same digest.
@@ -332,23 +347,27 @@ void ImageService::load(int fd, const std::function<void(const std::string&)>& l
         }
       }
       for (const auto& t : m.value("RepoTags", json::array()))
-        if (t.is_string()) item.tags.push_back(with_default_tag(parse_reference(t.get<std::string>())).str());
+        if (t.is_string())
+          item.tags.push_back(with_default_tag(parse_reference(t.get<std::string>())).str());
       images.push_back(std::move(item));
     }
   } else if (fs::exists(dir / "index.json")) {
     json index = json::parse(read_text(dir / "index.json"), nullptr, false);
-    if (!index.is_object() || !index.contains("manifests")) throw InvalidArgument("invalid index.json in the archive");
+    if (!index.is_object() || !index.contains("manifests"))
+      throw InvalidArgument("invalid index.json in the archive");
     for (const auto& d : index["manifests"]) {
       std::string digest = d.value("digest", "");
       if (!valid_digest(digest)) throw InvalidArgument("invalid digest in index.json: " + digest);
       std::string body = read_text(inside(dir, "blobs/sha256/" + hex_of(digest)));
-      if (sha256_digest(body) != digest) throw InvalidArgument("manifest " + digest + " does not match its digest");
+      if (sha256_digest(body) != digest)
+        throw InvalidArgument("manifest " + digest + " does not match its digest");
       Manifest m = parse_manifest(body);
       std::string config = read_text(inside(dir, "blobs/sha256/" + hex_of(m.config.digest)));
       std::vector<std::string> layers;
       for (const auto& l : m.layers) {
         std::string got = import_blob(inside(dir, "blobs/sha256/" + hex_of(l.digest)));
-        if (got != l.digest) throw InvalidArgument("layer " + l.digest + " does not match its digest");
+        if (got != l.digest)
+          throw InvalidArgument("layer " + l.digest + " does not match its digest");
         layers.push_back(got);
       }
       Loaded item{record_from(config, layers), {}};
@@ -357,8 +376,10 @@ void ImageService::load(int fd, const std::function<void(const std::string&)>& l
       auto annotations = d.value("annotations", json::object());
       std::string name = annotations.value("io.containerd.image.name", "");
       std::string tag = annotations.value("org.opencontainers.image.ref.name", "");
-      if (!name.empty()) item.tags.push_back(with_default_tag(parse_reference(name)).str());
-      else if (!tag.empty() && tag.find(':') != std::string::npos) item.tags.push_back(with_default_tag(parse_reference(tag)).str());
+      if (!name.empty())
+        item.tags.push_back(with_default_tag(parse_reference(name)).str());
+      else if (!tag.empty() && tag.find(':') != std::string::npos)
+        item.tags.push_back(with_default_tag(parse_reference(tag)).str());
       images.push_back(std::move(item));
     }
   } else {
@@ -368,11 +389,13 @@ void ImageService::load(int fd, const std::function<void(const std::string&)>& l
     store_.put(item.image, item.tags, {});
     on_event_("load", item.image.id, {{"name", item.image.id}});
     if (item.tags.empty()) loaded("Loaded image ID: " + item.image.id);
-    for (const auto& t : item.tags) loaded("Loaded image: " + parse_reference(t).familiar());
+    for (const auto& t : item.tags)
+      loaded("Loaded image: " + parse_reference(t).familiar());
   }
 }
 
-std::string ImageService::import(int fd, const std::string& repo_tag, const std::vector<std::string>& changes,
+std::string ImageService::import(int fd, const std::string& repo_tag,
+                                 const std::vector<std::string>& changes,
                                  const std::string& message, const std::string& platform_text) {
   Platform platform = parse_platform(platform_text);
   std::optional<Reference> ref;
@@ -391,7 +414,8 @@ std::string ImageService::import(int fd, const std::string& repo_tag, const std:
       std::vector<char> buf(1 << 16);
       for (;;) {
         la_ssize_t n = archive_read_data(r.a, buf.data(), buf.size());
-        if (n < 0) throw InvalidArgument(std::string("invalid archive: ") + archive_error_string(r.a));
+        if (n < 0)
+          throw InvalidArgument(std::string("invalid archive: ") + archive_error_string(r.a));
         if (n == 0) break;
         writer.write(buf.data(), static_cast<std::size_t>(n));
       }
@@ -409,7 +433,8 @@ std::string ImageService::import(int fd, const std::string& repo_tag, const std:
       {"comment", message.empty() ? "Imported from -" : message},
       {"config", inner},
       {"rootfs", {{"type", "layers"}, {"diff_ids", json::array({info.diff_id})}}},
-      {"history", json::array({{{"created", now}, {"comment", message.empty() ? "Imported from -" : message}}})},
+      {"history", json::array({{{"created", now},
+                                {"comment", message.empty() ? "Imported from -" : message}}})},
   };
   if (!platform.variant.empty()) config["variant"] = platform.variant;
   ImageRecord record = record_from(config.dump(), {layer});
@@ -420,8 +445,8 @@ std::string ImageService::import(int fd, const std::string& repo_tag, const std:
   return record.id;
 }
 
-void ImageService::push(const std::string& name, const std::string& tag, const AuthConfig& client_auth,
-                        const ProgressFn& progress) {
+void ImageService::push(const std::string& name, const std::string& tag,
+                        const AuthConfig& client_auth, const ProgressFn& progress) {
   Reference repo = parse_reference(name);
   if (!repo.digest.empty()) throw InvalidArgument("cannot push a digest reference");
   std::vector<std::pair<Reference, ImageRecord>> work;
@@ -437,12 +462,14 @@ void ImageService::push(const std::string& name, const std::string& tag, const A
         Reference r = parse_reference(t);
         if (r.name() == repo.name()) work.emplace_back(r, image);
       }
-    if (work.empty()) throw NotFound("An image does not exist locally with the tag: " + repo.familiar_name());
+    if (work.empty())
+      throw NotFound("An image does not exist locally with the tag: " + repo.familiar_name());
   }
   AuthConfig auth = credentials_for(repo.domain, client_auth);
   std::shared_lock gc(gc_mu_);
   progress({{"status", "The push refers to repository [" + repo.name() + "]"}});
-  for (const auto& [ref, image] : work) push_one(image, ref, auth, progress);
+  for (const auto& [ref, image] : work)
+    push_one(image, ref, auth, progress);
 }
 
 void ImageService::push_one(const ImageRecord& image, const Reference& ref, const AuthConfig& auth,
@@ -450,7 +477,8 @@ void ImageService::push_one(const ImageRecord& image, const Reference& ref, cons
   auto layer_msg = [&](const std::string& status, const std::string& id) {
     progress({{"status", status}, {"progressDetail", json::object()}, {"id", id}});
   };
-  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) layer_msg("Preparing", short_id(it->blob_digest));
+  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it)
+    layer_msg("Preparing", short_id(it->blob_digest));
   // Repositories on the same registry that already hold this image's blobs.
   std::vector<Reference> sources;
   for (const auto& d : image.digests) {
@@ -477,11 +505,13 @@ void ImageService::push_one(const ImageRecord& image, const Reference& ref, cons
               {"progressDetail", {{"current", 0}, {"total", size}}},
               {"progress", progress_bar(0, size)},
               {"id", id}});
-    registry_.upload_blob(ref, l.blob_digest, store_.blobs().path(l.blob_digest), size, auth, nullptr);
+    registry_.upload_blob(ref, l.blob_digest, store_.blobs().path(l.blob_digest), size, auth,
+                          nullptr);
     layer_msg("Pushed", id);
   }
   if (!registry_.has_blob(ref, image.id, auth))
-    registry_.upload_blob(ref, image.id, store_.blobs().path(image.id), store_.blobs().size(image.id), auth, nullptr);
+    registry_.upload_blob(ref, image.id, store_.blobs().path(image.id),
+                          store_.blobs().size(image.id), auth, nullptr);
   auto [manifest, media_type] = manifest_of(store_.blobs(), image);
   std::string digest = registry_.put_manifest(ref, ref.tag, media_type, manifest, auth);
   store_.blobs().put(manifest);
@@ -489,7 +519,8 @@ void ImageService::push_one(const ImageRecord& image, const Reference& ref, cons
   updated.manifest_digest = digest;
   updated.manifest_media_type = media_type;
   store_.put(updated, {}, {ref.name() + "@" + digest});
-  progress({{"status", ref.tag + ": digest: " + digest + " size: " + std::to_string(manifest.size())}});
+  progress(
+      {{"status", ref.tag + ": digest: " + digest + " size: " + std::to_string(manifest.size())}});
   progress({{"progressDetail", json::object()},
             {"aux", {{"Tag", ref.tag}, {"Digest", digest}, {"Size", manifest.size()}}}});
   on_event_("push", ref.familiar(), {{"name", ref.familiar_name()}});
@@ -509,7 +540,8 @@ json ImageService::distribution(const std::string& name, const AuthConfig& clien
   } else {
     Manifest manifest = parse_manifest(m.body);
     std::string config_text;
-    registry_.blob(ref, manifest.config.digest, auth, [&](const char* d, std::size_t n) { config_text.append(d, n); }, {});
+    registry_.blob(ref, manifest.config.digest, auth,
+                   [&](const char* d, std::size_t n) { config_text.append(d, n); }, {});
     json config = json::parse(config_text, nullptr, false);
     if (config.is_object()) {
       json p = {{"architecture", config.value("architecture", "")}, {"os", config.value("os", "")}};
@@ -517,8 +549,9 @@ json ImageService::distribution(const std::string& name, const AuthConfig& clien
       platforms.push_back(p);
     }
   }
-  return {{"Descriptor", {{"mediaType", m.media_type}, {"digest", m.digest}, {"size", m.body.size()}}},
-          {"Platforms", platforms}};
+  return {
+      {"Descriptor", {{"mediaType", m.media_type}, {"digest", m.digest}, {"size", m.body.size()}}},
+      {"Platforms", platforms}};
 }
 
 }  // namespace sockerless::image

@@ -96,9 +96,12 @@ std::string clean_name(const char* raw) {
 
 }  // namespace
 
-void unpack_layer(const std::string& blob_path, const std::string& dest) {
+void unpack_layer(const std::string& blob_path, const std::string& dest_path) {
   namespace fs = std::filesystem;
-  fs::create_directory(dest);
+  fs::create_directory(dest_path);
+  // Entry names are made relative by clean_name() and prefixed with this canonical
+  // root, so the symlink check only ever sees links the layer itself created.
+  const std::string dest = fs::canonical(dest_path).string();
   ArchiveReader r;
   archive_read_support_filter_all(r.a);
   archive_read_support_format_tar(r.a);
@@ -108,7 +111,7 @@ void unpack_layer(const std::string& blob_path, const std::string& dest) {
   ArchiveWriter w;
   int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_XATTR |
               ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-              ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK;
+              ARCHIVE_EXTRACT_UNLINK;
   if (::geteuid() == 0) flags |= ARCHIVE_EXTRACT_OWNER;
   archive_write_disk_set_options(w.a, flags);
   archive_write_disk_set_standard_lookup(w.a);
