@@ -44,7 +44,10 @@ tsan:
 	ninja -C build-tsan -j $(JOBS) unit_tests
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
+# Real clients against a live daemon, beside the reference dockerd; the offline image
+# fixtures' own smoke tests first.
 integration: build
+	$(PYTEST) -q tests/fixtures
 	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
 
 test: deps build
