@@ -105,17 +105,23 @@ TEST_F(LayerTest, ScanRejectsGarbage) {
 TEST_F(LayerTest, UnpackWritesOverlayWhiteouts) {
   if (::geteuid() != 0) GTEST_SKIP() << "whiteout devices need root";
   std::string blob = (dir_ / "l.tar").string();
-  write_tar(blob, {{"etc", "", true}, {"etc/.wh.removed", ""}, {"opaque", "", true}, {"opaque/.wh..wh..opq", ""},
-                   {"opaque/kept", "k"}, {"./link", "", false, "etc"}},
+  write_tar(blob,
+            {{"etc", "", true},
+             {"etc/.wh.removed", ""},
+             {"opaque", "", true},
+             {"opaque/.wh..wh..opq", ""},
+             {"opaque/kept", "k"},
+             {"./link", "", false, "etc"}},
             false);
   std::string dest = (dir_ / "out").string();
   unpack_layer(blob, dest);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::lstat((dest + "/etc/removed").c_str(), &st), 0);
   EXPECT_TRUE(S_ISCHR(st.st_mode));
   EXPECT_EQ(st.st_rdev, makedev(0, 0));
   char value[8] = {};
-  ASSERT_EQ(::getxattr((dest + "/opaque").c_str(), "trusted.overlay.opaque", value, sizeof value), 1);
+  ASSERT_EQ(::getxattr((dest + "/opaque").c_str(), "trusted.overlay.opaque", value, sizeof value),
+            1);
   EXPECT_EQ(value[0], 'y');
   EXPECT_TRUE(fs::exists(dest + "/opaque/kept"));
   EXPECT_FALSE(fs::exists(dest + "/opaque/.wh..wh..opq"));

@@ -36,10 +36,14 @@ TEST(Platform, Parses) {
 TEST(Platform, SelectsFromIndex) {
   auto entries = parse_index(kIndex);
   ASSERT_EQ(entries.size(), 3u);
-  EXPECT_EQ(select_platform(entries, parse_platform("linux/amd64")).descriptor.digest, "sha256:aaaa");
-  EXPECT_EQ(select_platform(entries, parse_platform("linux/arm64")).descriptor.digest, "sha256:bbbb");
-  EXPECT_EQ(select_platform(entries, parse_platform("linux/arm64/v8")).descriptor.digest, "sha256:bbbb");
-  EXPECT_EQ(select_platform(entries, parse_platform("linux/arm/v7")).descriptor.digest, "sha256:cccc");
+  EXPECT_EQ(select_platform(entries, parse_platform("linux/amd64")).descriptor.digest,
+            "sha256:aaaa");
+  EXPECT_EQ(select_platform(entries, parse_platform("linux/arm64")).descriptor.digest,
+            "sha256:bbbb");
+  EXPECT_EQ(select_platform(entries, parse_platform("linux/arm64/v8")).descriptor.digest,
+            "sha256:bbbb");
+  EXPECT_EQ(select_platform(entries, parse_platform("linux/arm/v7")).descriptor.digest,
+            "sha256:cccc");
   try {
     select_platform(entries, parse_platform("linux/s390x"));
     FAIL();
@@ -50,7 +54,8 @@ TEST(Platform, SelectsFromIndex) {
 }
 
 TEST(Manifest, ParsesAndRejects) {
-  auto m = parse_manifest(R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+  auto m = parse_manifest(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
     "config":{"mediaType":"x","digest":"sha256:c","size":3},"layers":[{"mediaType":"l","digest":"sha256:l","size":9}]})");
   EXPECT_EQ(m.config.digest, "sha256:c");
   ASSERT_EQ(m.layers.size(), 1u);
@@ -62,8 +67,9 @@ TEST(Manifest, ParsesAndRejects) {
 
 TEST(Changes, AppliesDockerfileInstructions) {
   nlohmann::json c = {{"Env", {"PATH=/bin", "A=1"}}};
-  apply_changes(c, {"CMD [\"/bin/sh\",\"-c\",\"x\"]", "ENTRYPOINT top -b", "ENV A=2 B=\"two words\"", "EXPOSE 80 53/udp",
-                    "LABEL a=b", "USER app", "WORKDIR /w", "VOLUME /data", "STOPSIGNAL SIGINT"});
+  apply_changes(c, {"CMD [\"/bin/sh\",\"-c\",\"x\"]", "ENTRYPOINT top -b",
+                    "ENV A=2 B=\"two words\"", "EXPOSE 80 53/udp", "LABEL a=b", "USER app",
+                    "WORKDIR /w", "VOLUME /data", "STOPSIGNAL SIGINT"});
   EXPECT_EQ(c["Cmd"], nlohmann::json({"/bin/sh", "-c", "x"}));
   EXPECT_EQ(c["Entrypoint"], nlohmann::json({"/bin/sh", "-c", "top -b"}));
   EXPECT_EQ(c["Env"], nlohmann::json({"PATH=/bin", "A=2", "B=two words"}));

@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() / ("sockerless-unit-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    path_ = fs::temp_directory_path() /
+            ("sockerless-unit-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
     fs::create_directories(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -73,8 +74,9 @@ class ImageStoreTest : public ::testing::Test {
     r.id = store_->blobs().put(config);
     for (const auto& c : layer_contents) {
       std::string d = store_->blobs().put(c);
-      r.layers.push_back(LayerRecord{d, "application/vnd.docker.image.rootfs.diff.tar", static_cast<std::int64_t>(c.size()),
-                                     "sha256:" + std::string(64, 'f'), static_cast<std::int64_t>(c.size())});
+      r.layers.push_back(LayerRecord{
+          d, "application/vnd.docker.image.rootfs.diff.tar", static_cast<std::int64_t>(c.size()),
+          "sha256:" + std::string(64, 'f'), static_cast<std::int64_t>(c.size())});
     }
     return r;
   }
@@ -85,7 +87,8 @@ class ImageStoreTest : public ::testing::Test {
 
 TEST_F(ImageStoreTest, ResolvesTagsDigestsAndIds) {
   auto img = image(R"({"a":1})", {"layer-1"});
-  store_->put(img, {"docker.io/library/busybox:latest"}, {"docker.io/library/busybox@sha256:" + std::string(64, 'b')});
+  store_->put(img, {"docker.io/library/busybox:latest"},
+              {"docker.io/library/busybox@sha256:" + std::string(64, 'b')});
   EXPECT_EQ(store_->find("busybox"), img.id);
   EXPECT_EQ(store_->find("busybox:latest"), img.id);
   EXPECT_EQ(store_->find("docker.io/library/busybox:latest"), img.id);
@@ -148,7 +151,8 @@ TEST_F(ImageStoreTest, RecordsSurviveReopening) {
 TEST(Database, RefusesAFileThatIsNotADatabase) {
   TempDir dir;
   auto path = (dir.path() / "state.db").string();
-  std::ofstream(path) << "this is not sqlite, and it is long enough to have a header of sorts.......";
+  std::ofstream(path)
+      << "this is not sqlite, and it is long enough to have a header of sorts.......";
   try {
     store::Database::open(path);
     FAIL() << "opened garbage";
