@@ -30,9 +30,9 @@ struct Mount {
   std::string source;  // host path for bind
   std::string target;  // path inside the container (absolute)
   bool readonly = false;
-  bool recursive = true;           // bind: rbind unless bind-nonrecursive
-  std::string propagation;         // "", "private", "rprivate", "shared", "rshared", "slave", "rslave"
-  std::int64_t tmpfs_size = 0;     // bytes; 0 = default
+  bool recursive = true;        // bind: rbind unless bind-nonrecursive
+  std::string propagation;      // "", "private", "rprivate", "shared", "rshared", "slave", "rslave"
+  std::int64_t tmpfs_size = 0;  // bytes; 0 = default
   unsigned tmpfs_mode = 01777;
 };
 
@@ -42,11 +42,11 @@ struct Ulimit {
 };
 
 struct Resources {
-  std::int64_t memory = 0;         // bytes; 0 = unlimited
-  std::int64_t cpu_shares = 0;     // relative weight; 0 = default
-  std::int64_t cpu_quota = 0;      // microseconds per period; 0 = unlimited
-  std::int64_t cpu_period = 0;     // microseconds; 0 = default (100000)
-  std::int64_t pids_limit = 0;     // 0 or -1 = unlimited
+  std::int64_t memory = 0;      // bytes; 0 = unlimited
+  std::int64_t cpu_shares = 0;  // relative weight; 0 = default
+  std::int64_t cpu_quota = 0;   // microseconds per period; 0 = unlimited
+  std::int64_t cpu_period = 0;  // microseconds; 0 = default (100000)
+  std::int64_t pids_limit = 0;  // 0 or -1 = unlimited
 };
 
 struct ContainerSpec {
@@ -58,12 +58,12 @@ struct ContainerSpec {
   std::vector<std::string> argv;  // what to run (entrypoint + cmd, already resolved)
   std::vector<std::string> env;   // "K=V"
   std::string working_dir;        // absolute; created if missing; "" = "/"
-  std::string user;               // "", "name", "uid", "uid:gid", "name:group"; names from the rootfs
+  std::string user;  // "", "name", "uid", "uid:gid", "name:group"; names from the rootfs
   std::vector<std::string> additional_groups;
   std::string hostname;
   std::string domainname;
-  std::vector<std::string> extra_hosts;   // "name:ip" (docker --add-host)
-  std::vector<std::string> dns_servers;   // empty: the host's resolv.conf nameservers
+  std::vector<std::string> extra_hosts;  // "name:ip" (docker --add-host)
+  std::vector<std::string> dns_servers;  // empty: the host's resolv.conf nameservers
   std::vector<std::string> dns_search;
   std::vector<std::string> dns_options;
   bool tty = false;
@@ -95,16 +95,17 @@ pid_t spawn(const ContainerSpec& spec, const Stdio& stdio);
 
 struct ExecSpec {
   std::vector<std::string> argv;
-  std::vector<std::string> env;   // the container's env merged with the exec's, by the caller
-  std::string working_dir;        // "" = the container's
-  std::string user;               // "" = the container's
+  std::vector<std::string> env;  // the container's env merged with the exec's, by the caller
+  std::string working_dir;       // "" = the container's
+  std::string user;              // "" = the container's
   bool tty = false;
   bool privileged = false;
 };
 
 // Runs a process inside a running container (docker exec): joins the namespaces, root
 // and cgroups of `container_pid`. Same error contract as spawn.
-pid_t enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec& exec, const Stdio& stdio);
+pid_t enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec& exec,
+            const Stdio& stdio);
 
 // After the container's processes are gone: unmounts its root and mounts, removes its
 // cgroups. Idempotent; keeps upper/ (the container's changes) unless `remove_changes`.
