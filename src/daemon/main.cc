@@ -21,6 +21,7 @@
 #include "engine/backend_registry.h"
 #include "engine/engine.h"
 #include "metrics/metrics.h"
+#include "monitor/monitor.h"
 #include "routes/docker_api.h"
 
 namespace sockerless::daemon {
@@ -220,5 +221,13 @@ int run(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
+  if (args.size() == 3 && args[1] == "monitor") {
+    // The per-container monitor role: detach from the daemon (it reaps this first
+    // process), then run the container.
+    pid_t child = ::fork();
+    if (child < 0) return 1;
+    if (child > 0) ::_exit(0);
+    return sockerless::monitor::run(args[2], 3);
+  }
   return sockerless::daemon::run(args);
 }

@@ -5,11 +5,20 @@
 // 501 "<op> is not supported by the <name> backend" — never a silent fake.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "common/unique_fd.h"
 
 namespace sockerless::engine {
 
@@ -42,6 +51,78 @@ struct BackendOptions {
   std::map<std::string, std::string> settings;  // backend-specific keys from config/flags
 };
 
+// What the engine asks a backend to run: the container's main process with every Docker
+// setting already resolved (image config merged with the request).
+struct ContainerLaunch {
+  std::string id;
+  std::string name;  // without the leading "/"
+  std::string image_id;
+  std::string image_ref;  // as the user named it
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string working_dir;
+  std::string user;
+  std::string hostname, domainname;
+  bool tty = false;
+  bool open_stdin = false;
+  bool stdin_once = false;
+  bool readonly_rootfs = false;
+  bool privileged = false;
+  bool init = false;
+  std::vector<std::string> cap_add, cap_drop;
+  struct Ulimit {
+    std::string name;
+    std::int64_t soft = 0, hard = 0;
+  };
+  std::vector<Ulimit> ulimits;
+  std::int64_t shm_size = 64 << 20;
+  std::string network_mode = "default";
+  std::vector<std::string> extra_hosts, dns, dns_search, dns_options;
+  std::int64_t memory = 0, cpu_shares = 0, cpu_quota = 0, cpu_period = 0, pids_limit = 0;
+  struct Mount {
+    std::string type, source, target, propagation;
+    bool readonly = false;
+    std::int64_t tmpfs_size = 0;
+  };
+  std::vector<Mount> mounts;
+  // For backends that run locally: the image's unpacked layers, bottom first (unpacks on
+  // first call).
+  std::function<std::vector<std::string>()> rootfs_layers;
+  // Clients that attached before the start: the backend connects each (as attach() would)
+  // before the process runs, and hands over the connection — an invalid fd if it fails.
+  struct EarlyAttach {
+    bool in = false, out = false, err = false;
+    std::function<void(UniqueFd)> deliver;
+  };
+  std::vector<EarlyAttach> early_attach;
+};
+
+// How a main process ended.
+struct ExitStatus {
+  int code = 0;
+  std::int64_t finished_at = 0;  // unix nanos
+  bool oom_killed = false;
+  std::string error;
+};
+
+// Where a started process is: enough for the backend to find it again after a restart.
+struct StartResult {
+  pid_t pid = 0;
+  std::int64_t started_at = 0;  // unix nanos
+};
+
+// A start that failed: `exit_code` is what Docker records (127 not found, 126 not
+// executable, 128 otherwise) and `message` says which step failed.
+class StartFailure : public std::runtime_error {
+ public:
+  StartFailure(int exit_code, const std::string& message)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -57,9 +138,42 @@ class Backend {
   // explaining what is missing otherwise.
   virtual void check_host() = 0;
 
-  // The container lifecycle (prepare, start, signal, exec, archive, stats, top, pause,
-  // remove, reconcile after a restart) joins this contract with the containers work,
-  // each operation behind its Capability.
+  // --- Containers (Capability::Containers) ---
+
+  // Provisions and starts the main process; from here the backend owns its stdio: output
+  // is kept in the container's log (read_log) and fanned out to attached clients.
+  // Throws StartFailure. Only called for a container that is not running.
+  virtual StartResult start(const ContainerLaunch& /*launch*/) { unsupported("start"); }
+
+  // Delivers a signal to the main process (the engine builds stop/kill/restart on this).
+  virtual void signal(const std::string& /*id*/, int /*signal*/) { unsupported("signal"); }
+
+  // Blocks until the main process has exited and reports how. Safe to call from several
+  // threads at once, and after the exit (then it returns at once).
+  virtual ExitStatus wait_exit(const std::string& /*id*/) { unsupported("wait"); }
+
+  // Connects to the main process's stdio. The returned socket carries output as Docker's
+  // multiplexed frames (raw bytes when the container has a TTY) and takes stdin as raw
+  // bytes; shutting down its write side closes stdin when the container asked for
+  // StdinOnce. The socket closes when the process's output ends.
+  virtual UniqueFd attach(const std::string& /*id*/, bool /*want_stdin*/, bool /*want_stdout*/,
+                          bool /*want_stderr*/) {
+    unsupported("attach");
+  }
+
+  virtual void resize(const std::string& /*id*/, int /*height*/, int /*width*/) {
+    unsupported("resize");
+  }
+
+  // The container's output log: one JSON object per line, {"log","stream","time"} (the
+  // json-file format). Empty path when it has none yet.
+  virtual std::string log_path(const std::string& /*id*/) { unsupported("logs"); }
+
+  // Releases everything start() created once the process has exited; idempotent.
+  virtual void remove(const std::string& /*id*/) { unsupported("remove"); }
+
+ protected:
+  [[noreturn]] void unsupported(const std::string& op) const;
 };
 
 }  // namespace sockerless::engine

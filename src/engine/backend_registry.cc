@@ -28,6 +28,10 @@ std::string capability_name(Capability c) {
   return "unknown";
 }
 
+void Backend::unsupported(const std::string& op) const {
+  throw NotImplemented(op + " is not supported by the " + describe().name + " backend");
+}
+
 void BackendRegistry::add(const std::string& name, std::string summary, Factory factory) {
   entries_[name] = Entry{std::move(summary), std::move(factory)};
 }

@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "common/ids.h"
+#include "engine/containers.h"
 #include "image/image_service.h"
 #include "store/database.h"
 
@@ -56,6 +57,8 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
         e.attributes = attrs;
         events_.publish(std::move(e));
       });
+  containers_ =
+      std::make_unique<Containers>(*db_, *backend_, *images_, events_, options_.backend_name);
 }
 
 Engine::~Engine() {
@@ -118,9 +121,7 @@ void Engine::reload(const EngineOptions& updated) {
 }
 
 std::map<std::string, std::int64_t> Engine::container_states() const {
-  // No container store exists until the containers API lands, so every state is empty.
-  return {{"created", 0},  {"running", 0}, {"paused", 0}, {"restarting", 0},
-          {"removing", 0}, {"exited", 0},  {"dead", 0}};
+  return containers_->state_counts();
 }
 
 void Engine::require(Capability capability, const std::string& operation) const {

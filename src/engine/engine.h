@@ -19,6 +19,9 @@ class Database;
 namespace sockerless::image {
 class ImageService;
 }
+namespace sockerless::engine {
+class Containers;
+}
 
 namespace sockerless::engine {
 
@@ -51,6 +54,7 @@ class Engine {
   Backend& backend() { return *backend_; }
   EventBus& events() { return events_; }
   image::ImageService& images() { return *images_; }
+  Containers& containers() { return *containers_; }
 
   // Checks a registry login against the registry, stores it (for pulls and pushes that
   // come without credentials) and returns the status line for the client.
@@ -78,6 +82,7 @@ class Engine {
   EventBus events_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<image::ImageService> images_;
+  std::unique_ptr<Containers> containers_;
 };
 
 }  // namespace sockerless::engine

@@ -1,17 +1,539 @@
-// Container routes. The container store arrives with the containers work; until then
-// there are no containers, and lookups answer as dockerd does for a missing one (so
-// clients such as `docker inspect NAME` fall through to images, as they do with dockerd).
+// Container routes: create, list, inspect, start, stop, kill, restart, wait, delete,
+// attach, logs, resize, rename.
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <deque>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/filters.h"
+#include "api/mux.h"
+#include "api/respond.h"
 #include "common/errors.h"
+#include "common/time.h"
+#include "engine/containers.h"
+#include "engine/engine.h"
+#include "image/image_service.h"
 #include "routes/docker_api.h"
 
 namespace sockerless::routes {
+namespace {
 
-void add_container_routes(http::Router& router, engine::Engine&) {
-  router.add("GET", "/containers/{id}/json",
-             http::RouteTarget{[](http::Request& req, http::Responder&) {
-                                 throw NotFound("No such container: " + req.param("id"));
-                               },
-                               http::Execution::Inline, http::BodyMode::Buffered});
+using engine::Container;
+using nlohmann::json;
+
+http::RouteTarget on_worker(http::Handler h) {
+  return http::RouteTarget{std::move(h), http::Execution::Blocking, http::BodyMode::Buffered};
+}
+
+std::string time_text(std::int64_t nanos) {
+  return nanos ? format_rfc3339_nano(from_unix_nanos(nanos)) : "0001-01-01T00:00:00Z";
+}
+
+std::string command_line(const Container& c) {
+  std::string out;
+  for (const auto& a : c.argv)
+    out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+std::string status_text(const Container& c) {
+  auto now = unix_nanos(Clock::now());
+  const auto& s = c.state;
+  if (s.status == "running") return "Up " + engine::human_duration(now - s.started_at);
+  if (s.status == "paused") return "Up " + engine::human_duration(now - s.started_at) + " (Paused)";
+  if (s.status == "restarting")
+    return "Restarting (" + std::to_string(s.exit_code) + ") " +
+           engine::human_duration(now - s.finished_at) + " ago";
+  if (s.status == "exited")
+    return "Exited (" + std::to_string(s.exit_code) + ") " +
+           engine::human_duration(now - s.finished_at) + " ago";
+  if (s.status == "removing") return "Removal In Progress";
+  if (s.status == "dead") return "Dead";
+  return "Created";
+}
+
+json inspect_doc(engine::Engine& engine, const Container& c) {
+  const auto& s = c.state;
+  std::string log_path = engine.backend().log_path(c.id);
+  json args = json::array();
+  for (std::size_t i = 1; i < c.argv.size(); ++i)
+    args.push_back(c.argv[i]);
+  return {
+      {"Id", c.id},
+      {"Created", time_text(c.created)},
+      {"Path", c.argv.empty() ? "" : c.argv[0]},
+      {"Args", args},
+      {"State",
+       {{"Status", s.status},
+        {"Running", s.status == "running" || s.status == "paused"},
+        {"Paused", s.status == "paused"},
+        {"Restarting", s.status == "restarting"},
+        {"OOMKilled", s.oom_killed},
+        {"Dead", s.status == "dead"},
+        {"Pid", s.pid},
+        {"ExitCode", s.exit_code},
+        {"Error", s.error},
+        {"StartedAt", time_text(s.started_at)},
+        {"FinishedAt", time_text(s.finished_at)}}},
+      {"Image", c.image_id},
+      {"ResolvConfPath", ""},
+      {"HostnamePath", ""},
+      {"HostsPath", ""},
+      {"LogPath", log_path},
+      {"Name", "/" + c.name},
+      {"RestartCount", c.restart_count},
+      {"Driver", engine.backend().describe().driver},
+      {"Platform", "linux"},
+      {"MountLabel", ""},
+      {"ProcessLabel", ""},
+      {"AppArmorProfile", ""},
+      {"ExecIDs", nullptr},
+      {"HostConfig", c.host_config},
+      {"GraphDriver", {{"Data", nullptr}, {"Name", engine.backend().describe().driver}}},
+      {"Mounts", json::array()},
+      {"Config", c.config},
+      {"NetworkSettings",
+       {{"Bridge", ""},
+        {"SandboxID", ""},
+        {"SandboxKey", ""},
+        {"Ports", json::object()},
+        {"Gateway", ""},
+        {"IPAddress", ""},
+        {"IPPrefixLen", 0},
+        {"MacAddress", ""},
+        {"Networks", json::object()}}},
+  };
+}
+
+json list_item(const Container& c) {
+  return {
+      {"Id", c.id},
+      {"Names", json::array({"/" + c.name})},
+      {"Image", c.image_ref},
+      {"ImageID", c.image_id},
+      {"Command", command_line(c)},
+      {"Created", c.created / 1'000'000'000},
+      {"Ports", json::array()},
+      {"Labels", c.config.value("Labels", json::object())},
+      {"State", c.state.status},
+      {"Status", status_text(c)},
+      {"HostConfig", {{"NetworkMode", c.host_config.value("NetworkMode", "default")}}},
+      {"NetworkSettings", {{"Networks", json::object()}}},
+      {"Mounts", json::array()},
+  };
+}
+
+void list_containers(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  auto filters = api::Filters::parse(req.query.get("filters").value_or(""));
+  filters.validate({"ancestor", "before", "expose", "exited", "health", "id", "isolation",
+                    "is-task", "label", "name", "network", "publish", "since", "status", "volume"});
+  bool all = req.query.get_bool("all");
+  int limit = std::atoi(req.query.get("limit").value_or("-1").c_str());
+  auto containers = engine.containers().list();
+  std::optional<std::int64_t> before, since;
+  if (filters.has("before"))
+    before = engine.containers().get(filters.values("before").front()).created;
+  if (filters.has("since"))
+    since = engine.containers().get(filters.values("since").front()).created;
+  json list = json::array();
+  for (const auto& c : containers) {
+    bool running = c.running();
+    if (!all && !running && !filters.has("status") && !filters.has("exited") && limit <= 0 &&
+        !before && !since)
+      continue;
+    if (!filters.exact_match("status", c.state.status)) continue;
+    if (filters.has("id")) {
+      bool ok = false;
+      for (const auto& v : filters.values("id"))
+        ok = ok || c.id.rfind(v, 0) == 0;
+      if (!ok) continue;
+    }
+    if (filters.has("name")) {
+      bool ok = false;
+      for (const auto& v : filters.values("name"))
+        ok = ok || c.name.find(v[0] == '/' ? v.substr(1) : v) != std::string::npos;
+      if (!ok) continue;
+    }
+    if (filters.has("exited")) {
+      if (c.state.status != "exited") continue;
+      if (!filters.exact_match("exited", std::to_string(c.state.exit_code))) continue;
+    }
+    if (filters.has("ancestor")) {
+      bool ok = false;
+      for (const auto& v : filters.values("ancestor")) {
+        auto id = engine.images().store().find(v);
+        ok = ok || v == c.image_ref || (id && *id == c.image_id);
+      }
+      if (!ok) continue;
+    }
+    std::map<std::string, std::string> labels;
+    const json label_doc = c.config.value("Labels", json::object());
+    for (const auto& [k, v] : label_doc.items())
+      labels[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    if (!filters.match_labels("label", labels)) continue;
+    if (before && c.created >= *before) continue;
+    if (since && c.created <= *since) continue;
+    list.push_back(list_item(c));
+    if (limit > 0 && static_cast<int>(list.size()) >= limit) break;
+  }
+  out.send(api::json_response(200, list));
+}
+
+void create(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  json body = api::parse_body(req.body, nullptr);
+  if (!body.is_object()) throw InvalidArgument("invalid JSON: the body must be an object");
+  auto [id, warnings] = engine.containers().create(req.query.get("name").value_or(""), body);
+  out.send(api::json_response(201, {{"Id", id}, {"Warnings", warnings}}));
+}
+
+std::optional<int> timeout_param(const http::Request& req) {
+  auto t = req.query.get("t");
+  if (!t || t->empty()) return std::nullopt;
+  try {
+    return std::stoi(*t);
+  } catch (const std::exception&) {
+    throw InvalidArgument("invalid value for t: " + *t);
+  }
+}
+
+// One line of a json-file log.
+struct LogLine {
+  std::string stream;
+  std::string text;
+  std::string time;
+  std::int64_t nanos = 0;
+};
+
+std::optional<LogLine> parse_log_line(const std::string& raw) {
+  json j = json::parse(raw, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  LogLine l{j.value("stream", "stdout"), j.value("log", ""), j.value("time", ""), 0};
+  if (auto t = parse_api_timestamp(l.time)) l.nanos = unix_nanos(*t);
+  return l;
+}
+
+struct LogOptions {
+  bool stdout_ = true, stderr_ = true, timestamps = false, follow = false;
+  std::optional<std::int64_t> since, until;
+  long tail = -1;
+};
+
+std::string frame(const LogLine& l, const LogOptions& o, bool tty) {
+  std::string text = o.timestamps ? l.time + " " + l.text : l.text;
+  if (tty) return text;
+  std::string out;
+  api::append_frame(out, l.stream == "stderr" ? api::StreamType::Stderr : api::StreamType::Stdout,
+                    text);
+  return out;
+}
+
+bool wanted(const LogLine& l, const LogOptions& o) {
+  if (l.stream == "stderr" ? !o.stderr_ : !o.stdout_) return false;
+  if (o.since && l.nanos < *o.since) return false;
+  if (o.until && l.nanos > *o.until) return false;
+  return true;
+}
+
+// Writes the log through `write` (false: stop); with follow, keeps going while
+// `still_running` says so.
+void stream_log(const std::string& path, const LogOptions& o, bool tty,
+                const std::function<bool(const std::string&)>& write,
+                const std::function<bool()>& still_running,
+                const std::function<bool()>& client_gone) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  std::deque<LogLine> tail;
+  std::streampos consumed = 0;
+  while (std::getline(in, line)) {
+    if (in.eof()) break;  // a partial last line: read again when following
+    consumed = in.tellg();
+    auto l = parse_log_line(line);
+    if (!l || !wanted(*l, o)) continue;
+    if (o.tail >= 0) {
+      tail.push_back(*l);
+      if (static_cast<long>(tail.size()) > o.tail) tail.pop_front();
+    } else if (!write(frame(*l, o, tty))) {
+      return;
+    }
+  }
+  for (const auto& l : tail)
+    if (!write(frame(l, o, tty))) return;
+  if (!o.follow) return;
+  std::string pending;
+  std::ifstream follow(path, std::ios::binary);
+  follow.seekg(consumed);
+  for (;;) {
+    bool running = still_running();
+    char buf[8192];
+    follow.clear();
+    follow.read(buf, sizeof buf);
+    std::streamsize n = follow.gcount();
+    if (n > 0) {
+      pending.append(buf, static_cast<std::size_t>(n));
+      std::size_t start = 0, nl;
+      while ((nl = pending.find('\n', start)) != std::string::npos) {
+        auto l = parse_log_line(pending.substr(start, nl - start));
+        start = nl + 1;
+        if (l && wanted(*l, o) && !write(frame(*l, o, tty))) return;
+      }
+      pending.erase(0, start);
+      continue;
+    }
+    if (!running) return;
+    if (client_gone()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+LogOptions log_options(const http::Request& req) {
+  LogOptions o;
+  o.stdout_ = req.query.get_bool("stdout");
+  o.stderr_ = req.query.get_bool("stderr");
+  o.timestamps = req.query.get_bool("timestamps");
+  o.follow = req.query.get_bool("follow");
+  auto ts = [&](const char* key) -> std::optional<std::int64_t> {
+    auto v = req.query.get(key);
+    if (!v || v->empty() || *v == "0") return std::nullopt;
+    auto t = parse_api_timestamp(*v);
+    if (!t) throw InvalidArgument("invalid value for " + std::string(key) + ": " + *v);
+    return unix_nanos(*t);
+  };
+  o.since = ts("since");
+  o.until = ts("until");
+  auto tail = req.query.get("tail").value_or("all");
+  if (tail != "all" && !tail.empty()) {
+    try {
+      o.tail = std::stol(tail);
+    } catch (const std::exception&) {
+      o.tail = -1;
+    }
+  }
+  return o;
+}
+
+void logs(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  LogOptions o = log_options(req);
+  if (!o.stdout_ && !o.stderr_)
+    throw InvalidArgument("Bad parameters: you must choose at least one stream");
+  Container c = engine.containers().get(req.param("id"));
+  http::Headers h;
+  h.set("Content-Type", std::string(c.tty() ? api::kRawStream : api::kMultiplexedStream));
+  auto stream = out.stream(200, std::move(h));
+  std::string id = c.id;
+  stream_log(
+      engine.backend().log_path(id), o, c.tty(),
+      [&](const std::string& s) { return stream.write(s); },
+      [&] {
+        try {
+          return engine.containers().get(id).running();
+        } catch (const NotFound&) {
+          return false;
+        }
+      },
+      [&] { return stream.client_gone(); });
+}
+
+// Copies between the client's hijacked connection and the container's stdio until the
+// output ends or the client detaches.
+void bridge(int client, int container, bool with_stdin, const std::string& detach_keys) {
+  std::string keys = detach_keys;
+  std::size_t matched = 0;
+  bool client_open = with_stdin;
+  char buf[32 * 1024];
+  for (;;) {
+    pollfd fds[2] = {{container, POLLIN, 0}, {client_open ? client : -1, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(container, buf, sizeof buf);
+      if (n <= 0) return;
+      for (ssize_t off = 0; off < n;) {
+        ssize_t w = ::send(client, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          return;
+        }
+        off += w;
+      }
+    }
+    if (client_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = ::read(client, buf, sizeof buf);
+      if (n <= 0) {
+        ::shutdown(container, SHUT_WR);
+        client_open = false;
+        continue;
+      }
+      std::string data(buf, static_cast<std::size_t>(n));
+      if (!keys.empty()) {
+        std::string pass;
+        for (char ch : data) {
+          if (ch == keys[matched]) {
+            if (++matched == keys.size()) return;  // detached
+            continue;
+          }
+          pass.append(keys, 0, matched);
+          matched = 0;
+          pass += ch;
+        }
+        data = pass;
+      }
+      if (!data.empty() && ::send(container, data.data(), data.size(), MSG_NOSIGNAL) < 0) return;
+    }
+  }
+}
+
+std::string parse_detach_keys(const std::string& spec) {
+  std::string keys;
+  std::string s = spec.empty() ? "ctrl-p,ctrl-q" : spec;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    std::string k = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (k.rfind("ctrl-", 0) == 0 && k.size() == 6) {
+      char c = k[5];
+      if (c >= 'a' && c <= 'z')
+        keys += static_cast<char>(c - 'a' + 1);
+      else if (c == '@')
+        keys += '\0';
+      else if (c >= '[' && c <= '_')
+        keys += static_cast<char>(c - '[' + 27);
+      else
+        throw InvalidArgument("Invalid detach keys (" + spec + ") provided");
+    } else if (k.size() == 1) {
+      keys += k[0];
+    } else {
+      throw InvalidArgument("Invalid detach keys (" + spec + ") provided");
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return keys;
+}
+
+void attach(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  Container c = engine.containers().get(req.param("id"));
+  bool in = req.query.get_bool("stdin"), o = req.query.get_bool("stdout"),
+       e = req.query.get_bool("stderr");
+  bool stream = req.query.get_bool("stream"), logs_too = req.query.get_bool("logs");
+  std::string keys = parse_detach_keys(req.query.get("detachKeys").value_or(""));
+  bool multiplexed = !c.tty();
+  auto ctype = multiplexed && !req.api_before(1, 42) ? api::kMultiplexedStream : api::kRawStream;
+  UniqueFd client = out.hijack(std::string(ctype));
+  auto send_all = [&](const std::string& s) {
+    std::size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(client.get(), s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
+  if (logs_too) {
+    LogOptions lo;
+    lo.stdout_ = o;
+    lo.stderr_ = e;
+    stream_log(
+        engine.backend().log_path(c.id), lo, c.tty(), send_all, [] { return false; },
+        [] { return false; });
+  }
+  if (!stream) return;
+  auto gone = [&] {
+    pollfd p{client.get(), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) && !in;
+  };
+  UniqueFd container = engine.containers().attach(c.id, in, o, e, gone);
+  if (!container) return;
+  bridge(client.get(), container.get(), in, in ? keys : "");
+}
+
+void wait(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  std::string id = engine.containers().get(req.param("id")).id;
+  http::Headers h;
+  h.set("Content-Type", "application/json");
+  auto stream = out.stream(200, std::move(h));
+  auto result = engine.containers().wait(id, req.query.get("condition").value_or(""),
+                                         [&] { return stream.client_gone(); });
+  if (!result) return;
+  json body = {{"StatusCode", result->status_code}};
+  if (!result->error.empty()) body["Error"] = {{"Message", result->error}};
+  stream.write(api::dump_json(body));
+}
+
+http::Handler simple(std::function<void(engine::Engine&, http::Request&)> action, int status,
+                     engine::Engine& engine) {
+  return [action = std::move(action), status, &engine](http::Request& req, http::Responder& out) {
+    action(engine, req);
+    out.send(http::Response::empty(status));
+  };
+}
+
+}  // namespace
+
+void add_container_routes(http::Router& router, engine::Engine& engine) {
+  auto& cs = engine.containers();
+  router.add("POST", "/containers/create",
+             on_worker([&engine](http::Request& r, http::Responder& o) { create(engine, r, o); }));
+  router.add("GET", "/containers/json", on_worker([&engine](http::Request& r, http::Responder& o) {
+               list_containers(engine, r, o);
+             }));
+  router.add(
+      "GET", "/containers/{id}/json", on_worker([&engine](http::Request& r, http::Responder& o) {
+        o.send(
+            api::json_response(200, inspect_doc(engine, engine.containers().get(r.param("id")))));
+      }));
+  router.add("POST", "/containers/{id}/start",
+             on_worker(simple([&cs](engine::Engine&, http::Request& r) { cs.start(r.param("id")); },
+                              204, engine)));
+  router.add("POST", "/containers/{id}/stop",
+             on_worker(simple(
+                 [&cs](engine::Engine&, http::Request& r) {
+                   cs.stop(r.param("id"), timeout_param(r), r.query.get("signal").value_or(""));
+                 },
+                 204, engine)));
+  router.add("POST", "/containers/{id}/restart",
+             on_worker(simple(
+                 [&cs](engine::Engine&, http::Request& r) {
+                   cs.restart(r.param("id"), timeout_param(r), r.query.get("signal").value_or(""));
+                 },
+                 204, engine)));
+  router.add("POST", "/containers/{id}/kill",
+             on_worker(simple(
+                 [&cs](engine::Engine&, http::Request& r) {
+                   cs.kill(r.param("id"), r.query.get("signal").value_or("KILL"));
+                 },
+                 204, engine)));
+  router.add("DELETE", "/containers/{id}",
+             on_worker(simple(
+                 [&cs](engine::Engine&, http::Request& r) {
+                   cs.remove(r.param("id"), r.query.get_bool("force"));
+                 },
+                 204, engine)));
+  router.add("POST", "/containers/{id}/rename",
+             on_worker(simple(
+                 [&cs](engine::Engine&, http::Request& r) {
+                   cs.rename(r.param("id"), r.query.get("name").value_or(""));
+                 },
+                 204, engine)));
+  router.add("POST", "/containers/{id}/resize",
+             on_worker(simple(
+                 [&cs](engine::Engine&, http::Request& r) {
+                   cs.resize(r.param("id"), std::atoi(r.query.get("h").value_or("0").c_str()),
+                             std::atoi(r.query.get("w").value_or("0").c_str()));
+                 },
+                 200, engine)));
+  router.add("POST", "/containers/{id}/wait",
+             on_worker([&engine](http::Request& r, http::Responder& o) { wait(engine, r, o); }));
+  router.add("POST", "/containers/{id}/attach",
+             on_worker([&engine](http::Request& r, http::Responder& o) { attach(engine, r, o); }));
+  router.add("GET", "/containers/{id}/logs",
+             on_worker([&engine](http::Request& r, http::Responder& o) { logs(engine, r, o); }));
 }
 
 }  // namespace sockerless::routes

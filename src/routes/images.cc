@@ -8,6 +8,7 @@
 #include "api/respond.h"
 #include "common/errors.h"
 #include "common/time.h"
+#include "engine/containers.h"
 #include "engine/engine.h"
 #include "image/credentials.h"
 #include "image/image_service.h"
@@ -338,8 +339,9 @@ void load(engine::Engine& engine, http::Request& req, http::Responder& out) {
 }
 
 void remove_image(engine::Engine& engine, http::Request& req, http::Responder& out) {
-  auto result = engine.images().remove(req.param("name"), req.query.get_bool("force"),
-                                       !req.query.get_bool("noprune"), nullptr);
+  auto result = engine.images().remove(
+      req.param("name"), req.query.get_bool("force"), !req.query.get_bool("noprune"),
+      [&engine](const std::string& id) { return engine.containers().image_user(id); });
   json list = json::array();
   for (const auto& u : result.untagged)
     list.push_back({{"Untagged", u}});
@@ -395,7 +397,8 @@ void prune_images(engine::Engine& engine, http::Request& req, http::Responder& o
     }
     return false;
   };
-  auto result = engine.images().prune(all, keep, nullptr);
+  auto result = engine.images().prune(
+      all, keep, [&engine](const std::string& id) { return engine.containers().image_user(id); });
   json deleted = json::array();
   for (const auto& r : result.removed) {
     for (const auto& u : r.untagged)

@@ -9,6 +9,9 @@
 #include "api/version.h"
 #include "common/errors.h"
 #include "common/time.h"
+#include "engine/containers.h"
+#include "image/image_service.h"
+#include "image/reference.h"
 #include "routes/docker_api.h"
 
 namespace sockerless::routes {
@@ -115,18 +118,21 @@ json info_doc(engine::Engine& engine, const DaemonIdentity& who) {
   json driver_status = json::array();
   for (const auto& [k, v] : backend.driver_status)
     driver_status.push_back({k, v});
+  auto states = engine.container_states();
+  std::int64_t total = 0;
+  for (const auto& [k, v] : states)
+    total += v;
   auto env = [](const char* name) {
     const char* v = std::getenv(name);
     return std::string(v ? v : "");
   };
   return {
       {"ID", engine.id()},
-      // No container or image exists until those APIs land: these counts are real.
-      {"Containers", 0},
-      {"ContainersRunning", 0},
-      {"ContainersPaused", 0},
-      {"ContainersStopped", 0},
-      {"Images", 0},
+      {"Containers", total},
+      {"ContainersRunning", states["running"]},
+      {"ContainersPaused", states["paused"]},
+      {"ContainersStopped", total - states["running"] - states["paused"]},
+      {"Images", engine.images().store().list().size()},
       {"Driver", backend.driver},
       {"DockerRootDir", opts.data_root},
       {"DriverStatus", driver_status},
@@ -196,7 +202,7 @@ json info_doc(engine::Engine& engine, const DaemonIdentity& who) {
 }
 
 // GET /system/df: everything sockerless holds, by kind.
-void disk_usage(http::Request& req, http::Responder& out) {
+void disk_usage(engine::Engine& engine, http::Request& req, http::Responder& out) {
   static const std::vector<std::string> kTypes = {"container", "image", "volume", "build-cache"};
   std::vector<std::string> wanted = req.query.all("type");
   for (const auto& t : wanted)
@@ -207,10 +213,54 @@ void disk_usage(http::Request& req, http::Responder& out) {
   };
   json doc = json::object();
   if (want("image")) {
-    doc["LayersSize"] = 0;
-    doc["Images"] = json::array();
+    std::int64_t layers = 0;
+    json images = json::array();
+    for (const auto& r : engine.images().store().list()) {
+      for (const auto& l : r.layers)
+        layers += l.blob_size;
+      std::vector<std::string> tags, digests;
+      for (const auto& t : r.tags)
+        tags.push_back(image::parse_reference(t).familiar());
+      for (const auto& d : r.digests)
+        digests.push_back(image::parse_reference(d).familiar());
+      std::int64_t containers = 0;
+      for (const auto& c : engine.containers().list())
+        containers += c.image_id == r.id ? 1 : 0;
+      json config = json::parse(r.config, nullptr, false);
+      std::int64_t created = 0;
+      if (config.is_object() && config.contains("created") && config["created"].is_string())
+        if (auto t = parse_api_timestamp(config["created"].get<std::string>()))
+          created = unix_nanos(*t) / 1000000000;
+      images.push_back({{"Id", r.id},
+                        {"ParentId", ""},
+                        {"RepoTags", tags},
+                        {"RepoDigests", digests},
+                        {"Created", created},
+                        {"Size", r.size},
+                        {"SharedSize", engine.images().store().shared_size(r.id)},
+                        {"Labels", nullptr},
+                        {"Containers", containers}});
+    }
+    doc["LayersSize"] = layers;
+    doc["Images"] = images;
   }
-  if (want("container")) doc["Containers"] = json::array();
+  if (want("container")) {
+    json containers = json::array();
+    for (const auto& c : engine.containers().list())
+      containers.push_back({{"Id", c.id},
+                            {"Names", json::array({"/" + c.name})},
+                            {"Image", c.image_ref},
+                            {"ImageID", c.image_id},
+                            {"Command", ""},
+                            {"Created", c.created / 1000000000},
+                            {"State", c.state.status},
+                            {"Status", c.state.status},
+                            {"SizeRw", 0},
+                            {"SizeRootFs", 0},
+                            {"Labels", c.config.value("Labels", json::object())},
+                            {"Mounts", json::array()}});
+    doc["Containers"] = containers;
+  }
   if (want("volume")) doc["Volumes"] = json::array();
   if (want("build-cache")) doc["BuildCache"] = json::array();
   out.send(api::json_response(200, doc));
@@ -284,10 +334,12 @@ void add_system_routes(http::Router& router, engine::Engine& engine, const Daemo
   router.add("GET", "/version", inline_route([&engine, who](http::Request&, http::Responder& out) {
                out.send(api::json_response(200, version_doc(engine, who)));
              }));
-  router.add("GET", "/info", inline_route([&engine, who](http::Request&, http::Responder& out) {
+  router.add("GET", "/info", worker_route([&engine, who](http::Request&, http::Responder& out) {
                out.send(api::json_response(200, info_doc(engine, who)));
              }));
-  router.add("GET", "/system/df", inline_route(disk_usage));
+  router.add("GET", "/system/df", worker_route([&engine](http::Request& req, http::Responder& out) {
+               disk_usage(engine, req, out);
+             }));
   router.add("GET", "/events", worker_route([&engine](http::Request& req, http::Responder& out) {
                events(engine, req, out);
              }));

@@ -47,6 +47,14 @@ const std::vector<std::string_view>& migrations() {
         identity_token TEXT NOT NULL
       );
       )",
+      // 2: containers, each as its engine record (JSON), with the name unique.
+      R"(
+      CREATE TABLE containers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+      );
+      )",
   };
   return steps;
 }

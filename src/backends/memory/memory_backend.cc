@@ -1,22 +1,34 @@
 #include "backends/memory/memory_backend.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include "common/errors.h"
+#include "common/time.h"
+#include "monitor/monitor.h"
+#include "sandbox/sandbox.h"
 
 namespace sockerless::backends {
 namespace {
 
-bool kernel_has_filesystem(const std::string& name) {
-  std::ifstream in("/proc/filesystems");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto tab = line.rfind('\t');
-    if (line.substr(tab == std::string::npos ? 0 : tab + 1) == name) return true;
-  }
-  return false;
+namespace fs = std::filesystem;
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  if (ec)
+    throw std::runtime_error("cannot find the daemon's own binary (/proc/self/exe): " +
+                             ec.message());
+  return p.string();
 }
 
 long read_long(const char* path, long fallback) {
@@ -25,36 +37,179 @@ long read_long(const char* path, long fallback) {
   return (in >> v) ? v : fallback;
 }
 
+sandbox::ContainerSpec to_spec(const engine::ContainerLaunch& l, const std::string& state_dir) {
+  sandbox::ContainerSpec s;
+  s.id = l.id;
+  s.lower_dirs = l.rootfs_layers ? l.rootfs_layers() : std::vector<std::string>{};
+  s.state_dir = state_dir;
+  s.argv = l.argv;
+  s.env = l.env;
+  s.working_dir = l.working_dir;
+  s.user = l.user;
+  s.hostname = l.hostname;
+  s.domainname = l.domainname;
+  s.extra_hosts = l.extra_hosts;
+  s.dns_servers = l.dns;
+  s.dns_search = l.dns_search;
+  s.dns_options = l.dns_options;
+  s.tty = l.tty;
+  s.readonly_rootfs = l.readonly_rootfs;
+  s.privileged = l.privileged;
+  s.init = l.init;
+  s.cap_add = l.cap_add;
+  s.cap_drop = l.cap_drop;
+  for (const auto& u : l.ulimits)
+    s.ulimits.push_back(sandbox::Ulimit{u.name, u.soft, u.hard});
+  if (l.shm_size > 0) s.shm_size = l.shm_size;
+  s.network_mode = l.network_mode;
+  s.resources.memory = l.memory;
+  s.resources.cpu_shares = l.cpu_shares;
+  s.resources.cpu_quota = l.cpu_quota;
+  s.resources.cpu_period = l.cpu_period;
+  s.resources.pids_limit = l.pids_limit;
+  for (const auto& m : l.mounts) {
+    sandbox::Mount mount;
+    mount.type = m.type;
+    mount.source = m.source;
+    mount.target = m.target;
+    mount.readonly = m.readonly;
+    mount.propagation = m.propagation;
+    mount.tmpfs_size = m.tmpfs_size;
+    s.mounts.push_back(mount);
+  }
+  return s;
+}
+
 class MemoryBackend final : public engine::Backend {
  public:
-  explicit MemoryBackend(engine::BackendOptions options) : options_(std::move(options)) {}
+  explicit MemoryBackend(engine::BackendOptions options)
+      : options_(std::move(options)), containers_dir_(options_.data_root + "/containers") {}
 
-  bool supports(engine::Capability) const override { return false; }
+  bool supports(engine::Capability c) const override {
+    return c == engine::Capability::Containers || c == engine::Capability::Attach;
+  }
 
   engine::BackendDescription describe() const override {
     engine::BackendDescription d;
     d.name = "memory";
-    d.driver = overlay_ ? "overlayfs" : "copy";
+    d.driver = host_.overlayfs ? "overlayfs" : "copy";
     d.driver_status = {{"Backend", "memory (Linux namespaces on this host)"},
                        {"Root Dir", options_.data_root}};
+    d.warnings = host_.warnings;
     return d;
   }
 
   void check_host() override {
-    overlay_ = kernel_has_filesystem("overlay");
-    if (::geteuid() == 0) return;
-    // Without root the sandbox needs unprivileged user namespaces.
-    if (read_long("/proc/sys/user/max_user_namespaces", 1) == 0 ||
-        read_long("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0)
+    if (::geteuid() != 0 && (read_long("/proc/sys/user/max_user_namespaces", 1) == 0 ||
+                             read_long("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0))
       throw std::runtime_error(
-          "the memory backend needs root or unprivileged user namespaces, and this host "
-          "allows neither (see /proc/sys/user/max_user_namespaces and "
-          "/proc/sys/kernel/unprivileged_userns_clone); run as root or enable them");
+          "the memory backend needs root or unprivileged user namespaces, and this host allows "
+          "neither (see "
+          "/proc/sys/user/max_user_namespaces and /proc/sys/kernel/unprivileged_userns_clone); run "
+          "as root or "
+          "enable them");
+    host_ = sandbox::probe_host();
+    fs::create_directories(containers_dir_);
+    exe_ = self_exe();
+  }
+
+  engine::StartResult start(const engine::ContainerLaunch& launch) override {
+    std::string dir = state_dir(launch.id);
+    fs::create_directories(dir);
+    monitor::MonitorConfig config;
+    config.spec = to_spec(launch, dir);
+    config.open_stdin = launch.open_stdin;
+    config.stdin_once = launch.stdin_once;
+    config.initial_clients = static_cast<int>(launch.early_attach.size());
+    int code = 128;
+    std::size_t delivered = 0;
+    auto connect_early = [&] {
+      for (const auto& a : launch.early_attach) {
+        a.deliver(monitor::connect_attach(dir, a.in, a.out, a.err));
+        ++delivered;
+      }
+    };
+    try {
+      auto launched = monitor::launch(exe_, dir, config, code, connect_early);
+      std::lock_guard lock(mu_);
+      pids_[launch.id] = launched.pid;
+      return engine::StartResult{launched.pid, unix_nanos(Clock::now())};
+    } catch (const std::runtime_error& e) {
+      for (std::size_t i = delivered; i < launch.early_attach.size(); ++i)
+        launch.early_attach[i].deliver(UniqueFd());
+      throw engine::StartFailure(code, e.what());
+    }
+  }
+
+  void signal(const std::string& id, int sig) override {
+    pid_t pid = pid_of(id);
+    if (pid > 0) ::kill(pid, sig);
+  }
+
+  engine::ExitStatus wait_exit(const std::string& id) override {
+    std::string dir = state_dir(id);
+    monitor::wait_finished(dir);
+    engine::ExitStatus status;
+    monitor::Exit exit;
+    if (monitor::read_exit(dir, exit)) {
+      status.code = exit.code;
+      status.finished_at = exit.finished_at;
+    } else {
+      status.code = 255;
+      status.finished_at = unix_nanos(Clock::now());
+      status.error = "the container's monitor ended without recording an exit status";
+    }
+    return status;
+  }
+
+  UniqueFd attach(const std::string& id, bool in, bool out, bool err) override {
+    return monitor::connect_attach(state_dir(id), in, out, err);
+  }
+
+  void resize(const std::string& id, int height, int width) override {
+    monitor::resize(state_dir(id), height, width);
+  }
+
+  std::string log_path(const std::string& id) override { return state_dir(id) + "/container.log"; }
+
+  void remove(const std::string& id) override {
+    std::string dir = state_dir(id);
+    std::error_code ec;
+    if (fs::exists(dir + "/monitor.json", ec)) {
+      try {
+        std::ifstream in(dir + "/monitor.json");
+        std::stringstream text;
+        text << in.rdbuf();
+        auto config = monitor::config_from_json(nlohmann::json::parse(text.str()));
+        sandbox::cleanup(config.spec, true);
+      } catch (const std::exception&) {
+      }
+    }
+    fs::remove_all(dir, ec);
+    std::lock_guard lock(mu_);
+    pids_.erase(id);
   }
 
  private:
+  std::string state_dir(const std::string& id) const { return containers_dir_ + "/" + id; }
+
+  pid_t pid_of(const std::string& id) {
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = pids_.find(id); it != pids_.end()) return it->second;
+    }
+    std::ifstream in(state_dir(id) + "/pid");
+    pid_t pid = 0;
+    in >> pid;
+    return pid;
+  }
+
   engine::BackendOptions options_;
-  bool overlay_ = false;
+  std::string containers_dir_;
+  std::string exe_;
+  sandbox::HostSupport host_;
+  std::mutex mu_;
+  std::map<std::string, pid_t> pids_;
 };
 
 }  // namespace

@@ -1,0 +1,758 @@
+#include "engine/containers.h"
+
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <regex>
+#include <thread>
+
+#include "common/errors.h"
+#include "common/ids.h"
+#include "common/time.h"
+#include "image/image_service.h"
+#include "store/database.h"
+
+namespace sockerless::engine {
+
+using nlohmann::json;
+
+std::string random_container_name();
+
+struct Containers::Entry {
+  Container c;
+  bool starting = false;
+  bool removed = false;
+  std::vector<ContainerLaunch::EarlyAttach> early_attach;
+};
+
+namespace {
+
+// The daemon may stop while watcher threads still wait on containers: they check this
+// before touching the engine.
+struct Life {
+  std::mutex mu;
+  bool alive = true;
+};
+
+const std::regex kNamePattern("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
+
+json env_merge(const json& image_env, const json& request_env) {
+  std::vector<std::string> out;
+  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  if (image_env.is_array())
+    for (const auto& e : image_env)
+      out.push_back(e.get<std::string>());
+  if (request_env.is_array())
+    for (const auto& e : request_env) {
+      std::string kv = e.get<std::string>();
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const std::string& x) { return key(x) == key(kv); });
+      if (it != out.end())
+        *it = kv;
+      else
+        out.push_back(kv);
+    }
+  return out;
+}
+
+bool set(const json& j, const char* key) {
+  return j.contains(key) && !j[key].is_null();
+}
+
+json union_objects(const json& a, const json& b) {
+  json out = a.is_object() ? a : json::object();
+  if (b.is_object())
+    for (const auto& [k, v] : b.items())
+      out[k] = v;
+  return out.empty() ? json(nullptr) : out;
+}
+
+}  // namespace
+
+std::string human_duration(std::int64_t nanos) {
+  double secs = static_cast<double>(nanos) / 1e9;
+  long long s = static_cast<long long>(secs);
+  if (s < 1) return "Less than a second";
+  if (s == 1) return "1 second";
+  if (s < 60) return std::to_string(s) + " seconds";
+  long long m = static_cast<long long>(secs / 60);
+  if (m == 1) return "About a minute";
+  if (m < 60) return std::to_string(m) + " minutes";
+  long long h = static_cast<long long>(secs / 3600 + 0.5);
+  if (h == 1) return "About an hour";
+  if (h < 48) return std::to_string(h) + " hours";
+  if (h < 24 * 7 * 2) return std::to_string(h / 24) + " days";
+  if (h < 24 * 30 * 2) return std::to_string(h / 24 / 7) + " weeks";
+  if (h < 24 * 365 * 2) return std::to_string(h / 24 / 30) + " months";
+  return std::to_string(h / 24 / 365) + " years";
+}
+
+int parse_signal(const std::string& text) {
+  static const std::map<std::string, int> kSignals = {
+      {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+      {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
+      {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
+      {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
+      {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+      {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
+      {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+      {"PWR", SIGPWR},       {"SYS", SIGSYS}};
+  std::string s = text;
+  if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
+    int n = std::stoi(s);
+    if (n <= 0 || n > 64) throw InvalidArgument("Invalid signal: " + text);
+    return n;
+  }
+  std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
+  auto it = kSignals.find(s);
+  if (it == kSignals.end()) throw InvalidArgument("Invalid signal: " + text);
+  return it->second;
+}
+
+json Containers::to_json(const Container& c) {
+  return {{"id", c.id},
+          {"name", c.name},
+          {"created", c.created},
+          {"image_id", c.image_id},
+          {"image_ref", c.image_ref},
+          {"config", c.config},
+          {"host_config", c.host_config},
+          {"argv", c.argv},
+          {"restart_count", c.restart_count},
+          {"exits", c.exits},
+          {"state",
+           {{"status", c.state.status},
+            {"pid", c.state.pid},
+            {"exit_code", c.state.exit_code},
+            {"error", c.state.error},
+            {"started_at", c.state.started_at},
+            {"finished_at", c.state.finished_at},
+            {"oom_killed", c.state.oom_killed}}}};
+}
+
+Container Containers::from_json(const json& d) {
+  Container c;
+  c.id = d.at("id");
+  c.name = d.at("name");
+  c.created = d.value("created", std::int64_t{0});
+  c.image_id = d.value("image_id", "");
+  c.image_ref = d.value("image_ref", "");
+  c.config = d.value("config", json::object());
+  c.host_config = d.value("host_config", json::object());
+  c.argv = d.value("argv", std::vector<std::string>{});
+  c.restart_count = d.value("restart_count", 0);
+  c.exits = d.value("exits", std::uint64_t{0});
+  const auto& s = d.at("state");
+  c.state.status = s.value("status", "created");
+  c.state.pid = s.value("pid", 0);
+  c.state.exit_code = s.value("exit_code", 0);
+  c.state.error = s.value("error", "");
+  c.state.started_at = s.value("started_at", std::int64_t{0});
+  c.state.finished_at = s.value("finished_at", std::int64_t{0});
+  c.state.oom_killed = s.value("oom_killed", false);
+  return c;
+}
+
+static std::shared_ptr<Life>& life_of(const Containers* self) {
+  static std::mutex registry_mu;
+  static std::map<const Containers*, std::shared_ptr<Life>> lives;
+  std::lock_guard lock(registry_mu);
+  auto& l = lives[self];
+  if (!l) l = std::make_shared<Life>();
+  return l;
+}
+
+Containers::Containers(store::Database& db, Backend& backend, image::ImageService& images,
+                       EventBus& events, std::string backend_name)
+    : db_(db),
+      backend_(backend),
+      images_(images),
+      events_(events),
+      backend_name_(std::move(backend_name)) {
+  std::vector<std::string> running;
+  {
+    auto lock = db_.lock();
+    auto s = db_.prepare("SELECT doc FROM containers");
+    while (s.step()) {
+      auto entry = std::make_shared<Entry>();
+      entry->c = from_json(json::parse(s.text(0)));
+      by_name_[entry->c.name] = entry->c.id;
+      if (entry->c.running()) running.push_back(entry->c.id);
+      by_id_[entry->c.id] = entry;
+    }
+  }
+  // Containers that were running when the daemon stopped: their monitors may still be
+  // there; wait on them again (a monitor that is gone reports the recorded exit).
+  for (const auto& id : running)
+    watch(id);
+}
+
+Containers::~Containers() {
+  auto life = life_of(this);
+  std::lock_guard lock(life->mu);
+  life->alive = false;
+}
+
+std::shared_ptr<Containers::Entry> Containers::find(const std::string& ref) const {
+  if (ref.empty()) return nullptr;
+  if (auto it = by_id_.find(ref); it != by_id_.end()) return it->second;
+  std::string name = ref.front() == '/' ? ref.substr(1) : ref;
+  if (auto it = by_name_.find(name); it != by_name_.end()) return by_id_.at(it->second);
+  std::shared_ptr<Entry> found;
+  for (const auto& [id, e] : by_id_)
+    if (id.compare(0, ref.size(), ref) == 0) {
+      if (found) return nullptr;  // ambiguous
+      found = e;
+    }
+  return found;
+}
+
+Container Containers::get(const std::string& ref) const {
+  std::lock_guard lock(mu_);
+  auto e = find(ref);
+  if (!e) throw NotFound("No such container: " + ref);
+  return e->c;
+}
+
+std::vector<Container> Containers::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<Container> out;
+  for (const auto& [id, e] : by_id_)
+    out.push_back(e->c);
+  std::sort(out.begin(), out.end(),
+            [](const Container& a, const Container& b) { return a.created > b.created; });
+  return out;
+}
+
+void Containers::persist(const Container& c) {
+  db_.transaction([&] {
+    auto s = db_.prepare("INSERT OR REPLACE INTO containers (id, name, doc) VALUES (?, ?, ?)");
+    s.bind(1, c.id).bind(2, c.name).bind(3, to_json(c).dump());
+    s.run();
+  });
+}
+
+void Containers::publish(const Container& c, const std::string& action,
+                         std::map<std::string, std::string> extra) {
+  Event e;
+  e.type = "container";
+  e.action = action;
+  e.actor_id = c.id;
+  if (c.config.contains("Labels") && c.config["Labels"].is_object())
+    for (const auto& [k, v] : c.config["Labels"].items())
+      e.attributes[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  e.attributes["image"] = c.image_ref;
+  e.attributes["name"] = c.name;
+  for (auto& [k, v] : extra)
+    e.attributes[k] = v;
+  events_.publish(std::move(e));
+}
+
+std::pair<std::string, std::vector<std::string>> Containers::create(
+    const std::string& requested_name, const json& body) {
+  if (!body.is_object()) throw InvalidArgument("invalid JSON: the body must be an object");
+  std::string image_ref = body.value("Image", "");
+  if (image_ref.empty()) throw InvalidArgument("No command specified");
+  image::ImageRecord image = images_.store().resolve(image_ref);
+  json image_config = json::parse(image.config, nullptr, false);
+  json ic =
+      image_config.is_object() ? image_config.value("config", json::object()) : json::object();
+  if (!ic.is_object()) ic = json::object();
+
+  json config = body;
+  config.erase("HostConfig");
+  config.erase("NetworkingConfig");
+  // Entrypoint and Cmd: a request Entrypoint replaces the image's and drops its Cmd.
+  json entrypoint = ic.value("Entrypoint", json(nullptr));
+  json cmd = ic.value("Cmd", json(nullptr));
+  if (set(body, "Entrypoint")) {
+    entrypoint = body["Entrypoint"];
+    if (entrypoint.is_array() && entrypoint.size() == 1 && entrypoint[0] == "")
+      entrypoint = nullptr;
+    cmd = nullptr;
+  }
+  if (set(body, "Cmd")) cmd = body["Cmd"];
+  if (entrypoint.is_string()) entrypoint = json::array({"/bin/sh", "-c", entrypoint});
+  if (cmd.is_string()) cmd = json::array({"/bin/sh", "-c", cmd});
+  std::vector<std::string> argv;
+  for (const auto* part : {&entrypoint, &cmd})
+    if (part->is_array())
+      for (const auto& a : *part)
+        argv.push_back(a.get<std::string>());
+  if (argv.empty()) throw InvalidArgument("No command specified");
+  config["Entrypoint"] = entrypoint;
+  config["Cmd"] = cmd;
+  config["Env"] = env_merge(ic.value("Env", json(nullptr)), body.value("Env", json(nullptr)));
+  for (const char* k : {"WorkingDir", "User", "StopSignal"})
+    if (!config.contains(k) || config[k].is_null() || config[k] == "")
+      config[k] = ic.value(k, json(""));
+  if (config["StopSignal"] == "") config.erase("StopSignal");
+  if (!set(body, "Healthcheck") && ic.contains("Healthcheck"))
+    config["Healthcheck"] = ic["Healthcheck"];
+  config["Labels"] =
+      union_objects(ic.value("Labels", json(nullptr)), body.value("Labels", json(nullptr)));
+  if (config["Labels"].is_null()) config["Labels"] = json::object();
+  config["ExposedPorts"] = union_objects(ic.value("ExposedPorts", json(nullptr)),
+                                         body.value("ExposedPorts", json(nullptr)));
+  if (config["ExposedPorts"].is_null()) config.erase("ExposedPorts");
+  config["Volumes"] =
+      union_objects(ic.value("Volumes", json(nullptr)), body.value("Volumes", json(nullptr)));
+  config["Image"] = image_ref;
+  for (const char* k :
+       {"Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr"})
+    if (!config.contains(k) || config[k].is_null()) config[k] = false;
+  if (!config.contains("Domainname")) config["Domainname"] = "";
+  if (config.contains("StopSignal")) parse_signal(config["StopSignal"].get<std::string>());
+
+  json host_config = body.value("HostConfig", json::object());
+  if (!host_config.is_object()) host_config = json::object();
+  if (!host_config.contains("NetworkMode") || host_config["NetworkMode"] == "")
+    host_config["NetworkMode"] = "default";
+  if (!host_config.contains("RestartPolicy") || !host_config["RestartPolicy"].is_object())
+    host_config["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  if (!host_config.contains("LogConfig"))
+    host_config["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
+  for (const char* k : {"AutoRemove", "Privileged", "ReadonlyRootfs", "PublishAllPorts"})
+    if (!host_config.contains(k) || host_config[k].is_null()) host_config[k] = false;
+  const std::string network = host_config["NetworkMode"].get<std::string>();
+  if (network != "default" && network != "bridge" && network != "none" && network != "host")
+    throw NotImplemented("network mode \"" + network + "\" is not supported by sockerless yet");
+  if (host_config.contains("Binds") && host_config["Binds"].is_array() &&
+      !host_config["Binds"].empty())
+    throw NotImplemented("bind mounts and volumes (-v) are not supported by sockerless yet");
+  if (host_config.contains("Mounts") && host_config["Mounts"].is_array() &&
+      !host_config["Mounts"].empty())
+    throw NotImplemented("mounts (--mount) are not supported by sockerless yet");
+  if (host_config.contains("PortBindings") && host_config["PortBindings"].is_object() &&
+      !host_config["PortBindings"].empty())
+    throw NotImplemented("published ports (-p) are not supported by sockerless yet");
+
+  Container c;
+  c.id = generate_id();
+  c.created = unix_nanos(Clock::now());
+  c.image_id = image.id;
+  c.image_ref = image_ref;
+  c.argv = argv;
+  if (!config.contains("Hostname") || config["Hostname"] == "")
+    config["Hostname"] = c.id.substr(0, 12);
+  c.config = config;
+  c.host_config = host_config;
+
+  std::string name = requested_name;
+  if (!name.empty() && name.front() == '/') name = name.substr(1);
+  {
+    std::lock_guard lock(mu_);
+    if (name.empty()) {
+      do
+        name = random_container_name();
+      while (by_name_.count(name));
+    } else {
+      if (!std::regex_match(name, kNamePattern))
+        throw InvalidArgument("Invalid container name (" + name +
+                              "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+      if (auto it = by_name_.find(name); it != by_name_.end())
+        throw Conflict(
+            "Conflict. The container name \"/" + name + "\" is already in use by container \"" +
+            it->second +
+            "\". You have to remove (or rename) that container to be able to reuse that name.");
+    }
+    c.name = name;
+    persist(c);
+    auto entry = std::make_shared<Entry>();
+    entry->c = c;
+    by_id_[c.id] = entry;
+    by_name_[name] = c.id;
+  }
+  publish(c, "create");
+  return {c.id, {}};
+}
+
+ContainerLaunch Containers::launch_for(const Container& c) {
+  ContainerLaunch l;
+  l.id = c.id;
+  l.name = c.name;
+  l.image_id = c.image_id;
+  l.image_ref = c.image_ref;
+  l.argv = c.argv;
+  for (const auto& e : c.config.value("Env", json::array()))
+    l.env.push_back(e.get<std::string>());
+  l.working_dir = c.config.value("WorkingDir", "");
+  l.user = c.config.value("User", "");
+  l.hostname = c.config.value("Hostname", "");
+  l.domainname = c.config.value("Domainname", "");
+  l.tty = c.config.value("Tty", false);
+  l.open_stdin = c.config.value("OpenStdin", false);
+  l.stdin_once = c.config.value("StdinOnce", false);
+  const json& h = c.host_config;
+  l.readonly_rootfs = h.value("ReadonlyRootfs", false);
+  l.privileged = h.value("Privileged", false);
+  l.init = h.value("Init", json(false)).is_boolean() && h.value("Init", json(false)).get<bool>();
+  auto strings = [&](const char* key) {
+    std::vector<std::string> out;
+    if (h.contains(key) && h[key].is_array())
+      for (const auto& v : h[key])
+        out.push_back(v.get<std::string>());
+    return out;
+  };
+  l.cap_add = strings("CapAdd");
+  l.cap_drop = strings("CapDrop");
+  l.extra_hosts = strings("ExtraHosts");
+  l.dns = strings("Dns");
+  l.dns_search = strings("DnsSearch");
+  l.dns_options = strings("DnsOptions");
+  if (h.contains("Ulimits") && h["Ulimits"].is_array())
+    for (const auto& u : h["Ulimits"])
+      l.ulimits.push_back(ContainerLaunch::Ulimit{
+          u.value("Name", ""), u.value("Soft", std::int64_t{0}), u.value("Hard", std::int64_t{0})});
+  if (h.contains("ShmSize") && h["ShmSize"].is_number() && h["ShmSize"].get<std::int64_t>() > 0)
+    l.shm_size = h["ShmSize"];
+  std::string mode = h.value("NetworkMode", "default");
+  l.network_mode = mode == "host" ? "host" : mode == "none" ? "none" : "default";
+  l.memory = h.value("Memory", std::int64_t{0});
+  l.cpu_shares = h.value("CpuShares", std::int64_t{0});
+  l.cpu_quota = h.value("CpuQuota", std::int64_t{0});
+  l.cpu_period = h.value("CpuPeriod", std::int64_t{0});
+  if (h.contains("PidsLimit") && h["PidsLimit"].is_number()) l.pids_limit = h["PidsLimit"];
+  std::string image_id = c.image_id;
+  l.rootfs_layers = [this, image_id] {
+    auto record = images_.store().get(image_id);
+    if (!record) throw NotFound("image " + image_id + " is gone");
+    std::vector<std::string> dirs;
+    for (const auto& layer : record->layers)
+      dirs.push_back(images_.store().unpacked_layer(layer));
+    return dirs;
+  };
+  return l;
+}
+
+void Containers::start(const std::string& ref) {
+  std::shared_ptr<Entry> entry;
+  ContainerLaunch launch;
+  {
+    std::lock_guard lock(mu_);
+    entry = find(ref);
+    if (!entry) throw NotFound("No such container: " + ref);
+    if (entry->c.running() || entry->starting) throw NotModified("container already started");
+    if (entry->c.state.status == "removing")
+      throw Conflict("container is marked for removal and cannot be started");
+    entry->starting = true;
+    launch = launch_for(entry->c);
+    launch.early_attach = std::move(entry->early_attach);
+    entry->early_attach.clear();
+  }
+  StartResult started;
+  try {
+    started = backend_.start(launch);
+  } catch (const StartFailure& f) {
+    std::lock_guard lock(mu_);
+    entry->starting = false;
+    entry->c.state.exit_code = f.exit_code();
+    entry->c.state.error = f.what();
+    persist(entry->c);
+    std::string message =
+        std::string("failed to create task for container: unable to start container process: ") +
+        f.what();
+    if (f.exit_code() == 127 || f.exit_code() == 126) throw InvalidArgument(message);
+    throw Internal(message);
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    entry->starting = false;
+    throw;
+  }
+  Container snapshot;
+  {
+    std::lock_guard lock(mu_);
+    entry->starting = false;
+    auto& s = entry->c.state;
+    s.status = "running";
+    s.pid = started.pid;
+    s.started_at = started.started_at;
+    s.finished_at = 0;
+    s.exit_code = 0;
+    s.error.clear();
+    persist(entry->c);
+    snapshot = entry->c;
+  }
+  changed_.notify_all();
+  publish(snapshot, "start");
+  watch(snapshot.id);
+}
+
+void Containers::watch(const std::string& id) {
+  auto life = life_of(this);
+  std::thread([this, id, life] {
+    ExitStatus status = backend_.wait_exit(id);
+    std::lock_guard guard(life->mu);
+    if (!life->alive) return;
+    on_exit(id, status);
+  }).detach();
+}
+
+void Containers::on_exit(const std::string& id, const ExitStatus& status) {
+  std::shared_ptr<Entry> entry;
+  Container snapshot;
+  bool auto_remove = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return;
+    entry = it->second;
+    auto& s = entry->c.state;
+    if (s.status != "running" && s.status != "paused") return;
+    s.status = "exited";
+    s.pid = 0;
+    s.exit_code = status.code;
+    s.finished_at = status.finished_at;
+    s.error = status.error;
+    entry->c.exits++;
+    persist(entry->c);
+    snapshot = entry->c;
+    auto_remove = entry->c.host_config.value("AutoRemove", false);
+  }
+  changed_.notify_all();
+  publish(snapshot, "die", {{"exitCode", std::to_string(status.code)}});
+  if (auto_remove) destroy(entry);
+}
+
+void Containers::destroy(const std::shared_ptr<Entry>& entry) {
+  Container snapshot;
+  {
+    std::lock_guard lock(mu_);
+    if (entry->removed) return;
+    entry->c.state.status = "removing";
+    snapshot = entry->c;
+  }
+  try {
+    backend_.remove(snapshot.id);
+  } catch (const std::exception& e) {
+    spdlog::warn("removing container {}: {}", snapshot.id, e.what());
+  }
+  {
+    std::lock_guard lock(mu_);
+    entry->removed = true;
+    by_id_.erase(snapshot.id);
+    if (auto it = by_name_.find(snapshot.name); it != by_name_.end() && it->second == snapshot.id)
+      by_name_.erase(it);
+    db_.transaction([&] {
+      auto s = db_.prepare("DELETE FROM containers WHERE id = ?");
+      s.bind(1, snapshot.id);
+      s.run();
+    });
+    for (auto& a : entry->early_attach)
+      a.deliver(UniqueFd());
+    entry->early_attach.clear();
+  }
+  changed_.notify_all();
+  publish(snapshot, "destroy");
+}
+
+void Containers::kill(const std::string& ref, const std::string& signal_text) {
+  int sig = parse_signal(signal_text.empty() ? "KILL" : signal_text);
+  Container c;
+  {
+    std::lock_guard lock(mu_);
+    auto e = find(ref);
+    if (!e) throw NotFound("No such container: " + ref);
+    if (!e->c.running()) throw Conflict("Container " + e->c.id + " is not running");
+    c = e->c;
+  }
+  backend_.signal(c.id, sig);
+  publish(c, "kill", {{"signal", std::to_string(sig)}});
+}
+
+void Containers::stop(const std::string& ref, std::optional<int> timeout,
+                      const std::string& signal_text) {
+  std::shared_ptr<Entry> entry;
+  Container c;
+  std::uint64_t exits = 0;
+  {
+    std::lock_guard lock(mu_);
+    entry = find(ref);
+    if (!entry) throw NotFound("No such container: " + ref);
+    if (!entry->c.running()) throw NotModified("container already stopped");
+    c = entry->c;
+    exits = entry->c.exits;
+  }
+  std::string name =
+      !signal_text.empty() ? signal_text : c.config.value("StopSignal", std::string("SIGTERM"));
+  int sig = parse_signal(name);
+  int seconds =
+      timeout.value_or(c.config.contains("StopTimeout") && c.config["StopTimeout"].is_number()
+                           ? c.config["StopTimeout"].get<int>()
+                           : 10);
+  auto exited = [&] { return entry->c.exits != exits || entry->removed; };
+  backend_.signal(c.id, sig);
+  publish(c, "kill", {{"signal", std::to_string(sig)}});
+  {
+    std::unique_lock lock(mu_);
+    if (seconds < 0)
+      changed_.wait(lock, exited);
+    else
+      changed_.wait_for(lock, std::chrono::seconds(seconds), exited);
+    if (!exited()) {
+      lock.unlock();
+      backend_.signal(c.id, SIGKILL);
+      publish(c, "kill", {{"signal", std::to_string(SIGKILL)}});
+      lock.lock();
+      changed_.wait_for(lock, std::chrono::seconds(30), exited);
+    }
+  }
+  publish(c, "stop");
+}
+
+void Containers::restart(const std::string& ref, std::optional<int> timeout,
+                         const std::string& signal) {
+  try {
+    stop(ref, timeout, signal);
+  } catch (const NotModified&) {
+  }
+  start(ref);
+  publish(get(ref), "restart");
+}
+
+void Containers::remove(const std::string& ref, bool force) {
+  std::shared_ptr<Entry> entry;
+  {
+    std::lock_guard lock(mu_);
+    entry = find(ref);
+    if (!entry) throw NotFound("No such container: " + ref);
+    if (entry->c.state.status == "removing")
+      throw Conflict("removal of container " + entry->c.id + " is already in progress");
+    if (entry->c.running() && !force)
+      throw Conflict("You cannot remove a running container " + entry->c.id +
+                     ". Stop the container before attempting removal or force remove");
+  }
+  if (entry->c.running()) {
+    std::uint64_t exits;
+    {
+      std::lock_guard lock(mu_);
+      exits = entry->c.exits;
+    }
+    backend_.signal(entry->c.id, SIGKILL);
+    std::unique_lock lock(mu_);
+    changed_.wait_for(lock, std::chrono::seconds(30),
+                      [&] { return entry->c.exits != exits || entry->removed; });
+  }
+  destroy(entry);
+}
+
+void Containers::rename(const std::string& ref, const std::string& new_name_in) {
+  std::string new_name = new_name_in;
+  if (!new_name.empty() && new_name.front() == '/') new_name = new_name.substr(1);
+  if (!std::regex_match(new_name, kNamePattern))
+    throw InvalidArgument("Invalid container name (" + new_name +
+                          "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  Container c;
+  std::string old;
+  {
+    std::lock_guard lock(mu_);
+    auto e = find(ref);
+    if (!e) throw NotFound("No such container: " + ref);
+    if (auto it = by_name_.find(new_name); it != by_name_.end())
+      throw Conflict(
+          "Conflict. The container name \"/" + new_name + "\" is already in use by container \"" +
+          it->second +
+          "\". You have to remove (or rename) that container to be able to reuse that name.");
+    old = e->c.name;
+    by_name_.erase(old);
+    e->c.name = new_name;
+    by_name_[new_name] = e->c.id;
+    persist(e->c);
+    c = e->c;
+  }
+  publish(c, "rename", {{"oldName", "/" + old}});
+}
+
+void Containers::resize(const std::string& ref, int height, int width) {
+  Container c = get(ref);
+  if (!c.running()) throw Conflict("Container " + c.id + " is not running");
+  backend_.resize(c.id, height, width);
+  publish(c, "resize", {{"height", std::to_string(height)}, {"width", std::to_string(width)}});
+}
+
+std::optional<WaitResult> Containers::wait(const std::string& ref, const std::string& condition_in,
+                                           const std::function<bool()>& client_gone) {
+  std::string condition = condition_in.empty() ? "not-running" : condition_in;
+  if (condition != "not-running" && condition != "next-exit" && condition != "removed")
+    throw InvalidArgument("invalid condition: \"" + condition + "\"");
+  std::unique_lock lock(mu_);
+  auto entry = find(ref);
+  if (!entry) throw NotFound("No such container: " + ref);
+  std::uint64_t exits = entry->c.exits;
+  auto done = [&] {
+    if (condition == "removed") return entry->removed;
+    if (condition == "next-exit") return entry->c.exits != exits || entry->removed;
+    return !entry->c.running() && !entry->starting;
+  };
+  while (!done()) {
+    changed_.wait_for(lock, std::chrono::milliseconds(500));
+    if (!done() && client_gone && client_gone()) return std::nullopt;
+  }
+  return WaitResult{entry->c.state.exit_code, entry->c.state.error};
+}
+
+UniqueFd Containers::attach(const std::string& ref, bool in, bool out, bool err,
+                            const std::function<bool()>& client_gone) {
+  std::shared_ptr<Entry> entry;
+  std::future<UniqueFd> early;
+  Container c;
+  {
+    std::lock_guard lock(mu_);
+    entry = find(ref);
+    if (!entry) throw NotFound("No such container: " + ref);
+    c = entry->c;
+    if (!entry->c.running()) {
+      if (entry->c.state.status != "created" && entry->c.state.status != "exited")
+        throw Conflict("cannot attach to a container in state " + entry->c.state.status);
+      auto promise = std::make_shared<std::promise<UniqueFd>>();
+      early = promise->get_future();
+      entry->early_attach.push_back(ContainerLaunch::EarlyAttach{
+          in, out, err, [promise](UniqueFd fd) { promise->set_value(std::move(fd)); }});
+    }
+  }
+  publish(c, "attach");
+  if (!early.valid()) return backend_.attach(c.id, in, out, err);
+  while (early.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
+    if (client_gone && client_gone()) {
+      // Withdraw the request so a later start does not wait for it.
+      std::lock_guard lock(mu_);
+      auto& pending = entry->early_attach;
+      if (!pending.empty()) pending.pop_back();
+      return UniqueFd();
+    }
+  }
+  return early.get();
+}
+
+std::string Containers::log_path(const std::string& ref) const {
+  Container c = get(ref);
+  return backend_.log_path(c.id);
+}
+
+std::optional<std::pair<bool, std::string>> Containers::image_user(
+    const std::string& image_id) const {
+  std::lock_guard lock(mu_);
+  std::optional<std::pair<bool, std::string>> found;
+  for (const auto& [id, e] : by_id_) {
+    if (e->c.image_id != image_id) continue;
+    if (e->c.running()) return std::make_pair(true, id);
+    found = std::make_pair(false, id);
+  }
+  return found;
+}
+
+std::map<std::string, std::int64_t> Containers::state_counts() const {
+  std::map<std::string, std::int64_t> out = {{"created", 0},    {"running", 0},  {"paused", 0},
+                                             {"restarting", 0}, {"removing", 0}, {"exited", 0},
+                                             {"dead", 0}};
+  std::lock_guard lock(mu_);
+  for (const auto& [id, e] : by_id_)
+    out[e->c.state.status]++;
+  return out;
+}
+
+}  // namespace sockerless::engine

@@ -1,0 +1,135 @@
+// Containers: Docker's semantics for them, once, for every backend — IDs and names,
+// create (image config merged with the request), the state machine, start/stop/kill/
+// wait/remove, auto-remove, attach before start, events, and the records in the state
+// database.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "engine/backend.h"
+#include "engine/events.h"
+
+namespace sockerless::store {
+class Database;
+}
+namespace sockerless::image {
+class ImageService;
+}
+
+namespace sockerless::engine {
+
+struct ContainerState {
+  std::string status = "created";  // created running paused restarting removing exited dead
+  int pid = 0;
+  int exit_code = 0;
+  std::string error;
+  std::int64_t started_at = 0, finished_at = 0;  // unix nanos, 0: never
+  bool oom_killed = false;
+};
+
+struct Container {
+  std::string id;
+  std::string name;  // without "/"
+  std::int64_t created = 0;
+  std::string image_id;
+  std::string image_ref;       // as given to create
+  nlohmann::json config;       // Docker's Config, merged with the image's
+  nlohmann::json host_config;  // as given, with defaults
+  std::vector<std::string> argv;
+  ContainerState state;
+  int restart_count = 0;
+  std::uint64_t exits = 0;  // how many times it has exited (wait next-exit)
+
+  bool running() const { return state.status == "running" || state.status == "paused"; }
+  bool tty() const { return config.value("Tty", false); }
+};
+
+// What a wait returns.
+struct WaitResult {
+  int status_code = 0;
+  std::string error;
+};
+
+class Containers {
+ public:
+  Containers(store::Database& db, Backend& backend, image::ImageService& images, EventBus& events,
+             std::string backend_name);
+  ~Containers();
+
+  // POST /containers/create. Returns the ID and warnings.
+  std::pair<std::string, std::vector<std::string>> create(const std::string& name,
+                                                          const nlohmann::json& body);
+
+  // A copy of the container `ref` names (full ID, name, or unique ID prefix); throws
+  // NotFound "No such container: ref".
+  Container get(const std::string& ref) const;
+  std::vector<Container> list() const;
+
+  void start(const std::string& ref);
+  // Stops with the container's stop signal, then SIGKILL after `timeout` seconds (the
+  // container's StopTimeout, else 10). Throws NotModified when not running.
+  void stop(const std::string& ref, std::optional<int> timeout, const std::string& signal);
+  void kill(const std::string& ref, const std::string& signal);
+  void restart(const std::string& ref, std::optional<int> timeout, const std::string& signal);
+  void remove(const std::string& ref, bool force);
+  void rename(const std::string& ref, const std::string& new_name);
+  void resize(const std::string& ref, int height, int width);
+
+  // Blocks until `condition` ("not-running", "next-exit", "removed") holds or
+  // `client_gone` says the caller left (then nullopt).
+  std::optional<WaitResult> wait(const std::string& ref, const std::string& condition,
+                                 const std::function<bool()>& client_gone);
+
+  // Attach: a connection to the container's stdio (see Backend::attach). For a container
+  // that has not started, blocks until it starts (or `client_gone`) so no output is missed.
+  UniqueFd attach(const std::string& ref, bool in, bool out, bool err,
+                  const std::function<bool()>& client_gone);
+
+  std::string log_path(const std::string& ref) const;
+
+  // A container using the image: (running?, id).
+  std::optional<std::pair<bool, std::string>> image_user(const std::string& image_id) const;
+  std::map<std::string, std::int64_t> state_counts() const;
+
+  // Persisted form.
+  static nlohmann::json to_json(const Container& c);
+  static Container from_json(const nlohmann::json& doc);
+
+ private:
+  struct Entry;
+  std::shared_ptr<Entry> find(const std::string& ref) const;  // with mu_ held
+  void persist(const Container& c);
+  void on_exit(const std::string& id, const ExitStatus& status);
+  void watch(const std::string& id);
+  void destroy(const std::shared_ptr<Entry>& entry);
+  void publish(const Container& c, const std::string& action,
+               std::map<std::string, std::string> extra = {});
+  ContainerLaunch launch_for(const Container& c);
+
+  store::Database& db_;
+  Backend& backend_;
+  image::ImageService& images_;
+  EventBus& events_;
+  std::string backend_name_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, std::shared_ptr<Entry>> by_id_;
+  std::map<std::string, std::string> by_name_;
+};
+
+// Go's units.HumanDuration, as `docker ps` STATUS uses it.
+std::string human_duration(std::int64_t nanos);
+// Docker's signal names ("SIGTERM", "TERM", "15") to numbers; throws InvalidArgument.
+int parse_signal(const std::string& text);
+
+}  // namespace sockerless::engine

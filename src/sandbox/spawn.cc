@@ -1,0 +1,143 @@
+// spawn(): the container's first process, from an empty mount namespace to execve.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/unique_fd.h"
+#include "sandbox/caps.h"
+#include "sandbox/cgroups.h"
+#include "sandbox/devices.h"
+#include "sandbox/etc_files.h"
+#include "sandbox/launch.h"
+#include "sandbox/layout.h"
+#include "sandbox/mounts.h"
+#include "sandbox/network.h"
+#include "sandbox/process.h"
+#include "sandbox/rootfs.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/system_mounts.h"
+#include "sandbox/user.h"
+
+namespace sockerless::sandbox {
+namespace {
+
+// Everything the child needs, worked out (and checked) by the caller beforehand.
+struct ContainerPlan {
+  const ContainerSpec& spec;
+  StateLayout layout;
+  std::vector<std::string> cgroup_procs;
+  ProcessSpec process;
+  std::string hostname;
+  bool own_netns = true;
+};
+
+void check_spec(const ContainerSpec& spec) {
+  if (spec.argv.empty() || spec.argv.front().empty())
+    throw SandboxError("spawn", "no command specified");
+  bool id_ok =
+      !spec.id.empty() && spec.id != "." && spec.id != ".." &&
+      std::all_of(spec.id.begin(), spec.id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+      });
+  if (!id_ok) throw SandboxError("spawn", "invalid container id: \"" + spec.id + "\"");
+  if (!spec.working_dir.empty() && spec.working_dir.front() != '/')
+    throw SandboxError("spawn", "the working directory '" + spec.working_dir +
+                                    "' is invalid, it needs to be an absolute path");
+  if (spec.network_mode != "default" && spec.network_mode != "none" &&
+      spec.network_mode != "host" && spec.network_mode != "bridge" && !spec.network_mode.empty())
+    throw SandboxError("spawn", "network mode not supported by the sandbox: " + spec.network_mode);
+  validate_mounts(spec.mounts);
+}
+
+bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
+  return std::any_of(spec.mounts.begin(), spec.mounts.end(),
+                     [&](const Mount& m) { return m.target == target; });
+}
+
+// The container's PID 1, in its new namespaces, until execve.
+[[noreturn]] void container_main(ErrorChannel& errors, const ContainerPlan& plan,
+                                 const std::vector<int>& fds) {
+  const ContainerSpec& spec = plan.spec;
+  ::umask(0);
+  if (int err = join_cgroups(plan.cgroup_procs)) errors.fail_errno("join cgroups", err);
+
+  isolate_mounts(errors, wants_shared_propagation(spec.mounts));
+  mount_rootfs(errors, plan.layout, spec.lower_dirs);
+  UniqueFd root(::open(plan.layout.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) errors.fail_errno("open rootfs", errno);
+
+  mount_proc(errors, root.get());
+  setup_dev(errors, root.get(), spec.shm_size, spec.tty ? fds[0] : -1);
+  mount_sys(errors, root.get(), !spec.privileged);
+  if (!spec.privileged) restrict_proc_and_sys(errors, root.get());
+  const std::pair<const std::string*, const char*> etc_files[] = {
+      {&plan.layout.hosts, "/etc/hosts"},
+      {&plan.layout.hostname, "/etc/hostname"},
+      {&plan.layout.resolv_conf, "/etc/resolv.conf"},
+  };
+  for (const auto& [source, target] : etc_files)
+    if (!user_mount_at(spec, target)) bind_file(errors, root.get(), *source, target);
+  mount_user_mounts(errors, root.get(), spec.mounts);
+
+  if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0)
+    errors.fail_errno("sethostname", errno);
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+    errors.fail_errno("setdomainname", errno);
+  if (plan.own_netns)
+    if (int err = bring_up_loopback()) errors.fail_errno("bring up lo", err);
+
+  root.reset();
+  enter_rootfs(errors, plan.layout.rootfs);
+
+  ProcessSpec process = plan.process;
+  auto user = resolve_user_in_root(spec.user, spec.additional_groups);
+  if (auto* message = std::get_if<std::string>(&user)) errors.fail("user", *message);
+  process.user = std::get<ExecUser>(user);
+  create_working_dir(errors, process.working_dir, process.user);
+  if (spec.readonly_rootfs) make_root_readonly(errors);
+  exec_process(errors, process, fds[0], fds[1], fds[2]);
+}
+
+}  // namespace
+
+pid_t spawn(const ContainerSpec& spec, const Stdio& stdio) {
+  check_spec(spec);
+  ContainerPlan plan{spec, StateLayout(spec.state_dir), {},
+                     {},   effective_hostname(spec),    wants_own_netns(spec.network_mode)};
+  plan.process.argv = spec.argv;
+  plan.process.env = spec.env;
+  plan.process.working_dir = spec.working_dir.empty() ? "/" : spec.working_dir;
+  plan.process.caps = container_capabilities(spec.privileged, spec.cap_add, spec.cap_drop);
+  plan.process.rlimits = parse_rlimits(spec.ulimits);
+  plan.process.tty = spec.tty;
+  plan.process.init = spec.init;
+
+  prepare_state_dir(plan.layout);
+  write_etc_files(spec, plan.layout);
+  plan.cgroup_procs = create_cgroups(spec);
+
+  LaunchSpec launch_spec;
+  launch_spec.clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+                            (plan.own_netns ? CLONE_NEWNET : 0);
+  launch_spec.inherit = {stdio.in, stdio.out, stdio.err};
+  launch_spec.child = [&](ErrorChannel& errors, const std::vector<int>& fds) {
+    container_main(errors, plan, fds);
+  };
+  try {
+    return launch(launch_spec);
+  } catch (...) {
+    try {
+      cleanup(spec, false);
+    } catch (...) {
+      // The launch error is the one worth reporting.
+    }
+    throw;
+  }
+}
+
+}  // namespace sockerless::sandbox

@@ -1,0 +1,169 @@
+"""Containers on the memory backend, driven by the docker CLI and the Python SDK, beside
+the reference dockerd where the behaviour is compared."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def busybox(sockerlessd, registry):
+    """The busybox test image, pulled into this module's sockerlessd."""
+    ref = f"{registry.host}/busybox:latest"
+    r = sockerlessd.docker("pull", "-q", ref, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return ref
+
+
+def run(d, *args, timeout=30, input=None):
+    return d.docker("run", *args, timeout=timeout, input=input)
+
+
+def test_run_prints_output_and_exit_code(sockerlessd, busybox):
+    r = run(sockerlessd, "--rm", busybox, "echo", "hello from sockerless")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello from sockerless\n"
+    r = run(sockerlessd, "--rm", busybox, "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert r.returncode == 3
+    assert r.stdout == "out\n"
+    assert r.stderr == "err\n"
+
+
+@pytest.mark.parametrize("signal,extra,code", [("KILL", [], 137), ("TERM", ["--init"], 143)])
+def test_exit_codes_from_signals(sockerlessd, busybox, signal, extra, code):
+    # PID 1 of a namespace ignores signals it has no handler for (SIGKILL aside), as in
+    # Docker: TERM needs --init's PID 1 to forward it to the sleeping process.
+    cid = run(sockerlessd, "-d", *extra, busybox, "sleep", "60").stdout.strip()
+    assert sockerlessd.docker("kill", "-s", signal, cid).returncode == 0
+    assert sockerlessd.docker("wait", cid).stdout.strip() == str(code)
+    sockerlessd.docker("rm", cid)
+
+
+def test_env_workdir_user_entrypoint_hostname(sockerlessd, busybox):
+    r = run(sockerlessd, "--rm", "-e", "GREETING=hi there", "-w", "/tmp/work", "-u", "1000:1000",
+            "--hostname", "box", busybox, "sh", "-c", 'echo "$GREETING|$(pwd)|$(id -u):$(id -g)|$(hostname)"')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hi there|/tmp/work|1000:1000|box\n"
+    r = run(sockerlessd, "--rm", "--entrypoint", "echo", busybox, "a", "b")
+    assert r.stdout == "a b\n"
+
+
+def test_missing_command_is_127(sockerlessd, busybox):
+    r = run(sockerlessd, "--rm", busybox, "definitely-not-a-command")
+    assert r.returncode == 127, (r.stdout, r.stderr)
+    assert "executable file not found" in r.stderr
+
+
+def test_stdin_piped_through_run_i(sockerlessd, busybox):
+    text = "".join(f"line {i}\n" for i in range(1000))
+    r = run(sockerlessd, "--rm", "-i", busybox, "wc", "-l", input=text)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "1000"
+
+
+def test_detached_logs_stop_and_rm(sockerlessd, busybox):
+    r = run(sockerlessd, "-d", "--name", "ticker", busybox, "sh", "-c",
+            'trap "echo got TERM; exit 0" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done')
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert len(cid) == 64
+    time.sleep(0.5)
+    ps = sockerlessd.docker("ps", "--format", "{{.Names}} {{.Status}}")
+    assert "ticker Up" in ps.stdout
+    logs = sockerlessd.docker("logs", "ticker")
+    assert "tick 0\n" in logs.stdout
+    conflict = run(sockerlessd, "-d", "--name", "ticker", busybox, "true")
+    assert conflict.returncode != 0
+    assert 'The container name "/ticker" is already in use' in conflict.stderr
+    stop = sockerlessd.docker("stop", "-t", "5", "ticker")
+    assert stop.returncode == 0, stop.stderr
+    inspect = json.loads(sockerlessd.docker("inspect", "ticker").stdout)[0]
+    assert inspect["State"]["Status"] == "exited"
+    assert inspect["State"]["ExitCode"] == 0
+    assert "got TERM" in sockerlessd.docker("logs", "--tail", "1", "ticker").stdout
+    rm = sockerlessd.docker("rm", "ticker")
+    assert rm.returncode == 0, rm.stderr
+    assert sockerlessd.docker("inspect", "ticker").returncode != 0
+
+
+def test_logs_follow_ends_with_the_container(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done").stdout.strip()
+    r = sockerlessd.docker("logs", "-f", cid, timeout=20)
+    assert r.stdout == "1\n2\n3\n"
+    sockerlessd.docker("rm", cid)
+
+
+def test_kill_and_wait(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "sleep", "60").stdout.strip()
+    r = sockerlessd.docker("kill", "-s", "USR1", cid)
+    assert r.returncode == 0, r.stderr
+    w = sockerlessd.docker("wait", cid)
+    assert w.stdout.strip() == str(128 + 10)
+    r = sockerlessd.docker("kill", cid)
+    assert r.returncode != 0
+    assert "is not running" in r.stderr
+    sockerlessd.docker("rm", cid)
+
+
+def test_rm_running_needs_force(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "sleep", "60").stdout.strip()
+    r = sockerlessd.docker("rm", cid)
+    assert r.returncode != 0
+    assert "You cannot remove a running container" in r.stderr
+    r = sockerlessd.docker("rm", "-f", cid)
+    assert r.returncode == 0, r.stderr
+    assert sockerlessd.docker("ps", "-aq").stdout.strip() == ""
+
+
+def test_ps_filters_and_rename(sockerlessd, busybox):
+    a = run(sockerlessd, "--name", "first", "--label", "team=a", busybox, "true").stdout
+    b = run(sockerlessd, "--name", "second", busybox, "sh", "-c", "exit 2").stdout
+    assert a == "" and b == ""
+    names = sockerlessd.docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert set(names) >= {"first", "second"}
+    assert sockerlessd.docker("ps", "-a", "--filter", "exited=2", "--format", "{{.Names}}").stdout.split() == ["second"]
+    assert sockerlessd.docker("ps", "-a", "--filter", "label=team=a", "--format", "{{.Names}}").stdout.split() == ["first"]
+    assert sockerlessd.docker("ps", "--format", "{{.Names}}").stdout.split() == []
+    assert sockerlessd.docker("rename", "first", "renamed").returncode == 0
+    assert "renamed" in sockerlessd.docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    sockerlessd.docker("rm", "renamed", "second")
+
+
+def test_rmi_refuses_an_image_in_use(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "sleep", "60").stdout.strip()
+    image_id = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]["Image"]
+    r = sockerlessd.docker("rmi", image_id)
+    assert r.returncode != 0
+    assert "image is being used by running container" in r.stderr
+    sockerlessd.docker("rm", "-f", cid)
+
+
+def test_sdk_container_lifecycle(sockerlessd, busybox):
+    client = sockerlessd.client()
+    out = client.containers.run(busybox, ["sh", "-c", "echo sdk"], remove=True)
+    assert out == b"sdk\n"
+    c = client.containers.run(busybox, ["sleep", "30"], detach=True, name="sdk-box")
+    c.reload()
+    assert c.status == "running"
+    assert c.attrs["Config"]["Cmd"] == ["sleep", "30"]
+    c.stop(timeout=1)
+    c.reload()
+    assert c.status == "exited"
+    assert c.wait()["StatusCode"] in (137, 143)
+    c.remove()
+    assert client.containers.list(all=True, filters={"name": "sdk-box"}) == []
+
+
+def test_no_stray_processes_after_removal(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "sh", "-c", "sleep 300 & sleep 300").stdout.strip()
+    pid = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]["State"]["Pid"]
+    assert pid > 0
+    sockerlessd.docker("rm", "-f", cid)
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "sleep 300" not in out
+    mounts = open("/proc/self/mountinfo").read()
+    assert cid not in mounts
