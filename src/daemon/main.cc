@@ -19,6 +19,7 @@
 #include "common/unique_fd.h"
 #include "daemon/config.h"
 #include "engine/backend_registry.h"
+#include "engine/containers.h"
 #include "engine/engine.h"
 #include "metrics/metrics.h"
 #include "monitor/monitor.h"
@@ -203,8 +204,9 @@ int run(const std::vector<std::string>& args) {
       spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
-    engine.events().close_all();
     server.stop(std::chrono::seconds(config.shutdown_timeout));
+    if (!config.live_restore) engine.containers().stop_all();
+    engine.events().close_all();
     if (metrics_server) metrics_server->stop(std::chrono::milliseconds(0));
     spdlog::info("stopped");
   } catch (const std::exception& e) {

@@ -448,11 +448,17 @@ void Containers::start(const std::string& ref) {
   try {
     started = backend_.start(launch);
   } catch (const StartFailure& f) {
-    std::lock_guard lock(mu_);
-    entry->starting = false;
-    entry->c.state.exit_code = f.exit_code();
-    entry->c.state.error = f.what();
-    persist(entry->c);
+    bool auto_remove = false;
+    {
+      std::lock_guard lock(mu_);
+      entry->starting = false;
+      entry->c.state.exit_code = f.exit_code();
+      entry->c.state.error = f.what();
+      persist(entry->c);
+      auto_remove = entry->c.host_config.value("AutoRemove", false);
+    }
+    // Like dockerd, a container that was to remove itself goes when its start fails.
+    if (auto_remove) destroy(entry);
     std::string message =
         std::string("failed to create task for container: unable to start container process: ") +
         f.what();
@@ -731,6 +737,21 @@ UniqueFd Containers::attach(const std::string& ref, bool in, bool out, bool err,
 std::string Containers::log_path(const std::string& ref) const {
   Container c = get(ref);
   return backend_.log_path(c.id);
+}
+
+void Containers::stop_all() {
+  std::vector<std::thread> stoppers;
+  for (const auto& c : list())
+    if (c.running())
+      stoppers.emplace_back([this, id = c.id] {
+        try {
+          stop(id, std::nullopt, "");
+        } catch (const std::exception& e) {
+          spdlog::debug("stopping {} at shutdown: {}", id, e.what());
+        }
+      });
+  for (auto& t : stoppers)
+    t.join();
 }
 
 std::optional<std::pair<bool, std::string>> Containers::image_user(

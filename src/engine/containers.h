@@ -97,6 +97,10 @@ class Containers {
 
   std::string log_path(const std::string& ref) const;
 
+  // Daemon shutdown without live-restore: stops every running container (in parallel,
+  // each with its own stop timeout), as dockerd does.
+  void stop_all();
+
   // A container using the image: (running?, id).
   std::optional<std::pair<bool, std::string>> image_user(const std::string& image_id) const;
   std::map<std::string, std::int64_t> state_counts() const;

@@ -27,8 +27,16 @@ UniqueFd connect_socket(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return {};
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  std::string target = path;
+  UniqueFd dir;
+  if (target.size() >= sizeof addr.sun_path) {
+    // Too long for sun_path: reach it through a descriptor of its directory.
+    auto slash = path.rfind('/');
+    dir = UniqueFd(::open(path.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return {};
+    target = "/proc/self/fd/" + std::to_string(dir.get()) + path.substr(slash);
+  }
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", target.c_str());
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {};
   return fd;
 }

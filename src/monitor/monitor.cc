@@ -158,7 +158,11 @@ class Monitor {
     listener_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    // State directories can be deeper than a socket path may be long (108 bytes): bind
+    // relative to the directory (this process is single-threaded; chdir is safe here).
+    if (::chdir(dir_.c_str()) != 0)
+      throw sandbox::SandboxError("attach socket", std::strerror(errno));
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", "attach.sock");
     if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::listen(listener_.get(), 64) != 0)
       throw sandbox::SandboxError("attach socket", std::strerror(errno));

@@ -151,11 +151,15 @@ int restrict_bounding_set(CapabilitySet caps) {
 }
 
 int set_process_capabilities(CapabilitySet caps, bool root) {
-  CapabilitySet granted = root ? caps : 0;
   __user_cap_header_struct header{};
   header.version = _LINUX_CAPABILITY_VERSION_3;
   header.pid = 0;
   __user_cap_data_struct data[2]{};
+  // Nobody can grant what they don't hold: a daemon that is itself confined (root in a
+  // container without every capability) gives "privileged" containers what it has.
+  if (::syscall(SYS_capget, &header, data) != 0) return errno;
+  CapabilitySet held = data[0].permitted | (CapabilitySet{data[1].permitted} << 32);
+  CapabilitySet granted = root ? (caps & held) : 0;
   for (int i = 0; i < 2; ++i) {
     auto word = static_cast<std::uint32_t>(granted >> (32 * i));
     data[i].effective = word;

@@ -30,8 +30,9 @@ CapabilitySet container_capabilities(bool privileged, const std::vector<std::str
 // Child side, while still root: shrinks the bounding set and asks the kernel to keep
 // the permitted set across the coming setuid. Returns 0 or an errno.
 int restrict_bounding_set(CapabilitySet caps);
-// Child side, after setuid: effective = permitted = caps for uid 0, nothing otherwise;
-// inheritable and ambient empty (docker has cleared inheritable since 20.10.14).
+// Child side, after setuid: effective = permitted = caps for uid 0 (as far as the caller
+// holds them), nothing otherwise; inheritable and ambient empty (docker has cleared
+// inheritable since 20.10.14).
 int set_process_capabilities(CapabilitySet caps, bool root);
 
 }  // namespace sockerless::sandbox

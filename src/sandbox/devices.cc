@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstring>
 #include <string>
 
 #include "common/unique_fd.h"
@@ -94,12 +96,14 @@ void setup_dev(const ErrorChannel& errors, int root_fd, std::int64_t shm_size, i
     if (::symlinkat(link.target, dev.get(), link.name) != 0)
       errors.fail_errno(std::string("create /dev/") + link.name, errno);
 
-  if (console_fd >= 0 && ::isatty(console_fd)) {
+  // The terminal by its path: a bind mount's source must be a mount of this namespace, and
+  // the descriptor still refers to the caller's. Without a path there is no console.
+  char tty_path[PATH_MAX];
+  if (console_fd >= 0 && ::ttyname_r(console_fd, tty_path, sizeof tty_path) == 0) {
     UniqueFd f(::openat(dev.get(), "console", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
     if (!f) errors.fail_errno("mount /dev/console", errno);
-    if (::mount(fd_path(console_fd).c_str(), (dev_path + "/console").c_str(), nullptr, MS_BIND,
-                nullptr) != 0)
-      errors.fail_errno("mount /dev/console", errno);
+    if (::mount(tty_path, (dev_path + "/console").c_str(), nullptr, MS_BIND, nullptr) != 0)
+      errors.fail("mount /dev/console", std::string(tty_path) + ": " + std::strerror(errno));
   }
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <vector>
 
 namespace sockerless::sandbox {
@@ -49,31 +50,50 @@ UniqueFd open_in_root(int root_fd, std::string_view path, int flags) {
 }
 
 UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode, uid_t uid, gid_t gid) {
-  auto parts = components(path);
-  UniqueFd current = open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
-  if (!current) return current;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    std::string prefix = join(parts, i + 1);
-    UniqueFd next = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
-    if (!next && errno == ENOENT) {
-      // `current` is the resolved parent, inside the root; the name is created right there.
-      // If the name is a dangling symlink mkdirat fails with EEXIST and the retry below
-      // reports ENOENT: we never create a symlink's target.
-      std::string name(parts[i]);
-      if (::mkdirat(current.get(), name.c_str(), mode) == 0) {
-        if (uid != static_cast<uid_t>(-1) &&
-            ::fchownat(current.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+  std::string wanted(path);
+  // Each dangling symlink on the way restarts the walk at its target (as runc does: an
+  // image's /var/run -> /run gets /run created), up to the kernel's own link limit.
+  for (int links = 0; links <= 40; ++links) {
+    auto parts = components(wanted);
+    UniqueFd current = open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
+    if (!current) return current;
+    std::string restart;
+    for (std::size_t i = 0; i < parts.size() && restart.empty(); ++i) {
+      std::string prefix = join(parts, i + 1);
+      UniqueFd next = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
+      if (!next && errno == ENOENT) {
+        // `current` is the resolved parent, inside the root: the name is created right there.
+        std::string name(parts[i]);
+        if (::mkdirat(current.get(), name.c_str(), mode) == 0) {
+          if (uid != static_cast<uid_t>(-1) &&
+              ::fchownat(current.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+            return UniqueFd();
+          ::fchmodat(current.get(), name.c_str(), mode, 0);  // undo the umask
+        } else if (errno == EEXIST) {
+          char target[PATH_MAX];
+          ssize_t n = ::readlinkat(current.get(), name.c_str(), target, sizeof target - 1);
+          if (n <= 0) return UniqueFd();
+          target[n] = '\0';
+          std::string rest;
+          for (std::size_t k = i + 1; k < parts.size(); ++k)
+            rest += "/" + std::string(parts[k]);
+          // An absolute target is relative to the container's root; open_in_root sees to that
+          // and to ".." never climbing above it.
+          restart = target[0] == '/' ? target + rest : join(parts, i) + "/" + target + rest;
+          break;
+        } else {
           return UniqueFd();
-        ::fchmodat(current.get(), name.c_str(), mode, 0);  // undo the umask
-      } else if (errno != EEXIST) {
-        return UniqueFd();
+        }
+        next = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
       }
-      next = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
+      if (!next) return next;
+      current = std::move(next);
     }
-    if (!next) return next;
-    current = std::move(next);
+    if (restart.empty()) return current;
+    wanted = restart;
   }
-  return current;
+  errno = ELOOP;
+  return UniqueFd();
 }
 
 UniqueFd ensure_file_in_root(int root_fd, std::string_view path) {

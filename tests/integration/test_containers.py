@@ -98,11 +98,11 @@ def test_logs_follow_ends_with_the_container(sockerlessd, busybox):
 
 
 def test_kill_and_wait(sockerlessd, busybox):
-    cid = run(sockerlessd, "-d", busybox, "sleep", "60").stdout.strip()
+    cid = run(sockerlessd, "-d", busybox, "sh", "-c", 'trap "exit 5" USR1; while true; do sleep 0.1; done').stdout.strip()
     r = sockerlessd.docker("kill", "-s", "USR1", cid)
     assert r.returncode == 0, r.stderr
     w = sockerlessd.docker("wait", cid)
-    assert w.stdout.strip() == str(128 + 10)
+    assert w.stdout.strip() == "5"
     r = sockerlessd.docker("kill", cid)
     assert r.returncode != 0
     assert "is not running" in r.stderr
