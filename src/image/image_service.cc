@@ -129,10 +129,22 @@ void ImageService::remember_login(const AuthConfig& auth) {
 }
 
 std::string ImageService::pull(const std::string& reference, const std::string& platform_text,
-                               const AuthConfig& client_auth, const ProgressFn& progress) {
-  Reference ref = with_default_tag(parse_reference(reference));
+                               const AuthConfig& client_auth, const ProgressFn& progress,
+                               bool all_tags) {
+  Reference parsed = parse_reference(reference);
   Platform platform = parse_platform(platform_text);
-  AuthConfig auth = credentials_for(ref.domain, client_auth);
+  AuthConfig auth = credentials_for(parsed.domain, client_auth);
+  if (parsed.tag.empty() && parsed.digest.empty() && all_tags) {
+    // docker pull -a: every tag of the repository.
+    std::string last;
+    for (const auto& tag : registry_.tags(parsed, auth)) {
+      Reference one = parsed;
+      one.tag = tag;
+      last = pull(one.str(), platform_text, client_auth, progress, false);
+    }
+    return last;
+  }
+  Reference ref = with_default_tag(parsed);
   std::shared_lock gc(gc_mu_);
 
   const std::string wanted = ref.digest.empty() ? ref.tag : ref.digest;
@@ -148,7 +160,7 @@ std::string ImageService::pull(const std::string& reference, const std::string& 
                           ref.familiar());
   Manifest manifest = parse_manifest(chosen.body);
 
-  progress(message("Pulling from " + ref.path, ref.digest.empty() ? ref.tag : ref.digest));
+  progress(message("Pulling from " + ref.path, ref.digest.empty() ? ref.tag : ref.familiar()));
 
   // The config: small, fetched whole and verified.
   std::string config_text;
@@ -181,12 +193,11 @@ std::string ImageService::pull(const std::string& reference, const std::string& 
   record.manifest_media_type = chosen.media_type;
   for (const auto& l : manifest.layers)
     if (!store_.blobs().has(l.digest)) had_layers = false;
-  for (const auto& l : manifest.layers) {
-    if (store_.blobs().has(l.digest) || had_layers)
-      progress(layer_message("Already exists", short_digest(l.digest)));
-    else
-      progress(layer_message("Pulling fs layer", short_digest(l.digest)));
-  }
+  // An image already here in full gets no layer lines, as with dockerd.
+  if (!had_layers)
+    for (const auto& l : manifest.layers)
+      progress(layer_message(store_.blobs().has(l.digest) ? "Already exists" : "Pulling fs layer",
+                             short_digest(l.digest)));
   for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
     const auto& l = manifest.layers[i];
     const std::string id = short_digest(l.digest);
@@ -263,49 +274,62 @@ DeleteResult ImageService::remove(const std::string& name, bool force, bool /*pr
   DeleteResult result;
   const std::string short_id = short_image_id(image.id);
   auto usage = in_use ? in_use(image.id) : std::nullopt;
+  auto repo_of = [](const std::string& ref) { return parse_reference(ref).name(); };
 
-  // By reference: untag it; delete the image only when that was its last tag.
-  std::optional<Reference> named;
+  auto untag = [&](const std::string& key, bool is_tag) {
+    if (!store_.untag(key)) return;
+    result.untagged.push_back(parse_reference(key).familiar());
+    if (is_tag) on_event_("untag", image.id, {{"name", image.id}});
+  };
+  auto delete_image = [&] {
+    result.reclaimed = store_.remove(image.id);
+    result.deleted.push_back(image.id);
+    on_event_("delete", image.id, {{"name", image.id}});
+  };
+
+  // By reference: untag it; with the repository's last tag gone, its digest references
+  // go too; with no reference left, the image goes.
+  std::optional<std::string> named;
   try {
     Reference r = parse_reference(name);
     std::string key = r.digest.empty() ? with_default_tag(r).str() : r.name() + "@" + r.digest;
     if (std::find(image.tags.begin(), image.tags.end(), key) != image.tags.end() ||
         std::find(image.digests.begin(), image.digests.end(), key) != image.digests.end())
-      named = r.digest.empty() ? with_default_tag(r) : r;
+      named = key;
   } catch (const InvalidArgument&) {
   }
-
-  auto untag = [&](const std::string& key) {
-    if (!store_.untag(key)) return;
-    std::string shown = parse_reference(key).familiar();
-    result.untagged.push_back(shown);
-    on_event_("untag", image.id, {{"name", shown}});
-  };
-  auto delete_image = [&] {
-    store_.remove(image.id);
-    result.deleted.push_back(image.id);
-    on_event_("delete", image.id, {{"name", image.id}});
-  };
-
   if (named) {
-    std::string key = named->digest.empty() ? named->str() : named->name() + "@" + named->digest;
-    std::size_t references = image.tags.size() + image.digests.size();
-    bool last_tag = image.tags.size() <= 1 && (named->digest.empty() || image.tags.empty());
-    if (last_tag && usage && !force)
+    bool is_tag = std::find(image.tags.begin(), image.tags.end(), *named) != image.tags.end();
+    std::vector<std::string> remaining_tags;
+    for (const auto& t : image.tags)
+      if (t != *named) remaining_tags.push_back(t);
+    std::vector<std::string> remaining_digests;
+    for (const auto& d : image.digests)
+      if (d != *named) remaining_digests.push_back(d);
+    const std::string repo = repo_of(*named);
+    bool repo_keeps_tag = std::any_of(remaining_tags.begin(), remaining_tags.end(),
+                                      [&](const std::string& t) { return repo_of(t) == repo; });
+    std::vector<std::string> dropping = {*named};
+    if (!repo_keeps_tag)
+      for (const auto& d : remaining_digests)
+        if (repo_of(d) == repo) dropping.push_back(d);
+    bool last =
+        remaining_tags.empty() &&
+        std::all_of(remaining_digests.begin(), remaining_digests.end(), [&](const std::string& d) {
+          return std::find(dropping.begin(), dropping.end(), d) != dropping.end();
+        });
+    if (last && usage && !force)
       throw Conflict("conflict: unable to remove repository reference \"" + name +
                      "\" (must force) - container " + usage->second.substr(0, 12) +
                      " is using its referenced image " + short_id);
-    untag(key);
-    if (references == 1 || last_tag) {
-      // With its last tag gone, digest references alone do not keep an image.
-      for (const auto& d : image.digests)
-        if (d != key) untag(d);
-      if (!usage) delete_image();
-    }
+    untag(*named, is_tag);
+    for (std::size_t i = 1; i < dropping.size(); ++i)
+      untag(dropping[i], false);
+    if (last && !usage) delete_image();
     return result;
   }
 
-  // By ID.
+  // By ID: every reference goes with it, unless they span repositories or tags.
   if (usage) {
     if (usage->first)
       throw Conflict("conflict: unable to delete " + short_id +
@@ -318,16 +342,17 @@ DeleteResult ImageService::remove(const std::string& name, bool force, bool /*pr
   }
   std::set<std::string> repos;
   for (const auto& t : image.tags)
-    repos.insert(parse_reference(t).name());
+    repos.insert(repo_of(t));
   for (const auto& d : image.digests)
-    repos.insert(parse_reference(d).name());
-  if (repos.size() > 1 && !force)
+    repos.insert(repo_of(d));
+  bool single_reference = image.tags.size() <= 1 && repos.size() <= 1;
+  if (!single_reference && !force)
     throw Conflict("conflict: unable to delete " + short_id +
                    " (must be forced) - image is referenced in multiple repositories");
   for (const auto& t : image.tags)
-    untag(t);
+    untag(t, true);
   for (const auto& d : image.digests)
-    untag(d);
+    untag(d, false);
   delete_image();
   return result;
 }
@@ -340,10 +365,14 @@ PruneResult ImageService::prune(bool all, const PruneFilter& keep, const UsageFn
     if (in_use && in_use(image.id)) continue;
     try {
       out.removed.push_back(remove(image.id, true, true, in_use));
-      out.space_reclaimed += image.size;
     } catch (const Conflict&) {
     }
   }
+  // Also whatever failed pulls and loads left unreferenced.
+  std::unique_lock gc(gc_mu_);
+  out.space_reclaimed += store_.collect_garbage();
+  for (const auto& r : out.removed)
+    out.space_reclaimed += r.reclaimed;
   on_event_("prune", "", {{"reclaimed", std::to_string(out.space_reclaimed)}});
   return out;
 }

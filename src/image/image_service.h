@@ -33,6 +33,7 @@ using ImageEventFn = std::function<void(const std::string& action, const std::st
 struct DeleteResult {
   std::vector<std::string> untagged;  // familiar references
   std::vector<std::string> deleted;   // image IDs
+  std::int64_t reclaimed = 0;         // bytes of layer content freed
 };
 
 struct PruneResult {
@@ -57,8 +58,9 @@ class ImageService {
   // Pulls `reference` ("busybox", "busybox:1", "x@sha256:…") for a platform ("" = host).
   // Progress goes to `progress`; errors before the first message throw, so the route can
   // answer with a status code as dockerd does. Returns the image ID.
+  // With `all_tags`, a reference without tag or digest pulls every tag (docker pull -a).
   std::string pull(const std::string& reference, const std::string& platform,
-                   const AuthConfig& auth, const ProgressFn& progress);
+                   const AuthConfig& auth, const ProgressFn& progress, bool all_tags = false);
 
   // Tags the image `source` refers to as `target` ("repo[:tag]").
   void tag(const std::string& source, const std::string& target);

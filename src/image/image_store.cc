@@ -22,7 +22,7 @@ ImageStore::ImageStore(store::Database& db, const std::string& root)
 
 std::vector<std::string> ImageStore::refs_of(const std::string& table,
                                              const std::string& id) const {
-  auto s = db_.prepare("SELECT reference FROM " + table + " WHERE image_id = ? ORDER BY rowid");
+  auto s = db_.prepare("SELECT reference FROM " + table + " WHERE image_id = ? ORDER BY reference");
   s.bind(1, id);
   std::vector<std::string> out;
   while (s.step())
@@ -124,7 +124,13 @@ ImageRecord ImageStore::resolve(std::string_view name) const {
   auto id = find(name);
   if (id)
     if (auto r = get(*id)) return *r;
-  throw NotFound("No such image: " + std::string(name));
+  // dockerd names a missing reference with its default tag ("No such image: x:latest").
+  std::string shown(name);
+  try {
+    shown = with_default_tag(parse_reference(name)).familiar();
+  } catch (const InvalidArgument&) {
+  }
+  throw NotFound("No such image: " + shown);
 }
 
 void ImageStore::put(const ImageRecord& image, const std::vector<std::string>& tags,
@@ -206,13 +212,19 @@ bool ImageStore::untag(const std::string& normalised_ref) {
   });
 }
 
-void ImageStore::remove(const std::string& id) {
+std::int64_t ImageStore::remove(const std::string& id) {
+  auto image = get(id);
   db_.transaction([&] {
     auto s = db_.prepare("DELETE FROM images WHERE id = ?");
     s.bind(1, id);
     s.run();
   });
   collect_garbage();
+  std::int64_t freed = 0;
+  if (image)
+    for (const auto& l : image->layers)
+      if (!blobs_.has(l.blob_digest)) freed += l.size;
+  return freed;
 }
 
 std::int64_t ImageStore::shared_size(const std::string& id) const {
@@ -226,7 +238,7 @@ std::int64_t ImageStore::shared_size(const std::string& id) const {
   return s.integer(0);
 }
 
-void ImageStore::collect_garbage() {
+std::int64_t ImageStore::collect_garbage() {
   std::set<std::string> keep_blobs, keep_layers;
   {
     auto lock = db_.lock();
@@ -241,15 +253,20 @@ void ImageStore::collect_garbage() {
     }
   }
   std::error_code ec;
+  std::int64_t freed = 0;
   for (const auto& entry : fs::directory_iterator(root_ + "/blobs/sha256", ec)) {
     std::string digest = "sha256:" + entry.path().filename().string();
-    if (!keep_blobs.count(digest)) fs::remove(entry.path(), ec);
+    if (!keep_blobs.count(digest)) {
+      freed += static_cast<std::int64_t>(entry.file_size(ec));
+      fs::remove(entry.path(), ec);
+    }
   }
   std::lock_guard lock(unpack_mu_);
   for (const auto& entry : fs::directory_iterator(root_ + "/layers", ec)) {
     std::string diff_id = "sha256:" + entry.path().filename().string();
     if (!keep_layers.count(diff_id)) fs::remove_all(entry.path(), ec);
   }
+  return freed;
 }
 
 std::string ImageStore::scratch_path(const std::string& prefix) const {

@@ -62,8 +62,9 @@ class ImageStore {
   void tag(const std::string& id, const std::string& normalised_ref);
   // Removes one tag or digest reference; false when it did not exist.
   bool untag(const std::string& normalised_ref);
-  // Deletes the image record and collects what no other image uses.
-  void remove(const std::string& id);
+  // Deletes the image record and collects what no other image uses; returns the bytes of
+  // (uncompressed) layer content that went with it.
+  std::int64_t remove(const std::string& id);
 
   // The directory holding the unpacked layer (unpacking it first if needed).
   std::string unpacked_layer(const LayerRecord& layer);
@@ -71,7 +72,9 @@ class ImageStore {
   // Bytes of layer blobs shared by more than one image / used by this one only.
   std::int64_t shared_size(const std::string& id) const;
 
-  void collect_garbage();
+  // Deletes blobs and unpacked layers no image references; returns the uncompressed
+  // size of the layers whose blobs went.
+  std::int64_t collect_garbage();
 
   // A fresh path (not created) in the store's scratch area, cleared at start-up.
   std::string scratch_path(const std::string& prefix) const;

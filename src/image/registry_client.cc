@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -296,16 +297,21 @@ struct RegistryClient::Impl {
   // Sends `req` to the endpoint with whatever authorization it needs, answering one
   // challenge. `scopes` name what the token must allow.
   HttpResponse authorized(HttpRequest req, const Endpoint& ep,
-                          const std::vector<std::string>& scopes, const AuthConfig& auth) {
+                          const std::vector<std::string>& scopes, const AuthConfig& auth,
+                          bool use_cache = true) {
     std::string key = ep.base + " " + (scopes.empty() ? "" : scopes.front());
     for (std::size_t i = 1; i < scopes.size(); ++i)
       key += "," + scopes[i];
+    // Cached per endpoint, scope AND credentials: one client's login must never
+    // authorise another client's request.
+    key += " " + sha256_digest(auth.username + '\0' + auth.password + '\0' + auth.identity_token +
+                               '\0' + auth.registry_token);
     std::vector<std::string> base_headers = req.headers;
     auto with_auth = [&](const std::string& authz) {
       req.headers = base_headers;
       if (!authz.empty()) req.headers.push_back("Authorization: " + authz);
     };
-    {
+    if (use_cache) {
       std::lock_guard lock(mu);
       auto it = tokens.find(key);
       if (it != tokens.end()) with_auth(it->second);
@@ -427,10 +433,14 @@ FetchedManifest RegistryClient::manifest(const Reference& repo, const std::strin
       throw NotFound("repository " + repo.familiar_name() + " not found: " + registry_error(res));
     throw NotFound("manifest for " + shown + " not found: " + registry_error(res));
   }
-  if (res.status == 401 || res.status == 403)
-    throw Unauthorized(
-        "pull access denied for " + repo.familiar_name() +
-        ", repository does not exist or may require 'docker login': " + registry_error(res));
+  if (res.status == 401 || res.status == 403) {
+    // dockerd words it as "pull access denied" only for the registry's DENIED code.
+    if (first_error_code(res) == "DENIED")
+      throw Unauthorized(
+          "pull access denied for " + repo.familiar_name() +
+          ", repository does not exist or may require 'docker login': " + registry_error(res));
+    throw Unauthorized(registry_error(res));
+  }
   if (res.status != 200)
     throw Internal("fetching manifest for " + shown + ": " + registry_error(res));
   FetchedManifest m;
@@ -464,6 +474,38 @@ void RegistryClient::blob(const Reference& repo, const std::string& digest, cons
   if (res.status == 404) throw NotFound("blob " + digest + " not found: " + registry_error(res));
   if (res.status == 401 || res.status == 403) throw Unauthorized(registry_error(res));
   if (res.status != 200) throw Internal("fetching blob " + digest + ": " + registry_error(res));
+}
+
+std::vector<std::string> RegistryClient::tags(const Reference& repo, const AuthConfig& auth) {
+  std::vector<std::string> scopes = {"repository:" + repo.path + ":pull"};
+  std::vector<std::string> out;
+  std::string next = "/v2/" + repo.path + "/tags/list";
+  while (!next.empty()) {
+    HttpResponse res =
+        impl_->on_endpoints(repo, false, is_insecure(repo.domain), [&](const Endpoint& ep) {
+          HttpRequest req;
+          req.url = ep.base + next;
+          return impl_->authorized(req, ep, scopes, auth);
+        });
+    if (res.status == 404)
+      throw NotFound("repository " + repo.familiar_name() + " not found: " + registry_error(res));
+    if (res.status == 401 || res.status == 403) throw Unauthorized(registry_error(res));
+    if (res.status != 200)
+      throw Internal("listing tags of " + repo.familiar_name() + ": " + registry_error(res));
+    auto doc = nlohmann::json::parse(res.body, nullptr, false);
+    if (doc.is_object() && doc.contains("tags") && doc["tags"].is_array())
+      for (const auto& t : doc["tags"])
+        if (t.is_string()) out.push_back(t.get<std::string>());
+    // Link: </v2/…?n=…&last=…>; rel="next"
+    next.clear();
+    std::string link = header(res, "link");
+    auto lt = link.find('<'), gt = link.find('>');
+    if (lt != std::string::npos && gt != std::string::npos &&
+        link.find("rel=\"next\"") != std::string::npos)
+      next = link.substr(lt + 1, gt - lt - 1);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool RegistryClient::has_blob(const Reference& repo, const std::string& digest,
@@ -573,7 +615,7 @@ void RegistryClient::check_login(const std::string& domain, const AuthConfig& au
     HttpRequest req;
     url = ep.base + "/v2/";
     req.url = url;
-    return impl_->authorized(req, ep, scopes, auth);
+    return impl_->authorized(req, ep, scopes, auth, false);
   });
   if (res.status == 401 || res.status == 403)
     throw Unauthorized("login attempt to " + url +

@@ -56,6 +56,9 @@ class RegistryClient {
   void blob(const Reference& repo, const std::string& digest, const AuthConfig& auth,
             const Sink& sink, const Progress& progress);
 
+  // The repository's tags (GET /v2/<name>/tags/list, following Link pagination).
+  std::vector<std::string> tags(const Reference& repo, const AuthConfig& auth);
+
   bool has_blob(const Reference& repo, const std::string& digest, const AuthConfig& auth);
   // Cross-repository mount; false when the registry did not mount it (upload instead).
   bool mount_blob(const Reference& repo, const std::string& digest, const Reference& from,

@@ -86,7 +86,7 @@ std::int64_t created_unix(const json& config) {
   return 0;
 }
 
-json inspect_doc(engine::Engine& engine, const image::ImageRecord& r) {
+json inspect_doc(engine::Engine& engine, const image::ImageRecord& r, bool api_before_144) {
   json config = parse_config(r);
   json layers = json::array();
   for (const auto& l : r.layers)
@@ -113,6 +113,7 @@ json inspect_doc(engine::Engine& engine, const image::ImageRecord& r) {
                                         : "0001-01-01T00:00:00Z"}}},
   };
   if (config.contains("variant")) doc["Variant"] = config["variant"];
+  if (api_before_144) doc["VirtualSize"] = r.size;
   if (config.contains("os.version")) doc["OsVersion"] = config["os.version"];
   return doc;
 }
@@ -129,6 +130,13 @@ bool reference_matches(const std::string& pattern, const std::string& normalised
   }
 }
 
+// Before API 1.44 dockerd sent null for an empty reference list; 1.44 makes them
+// non-nullable arrays.
+json refs_json(const std::vector<std::string>& refs, const http::Request& req) {
+  if (refs.empty() && req.api_before(1, 44)) return nullptr;
+  return refs;
+}
+
 void list_images(engine::Engine& engine, http::Request& req, http::Responder& out) {
   auto filters = api::Filters::parse(req.query.get("filters").value_or(""));
   filters.validate({"before", "dangling", "label", "reference", "since", "until"});
@@ -141,22 +149,21 @@ void list_images(engine::Engine& engine, http::Request& req, http::Responder& ou
   std::optional<std::int64_t> before, since;
   if (filters.has("before")) before = created_of(filters.values("before").front());
   if (filters.has("since")) since = created_of(filters.values("since").front());
-  std::optional<bool> dangling;
+  // dockerd's rules: dangling=true lists images without tags; dangling=false drops only
+  // images with no reference at all (an image with just a digest shows under both).
+  bool dangling_only = false;
   if (filters.has("dangling")) {
-    auto v = filters.values("dangling").front();
-    if (v == "true" || v == "1")
-      dangling = true;
-    else if (v == "false" || v == "0")
-      dangling = false;
-    else
-      throw InvalidArgument("invalid filter 'dangling=" + v + "'");
+    auto values = filters.values("dangling");
+    if (filters.exact_match("dangling", "true"))
+      dangling_only = true;
+    else if (!filters.exact_match("dangling", "false"))
+      throw InvalidArgument("invalid filter 'dangling=[" + values.front() + "]'");
   }
   bool shared = req.query.get_bool("shared-size");
   json list = json::array();
   for (const auto& r : images) {
     json config = parse_config(r);
     std::int64_t created = created_unix(config);
-    if (dangling && (*dangling != r.tags.empty())) continue;
     if (before && created >= *before) continue;
     if (since && created <= *since) continue;
     json labels = config.contains("config") && config["config"].contains("Labels")
@@ -167,20 +174,32 @@ void list_images(engine::Engine& engine, http::Request& req, http::Responder& ou
       for (const auto& [k, v] : labels.items())
         label_map[k] = v.is_string() ? v.get<std::string>() : v.dump();
     if (!filters.match_labels("label", label_map)) continue;
-    std::vector<std::string> tags = r.tags;
+    std::vector<std::string> tags = r.tags, digests = r.digests;
     if (filters.has("reference")) {
-      std::vector<std::string> matched;
-      for (const auto& t : r.tags)
-        for (const auto& pattern : filters.values("reference"))
-          if (reference_matches(pattern, t)) matched.push_back(t);
-      if (matched.empty()) continue;
-      tags = matched;
+      auto matching = [&](const std::vector<std::string>& refs) {
+        std::vector<std::string> kept;
+        for (const auto& ref : refs)
+          for (const auto& pattern : filters.values("reference"))
+            if (reference_matches(pattern, ref)) {
+              kept.push_back(ref);
+              break;
+            }
+        return kept;
+      };
+      tags = matching(r.tags);
+      digests = matching(r.digests);
+    }
+    if (tags.empty() && digests.empty()) {
+      if (filters.has("dangling") && !dangling_only) continue;
+      if (filters.has("reference")) continue;
+    } else if (dangling_only && !tags.empty()) {
+      continue;
     }
     json item = {
         {"Id", r.id},
         {"ParentId", ""},
-        {"RepoTags", familiar(tags)},
-        {"RepoDigests", familiar(r.digests)},
+        {"RepoTags", refs_json(familiar(tags), req)},
+        {"RepoDigests", refs_json(familiar(digests), req)},
         {"Created", created},
         {"Size", r.size},
         {"SharedSize", shared ? store.shared_size(r.id) : -1},
@@ -295,6 +314,8 @@ void pull(engine::Engine& engine, http::Request& req, http::Responder& out) {
   if (from.empty()) throw InvalidArgument("fromImage or fromSrc is required");
   std::string tag = req.query.get("tag").value_or("");
   std::string reference = from;
+  // No tag at all (docker pull -a sends an empty one) means every tag, as with dockerd.
+  bool all_tags = tag.empty();
   if (!tag.empty()) {
     auto ref = image::parse_reference(from);
     if (!ref.tag.empty() || !ref.digest.empty())
@@ -305,7 +326,8 @@ void pull(engine::Engine& engine, http::Request& req, http::Responder& out) {
   auto auth = client_auth(req);
   JsonStream stream(out);
   stream.run([&] {
-    engine.images().pull(reference, req.query.get("platform").value_or(""), auth, std::ref(stream));
+    engine.images().pull(reference, req.query.get("platform").value_or(""), auth, std::ref(stream),
+                         all_tags);
   });
 }
 
@@ -442,7 +464,8 @@ void add_image_routes(http::Router& router, engine::Engine& engine) {
   router.add("GET", "/images/{name*}/json",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                o.send(api::json_response(
-                   200, inspect_doc(engine, engine.images().store().resolve(r.param("name")))));
+                   200, inspect_doc(engine, engine.images().store().resolve(r.param("name")),
+                                    r.api_before(1, 44))));
              }));
   router.add(
       "GET", "/images/{name*}/history", on_worker([&engine](http::Request& r, http::Responder& o) {

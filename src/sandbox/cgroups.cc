@@ -196,7 +196,8 @@ std::vector<Hierarchy> find_hierarchies() {
         h.controllers.push_back(c);
     } else {
       for (const auto& opt : split(m.super_options, ',')) {
-        bool flag = opt == "rw" || opt == "ro";
+        bool flag = opt == "rw" || opt == "ro" || opt == "noprefix" || opt == "clone_children" ||
+                    opt == "xattr" || opt == "cpuset_v2_mode" || opt == "favordynmods";
         bool setting = opt.find('=') != std::string::npos && opt.rfind("name=", 0) != 0;
         if (!flag && !setting) h.controllers.push_back(opt);
       }
@@ -211,9 +212,8 @@ std::string container_cgroup(const Hierarchy& h, const ContainerSpec& spec) {
   return h.mount + (parent.empty() ? "" : "/" + parent) + "/" + spec.id;
 }
 
-std::vector<std::string> create_cgroups(const ContainerSpec& spec) {
+std::vector<Hierarchy> create_cgroups(const ContainerSpec& spec) {
   auto hierarchies = find_hierarchies();
-  std::vector<std::string> procs;
   std::vector<Hierarchy> created;
   std::string parent = trim_slashes(spec.cgroup_parent);
   for (const auto& h : hierarchies) {
@@ -225,7 +225,6 @@ std::vector<std::string> create_cgroups(const ContainerSpec& spec) {
                            "creating " + container_cgroup(h, spec) + ": " + std::strerror(err));
       continue;  // a hierarchy we can't write to (read-only cgroupfs): do without it
     }
-    procs.push_back(container_cgroup(h, spec) + "/cgroup.procs");
     created.push_back(h);
   }
   try {
@@ -234,15 +233,21 @@ std::vector<std::string> create_cgroups(const ContainerSpec& spec) {
     remove_cgroups(spec);
     throw;
   }
-  return procs;
+  return created;
 }
 
-std::vector<std::string> existing_cgroup_procs(const ContainerSpec& spec) {
+std::vector<Hierarchy> existing_cgroups(const ContainerSpec& spec) {
+  std::vector<Hierarchy> out;
+  for (const auto& h : find_hierarchies())
+    if (exists(container_cgroup(h, spec) + "/cgroup.procs")) out.push_back(h);
+  return out;
+}
+
+std::vector<std::string> procs_files(const std::vector<Hierarchy>& hierarchies,
+                                     const ContainerSpec& spec) {
   std::vector<std::string> out;
-  for (const auto& h : find_hierarchies()) {
-    std::string procs = container_cgroup(h, spec) + "/cgroup.procs";
-    if (exists(procs)) out.push_back(procs);
-  }
+  for (const auto& h : hierarchies)
+    out.push_back(container_cgroup(h, spec) + "/cgroup.procs");
   return out;
 }
 

@@ -15,7 +15,8 @@ namespace sockerless::sandbox {
 struct Hierarchy {
   std::string mount;                     // "/sys/fs/cgroup/memory", "/sys/fs/cgroup"
   bool unified = false;                  // cgroup2
-  std::vector<std::string> controllers;  // v1: from the mount; v2: root cgroup.controllers
+  std::vector<std::string> controllers;  // v1: from the mount ("name=systemd" too);
+                                         // v2: the root's cgroup.controllers
   bool has(std::string_view controller) const;
 };
 
@@ -25,12 +26,17 @@ std::vector<Hierarchy> find_hierarchies();
 // The container's directory in `h`.
 std::string container_cgroup(const Hierarchy& h, const ContainerSpec& spec);
 
-// Creates the directories and writes spec.resources. Returns the cgroup.procs files the
-// child must join. Throws SandboxError("cgroups", …) when a requested limit can't be set.
-std::vector<std::string> create_cgroups(const ContainerSpec& spec);
+// Creates the directories and writes spec.resources. Returns the hierarchies the
+// container has a directory in (the others are read-only or broken: it does without).
+// Throws SandboxError("cgroups", …) when a requested limit can't be set.
+std::vector<Hierarchy> create_cgroups(const ContainerSpec& spec);
 
-// The cgroup.procs files of the container's existing cgroups (for exec).
-std::vector<std::string> existing_cgroup_procs(const ContainerSpec& spec);
+// The hierarchies where the container's cgroup exists (for exec).
+std::vector<Hierarchy> existing_cgroups(const ContainerSpec& spec);
+
+// The container's cgroup.procs file in each.
+std::vector<std::string> procs_files(const std::vector<Hierarchy>& hierarchies,
+                                     const ContainerSpec& spec);
 
 // Child side: moves the calling process into each. Returns 0 or an errno.
 int join_cgroups(const std::vector<std::string>& procs_files);

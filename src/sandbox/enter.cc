@@ -18,14 +18,17 @@
 namespace sockerless::sandbox {
 namespace {
 
-// Joined in this order; the mount namespace last because it moves root and cwd.
+// Joined in this order. The pid namespace applies to children only, so the ones up to it
+// are joined before the clone; cgroup after joining the cgroups (a delegating cgroupfs
+// refuses moves from inside a namespace), mount last because it moves root and cwd.
 constexpr struct {
   const char* name;
   int type;
 } kNamespaces[] = {
-    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
-    {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},       {"net", CLONE_NEWNET},
+    {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS},
 };
+constexpr std::size_t kBeforeClone = 4;
 constexpr std::size_t kStdio = 3;
 constexpr std::size_t kRootFd = kStdio + std::size(kNamespaces);
 
@@ -38,6 +41,11 @@ UniqueFd open_proc(pid_t pid, const std::string& what, int flags) {
     throw SandboxError("exec", path + ": " + std::strerror(errno));
   }
   return fd;
+}
+
+void join(const ErrorChannel& errors, const std::vector<int>& fds, std::size_t i) {
+  if (::setns(fds[kStdio + i], kNamespaces[i].type) != 0)
+    errors.fail_errno(std::string("join ") + kNamespaces[i].name + " namespace", errno);
 }
 
 }  // namespace
@@ -70,18 +78,17 @@ pid_t enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec&
   }
   held.push_back(open_proc(container_pid, "root", O_RDONLY | O_DIRECTORY));
   launch_spec.inherit.push_back(held.back().get());
-  const std::vector<std::string> cgroup_procs = existing_cgroup_procs(container);
+  const std::vector<std::string> cgroup_procs = procs_files(existing_cgroups(container), container);
 
   launch_spec.before_clone = [&](const ErrorChannel& errors, const std::vector<int>& fds) {
-    // A pid namespace applies to children only: it must be joined before the clone.
-    for (std::size_t i = 0; i + 1 < std::size(kNamespaces); ++i)
-      if (::setns(fds[kStdio + i], kNamespaces[i].type) != 0)
-        errors.fail_errno(std::string("join ") + kNamespaces[i].name + " namespace", errno);
+    for (std::size_t i = 0; i < kBeforeClone; ++i)
+      join(errors, fds, i);
   };
   launch_spec.child = [&](ErrorChannel& errors, const std::vector<int>& fds) {
-    // Cgroups through the host's cgroupfs, still visible before the mount namespace.
+    // The cgroups through the host's cgroupfs, still visible before the mount namespace.
     if (int err = join_cgroups(cgroup_procs)) errors.fail_errno("join cgroups", err);
-    if (::setns(fds[kRootFd - 1], CLONE_NEWNS) != 0) errors.fail_errno("join mnt namespace", errno);
+    for (std::size_t i = kBeforeClone; i < std::size(kNamespaces); ++i)
+      join(errors, fds, i);
     if (::fchdir(fds[kRootFd]) != 0 || ::chroot(".") != 0 || ::chdir("/") != 0)
       errors.fail_errno("enter container root", errno);
     auto user = resolve_user_in_root(user_spec, container.additional_groups);

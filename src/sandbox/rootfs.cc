@@ -1,5 +1,6 @@
 #include "sandbox/rootfs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -83,6 +84,25 @@ bool exists(const std::string& path) {
   return ::access(path.c_str(), F_OK) == 0;
 }
 
+// The errors of a kernel without overlayfs, or of an upper dir overlayfs can't use.
+bool overlay_unsupported(int err) {
+  return err == ENODEV || err == EINVAL || err == EOPNOTSUPP || err == EPERM || err == E2BIG;
+}
+
+bool directory_empty(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return true;
+  bool empty = true;
+  while (auto* e = ::readdir(dir)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return empty;
+}
+
 }  // namespace
 
 std::string overlay_options(const std::vector<std::string>& lower_bottom_first,
@@ -108,6 +128,13 @@ void mount_rootfs(const ErrorChannel& errors, const StateLayout& layout,
     int err = mount_overlay(layout, lower_bottom_first);
     if (err == 0) return;
     overlay_error = std::strerror(err);
+    // Only a host that can't do overlays at all gets the copy; a missing layer or a
+    // passing shortage is an error. A copy would also hide changes an earlier overlay
+    // run left in upper/.
+    if (!overlay_unsupported(err)) errors.fail("mount overlay rootfs", overlay_error);
+    if (!directory_empty(layout.upper))
+      errors.fail("mount overlay rootfs", overlay_error + " (not copying the layers instead: " +
+                                              layout.upper + " holds the container's changes)");
     // A previous partial copy (the process died while copying) starts over.
     if (int clear = clear_directory(layout.rootfs))
       errors.fail("mount overlay rootfs",

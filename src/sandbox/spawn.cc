@@ -29,7 +29,7 @@ namespace {
 struct ContainerPlan {
   const ContainerSpec& spec;
   StateLayout layout;
-  std::vector<std::string> cgroup_procs;
+  std::vector<Hierarchy> cgroups;
   ProcessSpec process;
   std::string hostname;
   bool own_netns = true;
@@ -63,7 +63,11 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
                                  const std::vector<int>& fds) {
   const ContainerSpec& spec = plan.spec;
   ::umask(0);
-  if (int err = join_cgroups(plan.cgroup_procs)) errors.fail_errno("join cgroups", err);
+  if (int err = join_cgroups(procs_files(plan.cgroups, spec)))
+    errors.fail_errno("join cgroups", err);
+  // Its own cgroup namespace once inside: /proc/self/cgroup and a cgroupfs mounted in the
+  // container then start at the container's cgroup.
+  if (::unshare(CLONE_NEWCGROUP) != 0) errors.fail_errno("cgroup namespace", errno);
 
   isolate_mounts(errors, wants_shared_propagation(spec.mounts));
   mount_rootfs(errors, plan.layout, spec.lower_dirs);
@@ -73,6 +77,7 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
   mount_proc(errors, root.get());
   setup_dev(errors, root.get(), spec.shm_size, spec.tty ? fds[0] : -1);
   mount_sys(errors, root.get(), !spec.privileged);
+  mount_cgroups(root.get(), plan.cgroups, !spec.privileged);
   if (!spec.privileged) restrict_proc_and_sys(errors, root.get());
   const std::pair<const std::string*, const char*> etc_files[] = {
       {&plan.layout.hosts, "/etc/hosts"},
@@ -119,7 +124,7 @@ pid_t spawn(const ContainerSpec& spec, const Stdio& stdio) {
 
   prepare_state_dir(plan.layout);
   write_etc_files(spec, plan.layout);
-  plan.cgroup_procs = create_cgroups(spec);
+  plan.cgroups = create_cgroups(spec);
 
   LaunchSpec launch_spec;
   launch_spec.clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |

@@ -53,6 +53,36 @@ void mount_sys(const ErrorChannel& errors, int root_fd, bool readonly) {
   }
 }
 
+void mount_cgroups(int root_fd, const std::vector<Hierarchy>& hierarchies, bool readonly) {
+  const std::string base = "/sys/fs/cgroup";
+  unsigned long flags = kSafeFlags | (readonly ? MS_RDONLY : 0);
+  bool have_tmpfs = false;
+  for (const auto& h : hierarchies) {
+    if (h.mount != base && h.mount.rfind(base + "/", 0) != 0) continue;  // mounted elsewhere
+    if (h.mount != base && !have_tmpfs) {
+      // v1 (or hybrid): a tmpfs holding one directory per hierarchy, as docker has it.
+      UniqueFd dir = open_in_root(root_fd, base, O_PATH | O_DIRECTORY);
+      if (!dir ||
+          ::mount("tmpfs", fd_path(dir.get()).c_str(), "tmpfs", kSafeFlags, "mode=755") != 0)
+        return;
+      have_tmpfs = true;
+    }
+    UniqueFd target = mkdir_all_in_root(root_fd, h.mount, 0555);
+    if (!target) continue;
+    std::string options;
+    for (const auto& c : h.controllers)
+      options += (options.empty() ? "" : ",") + c;
+    ::mount("cgroup", fd_path(target.get()).c_str(), h.unified ? "cgroup2" : "cgroup", flags,
+            h.unified ? nullptr : options.c_str());
+  }
+  if (have_tmpfs && readonly) {
+    UniqueFd dir = open_in_root(root_fd, base, O_PATH | O_DIRECTORY);
+    if (dir)
+      ::mount(nullptr, fd_path(dir.get()).c_str(), nullptr,
+              MS_REMOUNT | MS_BIND | MS_RDONLY | kSafeFlags, nullptr);
+  }
+}
+
 void restrict_proc_and_sys(const ErrorChannel& errors, int root_fd) {
   UniqueFd null = open_in_root(root_fd, "/dev/null", O_PATH);
   if (!null) errors.fail_errno("mask paths", errno);

@@ -20,9 +20,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 import pytest
+
+# Offline test images and local registries (tests/fixtures): registry, auth_registry,
+# registry_factory, test_images, ...
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # <repo>/tests
+pytest_plugins = ["fixtures.conftest_plugin"]
 
 from harness import (
     Daemon,

@@ -124,11 +124,14 @@ def test_sdk_raises_api_error_for_unknown_route(sockerlessd):
 
 @pytest.mark.provisional
 def test_unimplemented_route_501_sockerless(sockerlessd):
-    """PROVISIONAL: POST /containers/create is not implemented yet, so sockerless must
-    say so with 501 and a JSON message naming the operation (never a fake success).
-    This test changes (to a real create) once containers land."""
-    r = sockerlessd.raw("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["true"]})
+    """PROVISIONAL: the volume API is not implemented yet, so sockerless must say so with
+    501 and a JSON message naming the operation (never a fake success). This test moves
+    to another operation once volumes land."""
+    r = sockerlessd.raw("GET", "/volumes")
     assert r.status == 501, r
     assert _is_json(r), r
     msg = r.json()["message"]
-    assert re.search(r"(?i)container.?create|/containers/create", msg), msg
+    assert re.search(r"VolumeList", msg) and "GET /volumes" in msg, msg
+    r = sockerlessd.raw("POST", "/volumes/create", body={"Name": "x"})
+    assert r.status == 501, r
+    assert "VolumeCreate" in r.json()["message"]
