@@ -97,6 +97,15 @@ struct ContainerLaunch {
   std::vector<EarlyAttach> early_attach;
 };
 
+// A process to run inside a running container (docker exec), settings resolved.
+struct ExecLaunch {
+  std::string id;
+  std::vector<std::string> argv, env;
+  std::string working_dir, user;
+  bool tty = false, privileged = false, attach_stdin = false;
+  int height = 0, width = 0;
+};
+
 // How a main process ended.
 struct ExitStatus {
   int code = 0;
@@ -163,6 +172,20 @@ class Backend {
 
   virtual void resize(const std::string& /*id*/, int /*height*/, int /*width*/) {
     unsupported("resize");
+  }
+
+  // --- Exec (Capability::Exec) ---
+
+  // Starts a process inside the running container. The connection takes raw stdin
+  // (shutting down its write side closes the process's stdin) and carries Docker's
+  // multiplexed frames: stdout and stderr, a System frame {"Pid":n} once the process
+  // runs, and {"ExitCode":n} (with "Error" when it never started) last.
+  virtual UniqueFd exec(const std::string& /*container_id*/, const ExecLaunch& /*launch*/) {
+    unsupported("exec");
+  }
+  virtual void resize_exec(const std::string& /*container_id*/, const std::string& /*exec_id*/,
+                           int /*height*/, int /*width*/) {
+    unsupported("exec resize");
   }
 
   // The container's output log: one JSON object per line, {"log","stream","time"} (the

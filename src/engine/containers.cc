@@ -553,6 +553,7 @@ void Containers::destroy(const std::shared_ptr<Entry>& entry) {
     entry->early_attach.clear();
   }
   changed_.notify_all();
+  if (on_destroyed_) on_destroyed_(snapshot.id);
   publish(snapshot, "destroy");
 }
 

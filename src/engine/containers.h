@@ -97,6 +97,11 @@ class Containers {
 
   std::string log_path(const std::string& ref) const;
 
+  // Called after a container is gone (its exec instances go with it).
+  void on_destroyed(std::function<void(const std::string& id)> fn) {
+    on_destroyed_ = std::move(fn);
+  }
+
   // Daemon shutdown without live-restore: stops every running container (in parallel,
   // each with its own stop timeout), as dockerd does.
   void stop_all();
@@ -129,6 +134,7 @@ class Containers {
   std::condition_variable changed_;
   std::map<std::string, std::shared_ptr<Entry>> by_id_;
   std::map<std::string, std::string> by_name_;
+  std::function<void(const std::string&)> on_destroyed_;
 };
 
 // Go's units.HumanDuration, as `docker ps` STATUS uses it.

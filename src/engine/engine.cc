@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "common/ids.h"
 #include "engine/containers.h"
+#include "engine/execs.h"
 #include "image/image_service.h"
 #include "store/database.h"
 
@@ -59,10 +60,16 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
       });
   containers_ =
       std::make_unique<Containers>(*db_, *backend_, *images_, events_, options_.backend_name);
+  execs_ = std::make_unique<Execs>(*containers_, *backend_, events_);
+  containers_->on_destroyed([this](const std::string& id) { execs_->forget_container(id); });
 }
 
 Engine::~Engine() {
   events_.close_all();
+  containers_->on_destroyed(nullptr);
+  execs_.reset();
+  containers_.reset();
+  images_.reset();
 }
 
 std::string Engine::login(RegistryLogin login) {

@@ -21,7 +21,8 @@ class ImageService;
 }
 namespace sockerless::engine {
 class Containers;
-}
+class Execs;
+}  // namespace sockerless::engine
 
 namespace sockerless::engine {
 
@@ -55,6 +56,7 @@ class Engine {
   EventBus& events() { return events_; }
   image::ImageService& images() { return *images_; }
   Containers& containers() { return *containers_; }
+  Execs& execs() { return *execs_; }
 
   // Checks a registry login against the registry, stores it (for pulls and pushes that
   // come without credentials) and returns the status line for the client.
@@ -83,6 +85,7 @@ class Engine {
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<image::ImageService> images_;
   std::unique_ptr<Containers> containers_;
+  std::unique_ptr<Execs> execs_;
 };
 
 }  // namespace sockerless::engine

@@ -113,7 +113,8 @@ class Monitor {
       }
       pid_ = sandbox::spawn(config_.spec, stdio);
     } catch (const sandbox::SandboxError& e) {
-      std::string detail = e.what();
+      // The exec step's detail already reads "exec: …" (docker's wording).
+      std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();
       int code = 128;
       if (detail.find("executable file not found") != std::string::npos ||
           detail.find("no such file or directory") != std::string::npos)

@@ -9,6 +9,7 @@ namespace sockerless::routes {
 void add_docker_routes(http::Router& router, engine::Engine& engine, const DaemonIdentity& who) {
   add_system_routes(router, engine, who);
   add_container_routes(router, engine);
+  add_exec_routes(router, engine);
   add_image_routes(router, engine);
   // Built last: real routes registered above win over the 501 placeholders.
   add_not_implemented_routes(router);

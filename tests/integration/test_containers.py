@@ -167,3 +167,42 @@ def test_no_stray_processes_after_removal(sockerlessd, busybox):
     assert "sleep 300" not in out
     mounts = open("/proc/self/mountinfo").read()
     assert cid not in mounts
+
+
+def test_exec_output_exit_code_stdin_user(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", "--name", "exec-box", busybox, "sleep", "60").stdout.strip()
+    r = sockerlessd.docker("exec", "exec-box", "sh", "-c", "echo out; echo err >&2; exit 4")
+    assert (r.returncode, r.stdout, r.stderr) == (4, "out\n", "err\n")
+    r = sockerlessd.docker("exec", "-i", "exec-box", "cat", input="through stdin\n")
+    assert r.stdout == "through stdin\n"
+    r = sockerlessd.docker("exec", "-u", "1000", "-w", "/tmp", "-e", "A=b", "exec-box", "sh", "-c", 'echo "$(id -u) $(pwd) $A"')
+    assert r.stdout == "1000 /tmp b\n"
+    r = sockerlessd.docker("exec", "exec-box", "no-such-command")
+    assert r.returncode == 127
+    assert "executable file not found" in (r.stdout + r.stderr)
+    assert sockerlessd.docker("exec", "-d", "exec-box", "sh", "-c", "echo made > /tmp/made").returncode == 0
+    time.sleep(0.5)
+    assert sockerlessd.docker("exec", "exec-box", "cat", "/tmp/made").stdout == "made\n"
+    # The exec sees the container's processes: its own pid namespace.
+    ps = sockerlessd.docker("exec", "exec-box", "ps", "-o", "pid,comm").stdout
+    assert "sleep" in ps
+    sockerlessd.docker("rm", "-f", cid)
+
+
+def test_exec_on_stopped_container_is_409(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "true").stdout.strip()
+    sockerlessd.docker("wait", cid)
+    r = sockerlessd.docker("exec", cid, "true")
+    assert r.returncode != 0
+    assert "is not running" in r.stderr
+    sockerlessd.docker("rm", cid)
+
+
+def test_sdk_exec_run(sockerlessd, busybox):
+    client = sockerlessd.client()
+    c = client.containers.run(busybox, ["sleep", "60"], detach=True)
+    code, out = c.exec_run(["sh", "-c", "echo sdk-exec; exit 3"])
+    assert (code, out) == (3, b"sdk-exec\n")
+    code, (out, err) = c.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
+    assert (code, out, err) == (0, b"o\n", b"e\n")
+    c.remove(force=True)

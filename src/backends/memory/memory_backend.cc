@@ -14,6 +14,7 @@
 
 #include "common/errors.h"
 #include "common/time.h"
+#include "monitor/exec_relay.h"
 #include "monitor/monitor.h"
 #include "sandbox/sandbox.h"
 
@@ -86,7 +87,8 @@ class MemoryBackend final : public engine::Backend {
       : options_(std::move(options)), containers_dir_(options_.data_root + "/containers") {}
 
   bool supports(engine::Capability c) const override {
-    return c == engine::Capability::Containers || c == engine::Capability::Attach;
+    return c == engine::Capability::Containers || c == engine::Capability::Attach ||
+           c == engine::Capability::Exec;
   }
 
   engine::BackendDescription describe() const override {
@@ -168,6 +170,26 @@ class MemoryBackend final : public engine::Backend {
 
   void resize(const std::string& id, int height, int width) override {
     monitor::resize(state_dir(id), height, width);
+  }
+
+  UniqueFd exec(const std::string& id, const engine::ExecLaunch& l) override {
+    monitor::ExecRequest r;
+    r.id = l.id;
+    r.argv = l.argv;
+    r.env = l.env;
+    r.working_dir = l.working_dir;
+    r.user = l.user;
+    r.tty = l.tty;
+    r.privileged = l.privileged;
+    r.attach_stdin = l.attach_stdin;
+    r.height = l.height;
+    r.width = l.width;
+    return monitor::launch_exec(exe_, state_dir(id), r);
+  }
+
+  void resize_exec(const std::string& id, const std::string& exec_id, int height,
+                   int width) override {
+    monitor::resize_exec(state_dir(id), exec_id, height, width);
   }
 
   std::string log_path(const std::string& id) override { return state_dir(id) + "/container.log"; }

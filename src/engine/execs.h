@@ -1,0 +1,62 @@
+// Exec instances (docker exec): created against a running container, started once,
+// inspected while and after they run; forgotten with their container.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "engine/backend.h"
+#include "engine/events.h"
+
+namespace sockerless::engine {
+
+class Containers;
+
+struct ExecRecord {
+  std::string id, container_id;
+  std::vector<std::string> argv, env;
+  std::string user, working_dir, detach_keys;
+  bool tty = false, privileged = false;
+  bool attach_stdin = false, attach_stdout = false, attach_stderr = false;
+  int height = 0, width = 0;
+  bool started = false, running = false;
+  std::optional<int> exit_code;
+  int pid = 0;
+};
+
+class Execs {
+ public:
+  Execs(Containers& containers, Backend& backend, EventBus& events);
+
+  // POST /containers/{id}/exec: returns the exec ID.
+  std::string create(const std::string& container_ref, const nlohmann::json& body);
+  ExecRecord get(const std::string& id) const;
+
+  // Starts it; the connection is Backend::exec's. Throws Conflict when already started.
+  UniqueFd start(const std::string& id, std::optional<bool> tty, int height, int width);
+  // The relay's System frames, as the route reads them.
+  void on_pid(const std::string& id, int pid);
+  void on_exit(const std::string& id, int exit_code);
+
+  void resize(const std::string& id, int height, int width);
+  void forget_container(const std::string& container_id);
+
+  // Runs a started exec to the end with its output discarded (detached exec, health
+  // checks); returns the exit code and, with `output`, what it printed (capped).
+  int drain(const std::string& id, UniqueFd connection, std::string* output = nullptr);
+
+ private:
+  Containers& containers_;
+  Backend& backend_;
+  EventBus& events_;
+  mutable std::mutex mu_;
+  std::map<std::string, ExecRecord> execs_;
+};
+
+}  // namespace sockerless::engine
