@@ -174,6 +174,13 @@ class Backend {
     unsupported("resize");
   }
 
+  // Capability::Pause: freezes / thaws every process of the container.
+  virtual void pause(const std::string& /*id*/) { unsupported("pause"); }
+  virtual void unpause(const std::string& /*id*/) { unsupported("unpause"); }
+
+  // Capability::Top: the host pids of the container's processes.
+  virtual std::vector<int> processes(const std::string& /*id*/) { unsupported("top"); }
+
   // --- Exec (Capability::Exec) ---
 
   // Starts a process inside the running container. The connection takes raw stdin

@@ -123,6 +123,7 @@ json Containers::to_json(const Container& c) {
           {"host_config", c.host_config},
           {"argv", c.argv},
           {"restart_count", c.restart_count},
+          {"manually_stopped", c.manually_stopped},
           {"exits", c.exits},
           {"state",
            {{"status", c.state.status},
@@ -145,6 +146,7 @@ Container Containers::from_json(const json& d) {
   c.host_config = d.value("host_config", json::object());
   c.argv = d.value("argv", std::vector<std::string>{});
   c.restart_count = d.value("restart_count", 0);
+  c.manually_stopped = d.value("manually_stopped", false);
   c.exits = d.value("exits", std::uint64_t{0});
   const auto& s = d.at("state");
   c.state.status = s.value("status", "created");
@@ -480,6 +482,7 @@ void Containers::start(const std::string& ref) {
     s.finished_at = 0;
     s.exit_code = 0;
     s.error.clear();
+    entry->c.manually_stopped = false;
     persist(entry->c);
     snapshot = entry->c;
   }
@@ -502,6 +505,7 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
   std::shared_ptr<Entry> entry;
   Container snapshot;
   bool auto_remove = false;
+  std::optional<std::chrono::milliseconds> restart_delay;
   {
     std::lock_guard lock(mu_);
     auto it = by_id_.find(id);
@@ -515,13 +519,60 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
     s.finished_at = status.finished_at;
     s.error = status.error;
     entry->c.exits++;
+    auto_remove = entry->c.host_config.value("AutoRemove", false);
+    restart_delay = restart_decision(entry->c, status.code);
+    if (restart_delay) {
+      s.status = "restarting";
+      entry->c.restart_count++;
+    }
     persist(entry->c);
     snapshot = entry->c;
-    auto_remove = entry->c.host_config.value("AutoRemove", false);
   }
   changed_.notify_all();
   publish(snapshot, "die", {{"exitCode", std::to_string(status.code)}});
+  if (restart_delay) {
+    auto life = life_of(this);
+    std::thread([this, id, delay = *restart_delay, life] {
+      std::this_thread::sleep_for(delay);
+      std::lock_guard guard(life->mu);
+      if (!life->alive) return;
+      {
+        std::lock_guard lock(mu_);
+        auto it = by_id_.find(id);
+        if (it == by_id_.end() || it->second->c.state.status != "restarting") return;
+        it->second->c.state.status = "exited";
+      }
+      try {
+        start(id);
+      } catch (const std::exception& e) {
+        spdlog::warn("restarting container {}: {}", id, e.what());
+      }
+    }).detach();
+    return;
+  }
   if (auto_remove) destroy(entry);
+}
+
+// The restart policy's verdict on an exit: the delay before restarting, or none. The
+// delay doubles from 100 ms with each restart, up to a minute, as dockerd's back-off does.
+std::optional<std::chrono::milliseconds> Containers::restart_decision(const Container& c,
+                                                                      int exit_code) {
+  if (c.manually_stopped || c.host_config.value("AutoRemove", false)) return std::nullopt;
+  const json policy = c.host_config.value("RestartPolicy", json::object());
+  std::string name = policy.value("Name", "no");
+  bool restart = false;
+  if (name == "always" || name == "unless-stopped") {
+    restart = true;
+  } else if (name == "on-failure") {
+    int max = policy.value("MaximumRetryCount", 0);
+    restart = exit_code != 0 && (max == 0 || c.restart_count < max);
+  }
+  if (!restart) return std::nullopt;
+  // A container that ran for 10 s or more starts its back-off afresh.
+  bool long_run = c.state.finished_at - c.state.started_at >= 10'000'000'000LL;
+  int step = long_run ? 0 : std::min(c.restart_count, 10);
+  auto delay = std::chrono::milliseconds(100) * (1 << step);
+  return std::min<std::chrono::milliseconds>(delay, std::chrono::minutes(1));
 }
 
 void Containers::destroy(const std::shared_ptr<Entry>& entry) {
@@ -567,6 +618,10 @@ void Containers::kill(const std::string& ref, const std::string& signal_text) {
     if (!e->c.running()) throw Conflict("Container " + e->c.id + " is not running");
     c = e->c;
   }
+  {
+    std::lock_guard lock(mu_);
+    if (auto e = find(c.id)) e->c.manually_stopped = true;
+  }
   backend_.signal(c.id, sig);
   publish(c, "kill", {{"signal", std::to_string(sig)}});
 }
@@ -592,6 +647,10 @@ void Containers::stop(const std::string& ref, std::optional<int> timeout,
                            ? c.config["StopTimeout"].get<int>()
                            : 10);
   auto exited = [&] { return entry->c.exits != exits || entry->removed; };
+  {
+    std::lock_guard lock(mu_);
+    entry->c.manually_stopped = true;
+  }
   backend_.signal(c.id, sig);
   publish(c, "kill", {{"signal", std::to_string(sig)}});
   {
@@ -679,6 +738,108 @@ void Containers::resize(const std::string& ref, int height, int width) {
   if (!c.running()) throw Conflict("Container " + c.id + " is not running");
   backend_.resize(c.id, height, width);
   publish(c, "resize", {{"height", std::to_string(height)}, {"width", std::to_string(width)}});
+}
+
+void Containers::pause(const std::string& ref) {
+  Container c;
+  {
+    std::lock_guard lock(mu_);
+    auto e = find(ref);
+    if (!e) throw NotFound("No such container: " + ref);
+    if (e->c.state.status == "paused")
+      throw Conflict("Container " + e->c.id + " is already paused");
+    if (e->c.state.status != "running") throw Conflict("Container " + e->c.id + " is not running");
+    c = e->c;
+  }
+  backend_.pause(c.id);
+  {
+    std::lock_guard lock(mu_);
+    if (auto e = find(c.id)) {
+      e->c.state.status = "paused";
+      persist(e->c);
+    }
+  }
+  publish(c, "pause");
+}
+
+void Containers::unpause(const std::string& ref) {
+  Container c;
+  {
+    std::lock_guard lock(mu_);
+    auto e = find(ref);
+    if (!e) throw NotFound("No such container: " + ref);
+    if (e->c.state.status != "paused") throw Conflict("Container " + e->c.id + " is not paused");
+    c = e->c;
+  }
+  backend_.unpause(c.id);
+  {
+    std::lock_guard lock(mu_);
+    if (auto e = find(c.id)) {
+      e->c.state.status = "running";
+      persist(e->c);
+    }
+  }
+  publish(c, "unpause");
+}
+
+std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>> Containers::top(
+    const std::string& ref, const std::string& ps_args_in) {
+  Container c = get(ref);
+  if (!c.running()) throw Conflict("Container " + c.id + " is not running");
+  auto pids = backend_.processes(c.id);
+  std::string ps_args = ps_args_in.empty() ? "-ef" : ps_args_in;
+  for (char ch : ps_args)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == ' ' || ch == ',' ||
+          ch == '=' || ch == '%'))
+      throw InvalidArgument("invalid ps arguments: " + ps_args);
+  // Like dockerd: run ps on the host and keep the container's rows.
+  std::string cmd = "ps " + ps_args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) throw Internal("cannot run ps");
+  std::string text;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    text.append(buf, n);
+  int rc = ::pclose(p);
+  if (rc != 0) throw Internal("ps " + ps_args + " failed: " + text);
+  std::vector<std::string> lines;
+  std::size_t start = 0, nl;
+  while ((nl = text.find('\n', start)) != std::string::npos) {
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  if (lines.empty()) throw Internal("ps printed nothing");
+  auto split = [](const std::string& line, std::size_t max_fields) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+      while (i < line.size() && line[i] == ' ')
+        ++i;
+      if (i >= line.size()) break;
+      if (out.size() + 1 == max_fields) {
+        out.push_back(line.substr(i));
+        break;
+      }
+      std::size_t j = line.find(' ', i);
+      out.push_back(line.substr(i, j == std::string::npos ? std::string::npos : j - i));
+      i = j == std::string::npos ? line.size() : j;
+    }
+    return out;
+  };
+  std::vector<std::string> titles = split(lines[0], 1000);
+  std::size_t pid_col = titles.size();
+  for (std::size_t i = 0; i < titles.size(); ++i)
+    if (titles[i] == "PID") pid_col = i;
+  if (pid_col == titles.size()) throw InvalidArgument("Couldn't find PID field in ps output");
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    auto fields = split(lines[i], titles.size());
+    if (fields.size() <= pid_col) continue;
+    int pid = std::atoi(fields[pid_col].c_str());
+    if (std::find(pids.begin(), pids.end(), pid) != pids.end()) rows.push_back(fields);
+  }
+  return {titles, rows};
 }
 
 std::optional<WaitResult> Containers::wait(const std::string& ref, const std::string& condition_in,

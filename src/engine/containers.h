@@ -4,6 +4,7 @@
 // database.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -48,7 +49,8 @@ struct Container {
   std::vector<std::string> argv;
   ContainerState state;
   int restart_count = 0;
-  std::uint64_t exits = 0;  // how many times it has exited (wait next-exit)
+  bool manually_stopped = false;  // stop/kill through the API: no restart policy applies
+  std::uint64_t exits = 0;        // how many times it has exited (wait next-exit)
 
   bool running() const { return state.status == "running" || state.status == "paused"; }
   bool tty() const { return config.value("Tty", false); }
@@ -84,6 +86,11 @@ class Containers {
   void remove(const std::string& ref, bool force);
   void rename(const std::string& ref, const std::string& new_name);
   void resize(const std::string& ref, int height, int width);
+  void pause(const std::string& ref);
+  void unpause(const std::string& ref);
+  // docker top: column titles and rows of `ps <ps_args>` for the container's processes.
+  std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>> top(
+      const std::string& ref, const std::string& ps_args);
 
   // Blocks until `condition` ("not-running", "next-exit", "removed") holds or
   // `client_gone` says the caller left (then nullopt).
@@ -124,6 +131,8 @@ class Containers {
   void publish(const Container& c, const std::string& action,
                std::map<std::string, std::string> extra = {});
   ContainerLaunch launch_for(const Container& c);
+  static std::optional<std::chrono::milliseconds> restart_decision(const Container& c,
+                                                                   int exit_code);
 
   store::Database& db_;
   Backend& backend_;

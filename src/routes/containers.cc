@@ -528,6 +528,27 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                              std::atoi(r.query.get("w").value_or("0").c_str()));
                  },
                  200, engine)));
+  router.add("POST", "/containers/{id}/pause",
+             on_worker(simple(
+                 [&cs](engine::Engine& e, http::Request& r) {
+                   e.require(engine::Capability::Pause, "pause");
+                   cs.pause(r.param("id"));
+                 },
+                 204, engine)));
+  router.add("POST", "/containers/{id}/unpause",
+             on_worker(simple(
+                 [&cs](engine::Engine& e, http::Request& r) {
+                   e.require(engine::Capability::Pause, "unpause");
+                   cs.unpause(r.param("id"));
+                 },
+                 204, engine)));
+  router.add("GET", "/containers/{id}/top",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               engine.require(engine::Capability::Top, "top");
+               auto [titles, rows] =
+                   engine.containers().top(r.param("id"), r.query.get("ps_args").value_or(""));
+               o.send(api::json_response(200, {{"Titles", titles}, {"Processes", rows}}));
+             }));
   router.add("POST", "/containers/{id}/wait",
              on_worker([&engine](http::Request& r, http::Responder& o) { wait(engine, r, o); }));
   router.add("POST", "/containers/{id}/attach",

@@ -15,13 +15,10 @@ struct Operation {
 };
 
 constexpr Operation kNotYet[] = {
-    {"GET", "/containers/{id}/top", "ContainerTop"},
     {"GET", "/containers/{id}/changes", "ContainerChanges"},
     {"GET", "/containers/{id}/export", "ContainerExport"},
     {"GET", "/containers/{id}/stats", "ContainerStats"},
     {"POST", "/containers/{id}/update", "ContainerUpdate"},
-    {"POST", "/containers/{id}/pause", "ContainerPause"},
-    {"POST", "/containers/{id}/unpause", "ContainerUnpause"},
     {"GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"},
     {"HEAD", "/containers/{id}/archive", "ContainerArchiveInfo"},
     {"GET", "/containers/{id}/archive", "ContainerArchive"},

@@ -206,3 +206,50 @@ def test_sdk_exec_run(sockerlessd, busybox):
     code, (out, err) = c.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
     assert (code, out, err) == (0, b"o\n", b"e\n")
     c.remove(force=True)
+
+
+def test_pause_freezes_and_top_lists(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done").stdout.strip()
+    time.sleep(0.5)
+    top = sockerlessd.docker("top", cid)
+    assert top.returncode == 0, top.stderr
+    assert "PID" in top.stdout.splitlines()[0] and "sleep" in top.stdout or "sh -c" in top.stdout
+    assert sockerlessd.docker("pause", cid).returncode == 0
+    assert json.loads(sockerlessd.docker("inspect", cid).stdout)[0]["State"]["Status"] == "paused"
+    state_dir = f"{sockerlessd.data_root}/memory/containers/{cid}"
+    before = sockerlessd.docker("ps", "--filter", "status=paused", "-q").stdout.split()
+    assert cid[:12] in before
+    assert sockerlessd.docker("pause", cid).returncode != 0  # already paused: 409
+    assert sockerlessd.docker("unpause", cid).returncode == 0
+    assert json.loads(sockerlessd.docker("inspect", cid).stdout)[0]["State"]["Status"] == "running"
+    assert state_dir  # the state dir path is where the sandbox keeps its files
+    sockerlessd.docker("rm", "-f", cid)
+
+
+def test_restart_on_failure_counts(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", "--restart", "on-failure:2", busybox, "sh", "-c", "echo run; exit 3").stdout.strip()
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        doc = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]
+        if doc["State"]["Status"] == "exited" and doc["RestartCount"] == 2:
+            break
+        time.sleep(0.2)
+    assert doc["RestartCount"] == 2, doc["State"]
+    assert doc["State"]["ExitCode"] == 3
+    assert sockerlessd.docker("logs", cid).stdout == "run\nrun\nrun\n"
+    sockerlessd.docker("rm", "-f", cid)
+
+
+def test_restart_always_stops_when_stopped(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", "--restart", "always", busybox, "sh", "-c", "sleep 0.2; exit 0").stdout.strip()
+    time.sleep(1.5)
+    doc = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]
+    assert doc["RestartCount"] >= 1
+    assert sockerlessd.docker("stop", "-t", "1", cid).returncode == 0
+    time.sleep(0.5)
+    doc = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]
+    count = doc["RestartCount"]
+    time.sleep(1)
+    doc = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]
+    assert doc["State"]["Status"] == "exited" and doc["RestartCount"] == count
+    sockerlessd.docker("rm", "-f", cid)

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -88,7 +90,8 @@ class MemoryBackend final : public engine::Backend {
 
   bool supports(engine::Capability c) const override {
     return c == engine::Capability::Containers || c == engine::Capability::Attach ||
-           c == engine::Capability::Exec;
+           c == engine::Capability::Exec || c == engine::Capability::Pause ||
+           c == engine::Capability::Top;
   }
 
   engine::BackendDescription describe() const override {
@@ -192,6 +195,27 @@ class MemoryBackend final : public engine::Backend {
     monitor::resize_exec(state_dir(id), exec_id, height, width);
   }
 
+  void pause(const std::string& id) override { sandbox::pause(spec_of(id), pid_of(id)); }
+  void unpause(const std::string& id) override { sandbox::resume(spec_of(id), pid_of(id)); }
+
+  std::vector<int> processes(const std::string& id) override {
+    // Every process in the container's pid namespace.
+    pid_t init = pid_of(id);
+    std::error_code ec;
+    auto ns = fs::read_symlink("/proc/" + std::to_string(init) + "/ns/pid", ec);
+    if (ec) return {};
+    std::vector<int> out;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+      std::error_code e2;
+      if (fs::read_symlink(entry.path() / "ns" / "pid", e2) == ns && !e2)
+        out.push_back(std::stoi(name));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   std::string log_path(const std::string& id) override { return state_dir(id) + "/container.log"; }
 
   void remove(const std::string& id) override {
@@ -214,6 +238,13 @@ class MemoryBackend final : public engine::Backend {
 
  private:
   std::string state_dir(const std::string& id) const { return containers_dir_ + "/" + id; }
+
+  sandbox::ContainerSpec spec_of(const std::string& id) {
+    std::ifstream in(state_dir(id) + "/monitor.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    return monitor::config_from_json(nlohmann::json::parse(text.str())).spec;
+  }
 
   pid_t pid_of(const std::string& id) {
     {
