@@ -19,6 +19,15 @@ def busybox(sockerlessd, registry):
     return ref
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_containers(sockerlessd):
+    """Whatever a test leaves behind (also when it fails) is removed before the next."""
+    yield
+    ids = sockerlessd.docker("ps", "-aq").stdout.split()
+    if ids:
+        sockerlessd.docker("rm", "-f", *ids, timeout=60)
+
+
 def run(d, *args, timeout=30, input=None):
     return d.docker("run", *args, timeout=timeout, input=input)
 
