@@ -262,3 +262,32 @@ def test_restart_always_stops_when_stopped(sockerlessd, busybox):
     doc = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]
     assert doc["State"]["Status"] == "exited" and doc["RestartCount"] == count
     sockerlessd.docker("rm", "-f", cid)
+
+
+def test_many_containers_concurrently_leave_nothing_behind(sockerlessd, busybox):
+    """200 containers created, started, waited for and removed from 16 threads: every
+    one prints its own output, and afterwards no monitor, mount or cgroup is left."""
+    import concurrent.futures
+    import glob
+
+    client = sockerlessd.client()
+
+    def one(i):
+        c = client.containers.run(busybox, ["sh", "-c", f"echo {i}"], detach=True)
+        code = c.wait()["StatusCode"]
+        out = c.logs()
+        c.remove()
+        return code, out, c.id
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(200)))
+    assert [(code, out) for code, out, _ in results] == [(0, f"{i}\n".encode()) for i in range(200)]
+    assert client.containers.list(all=True) == []
+    ids = {cid for _, _, cid in results}
+    mounts = open("/proc/self/mountinfo").read()
+    assert not [i for i in ids if i in mounts]
+    monitors = subprocess.run(["pgrep", "-f", f"sockerlessd monitor {sockerlessd.data_root}"],
+                              capture_output=True, text=True).stdout.split()
+    assert monitors == []
+    leftover = [p for p in glob.glob("/sys/fs/cgroup/*/sockerless/*") if p.rsplit("/", 1)[-1] in ids]
+    assert leftover == []
