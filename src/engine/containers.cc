@@ -489,6 +489,7 @@ void Containers::start(const std::string& ref) {
   changed_.notify_all();
   publish(snapshot, "start");
   watch(snapshot.id);
+  if (on_started_) on_started_(snapshot.id);
 }
 
 void Containers::watch(const std::string& id) {

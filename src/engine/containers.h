@@ -104,6 +104,8 @@ class Containers {
 
   std::string log_path(const std::string& ref) const;
 
+  // Called after a container's main process has started (health checks begin there).
+  void on_started(std::function<void(const std::string& id)> fn) { on_started_ = std::move(fn); }
   // Called after a container is gone (its exec instances go with it).
   void on_destroyed(std::function<void(const std::string& id)> fn) {
     on_destroyed_ = std::move(fn);
@@ -144,6 +146,7 @@ class Containers {
   std::map<std::string, std::shared_ptr<Entry>> by_id_;
   std::map<std::string, std::string> by_name_;
   std::function<void(const std::string&)> on_destroyed_;
+  std::function<void(const std::string&)> on_started_;
 };
 
 // Go's units.HumanDuration, as `docker ps` STATUS uses it.

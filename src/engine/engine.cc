@@ -9,6 +9,7 @@
 #include "common/ids.h"
 #include "engine/containers.h"
 #include "engine/execs.h"
+#include "engine/health.h"
 #include "image/image_service.h"
 #include "store/database.h"
 
@@ -61,12 +62,19 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
   containers_ =
       std::make_unique<Containers>(*db_, *backend_, *images_, events_, options_.backend_name);
   execs_ = std::make_unique<Execs>(*containers_, *backend_, events_);
-  containers_->on_destroyed([this](const std::string& id) { execs_->forget_container(id); });
+  health_ = std::make_unique<HealthChecker>(*containers_, *backend_, events_);
+  containers_->on_started([this](const std::string& id) { health_->started(id); });
+  containers_->on_destroyed([this](const std::string& id) {
+    execs_->forget_container(id);
+    health_->forget(id);
+  });
 }
 
 Engine::~Engine() {
   events_.close_all();
   containers_->on_destroyed(nullptr);
+  containers_->on_started(nullptr);
+  health_.reset();
   execs_.reset();
   containers_.reset();
   images_.reset();

@@ -22,6 +22,7 @@ class ImageService;
 namespace sockerless::engine {
 class Containers;
 class Execs;
+class HealthChecker;
 }  // namespace sockerless::engine
 
 namespace sockerless::engine {
@@ -57,6 +58,7 @@ class Engine {
   image::ImageService& images() { return *images_; }
   Containers& containers() { return *containers_; }
   Execs& execs() { return *execs_; }
+  HealthChecker& health() { return *health_; }
 
   // Checks a registry login against the registry, stores it (for pulls and pushes that
   // come without credentials) and returns the status line for the client.
@@ -86,6 +88,7 @@ class Engine {
   std::unique_ptr<image::ImageService> images_;
   std::unique_ptr<Containers> containers_;
   std::unique_ptr<Execs> execs_;
+  std::unique_ptr<HealthChecker> health_;
 };
 
 }  // namespace sockerless::engine

@@ -449,25 +449,31 @@ void ImageService::push(const std::string& name, const std::string& tag,
                         const AuthConfig& client_auth, const ProgressFn& progress) {
   Reference repo = parse_reference(name);
   if (!repo.digest.empty()) throw InvalidArgument("cannot push a digest reference");
+  // Like dockerd, the stream starts before the local lookup, so its errors travel in it.
+  progress({{"status", "The push refers to repository [" + repo.name() + "]"}});
+  std::vector<std::pair<Reference, ImageRecord>> in_repo;
+  for (const auto& image : store_.list())
+    for (const auto& t : image.tags) {
+      Reference r = parse_reference(t);
+      if (r.name() == repo.name()) in_repo.emplace_back(r, image);
+    }
+  if (in_repo.empty())
+    throw NotFound("An image does not exist locally with the tag: " + repo.familiar_name());
   std::vector<std::pair<Reference, ImageRecord>> work;
-  if (!tag.empty() || !repo.tag.empty()) {
-    Reference r = repo;
-    if (!tag.empty()) r.tag = tag;
-    auto id = store_.find(r.str());
-    if (!id) throw NotFound("tag does not exist: " + r.familiar());
-    work.emplace_back(r, *store_.get(*id));
+  std::string wanted = !tag.empty() ? tag : repo.tag;
+  if (!wanted.empty()) {
+    for (auto& item : in_repo)
+      if (item.first.tag == wanted) work.push_back(item);
+    if (work.empty()) {
+      Reference r = repo;
+      r.tag = wanted;
+      throw NotFound("tag does not exist: " + r.familiar());
+    }
   } else {
-    for (const auto& image : store_.list())
-      for (const auto& t : image.tags) {
-        Reference r = parse_reference(t);
-        if (r.name() == repo.name()) work.emplace_back(r, image);
-      }
-    if (work.empty())
-      throw NotFound("An image does not exist locally with the tag: " + repo.familiar_name());
+    work = in_repo;
   }
   AuthConfig auth = credentials_for(repo.domain, client_auth);
   std::shared_lock gc(gc_mu_);
-  progress({{"status", "The push refers to repository [" + repo.name() + "]"}});
   for (const auto& [ref, image] : work)
     push_one(image, ref, auth, progress);
 }

@@ -17,6 +17,7 @@
 #include "common/time.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
+#include "engine/health.h"
 #include "image/image_service.h"
 #include "routes/docker_api.h"
 
@@ -41,10 +42,16 @@ std::string command_line(const Container& c) {
   return out;
 }
 
-std::string status_text(const Container& c) {
+std::string status_text(const Container& c,
+                        const std::optional<engine::Health>& health = std::nullopt) {
   auto now = unix_nanos(Clock::now());
   const auto& s = c.state;
-  if (s.status == "running") return "Up " + engine::human_duration(now - s.started_at);
+  if (s.status == "running") {
+    std::string up = "Up " + engine::human_duration(now - s.started_at);
+    if (health)
+      up += health->status == "starting" ? " (health: starting)" : " (" + health->status + ")";
+    return up;
+  }
   if (s.status == "paused") return "Up " + engine::human_duration(now - s.started_at) + " (Paused)";
   if (s.status == "restarting")
     return "Restarting (" + std::to_string(s.exit_code) + ") " +
@@ -59,11 +66,12 @@ std::string status_text(const Container& c) {
 
 json inspect_doc(engine::Engine& engine, const Container& c) {
   const auto& s = c.state;
+  auto health = engine.health().health(c.id);
   std::string log_path = engine.backend().log_path(c.id);
   json args = json::array();
   for (std::size_t i = 1; i < c.argv.size(); ++i)
     args.push_back(c.argv[i]);
-  return {
+  json doc = {
       {"Id", c.id},
       {"Created", time_text(c.created)},
       {"Path", c.argv.empty() ? "" : c.argv[0]},
@@ -108,9 +116,12 @@ json inspect_doc(engine::Engine& engine, const Container& c) {
         {"MacAddress", ""},
         {"Networks", json::object()}}},
   };
+  // Only a container with a healthcheck has State.Health, as with dockerd.
+  if (health) doc["State"]["Health"] = health->to_json();
+  return doc;
 }
 
-json list_item(const Container& c) {
+json list_item(const Container& c, const std::optional<engine::Health>& health) {
   return {
       {"Id", c.id},
       {"Names", json::array({"/" + c.name})},
@@ -121,7 +132,7 @@ json list_item(const Container& c) {
       {"Ports", json::array()},
       {"Labels", c.config.value("Labels", json::object())},
       {"State", c.state.status},
-      {"Status", status_text(c)},
+      {"Status", status_text(c, health)},
       {"HostConfig", {{"NetworkMode", c.host_config.value("NetworkMode", "default")}}},
       {"NetworkSettings", {{"Networks", json::object()}}},
       {"Mounts", json::array()},
@@ -178,7 +189,11 @@ void list_containers(engine::Engine& engine, http::Request& req, http::Responder
     if (!filters.match_labels("label", labels)) continue;
     if (before && c.created >= *before) continue;
     if (since && c.created <= *since) continue;
-    list.push_back(list_item(c));
+    if (filters.has("health")) {
+      auto h = engine.health().health(c.id);
+      if (!filters.exact_match("health", h ? h->status : "none")) continue;
+    }
+    list.push_back(list_item(c, engine.health().health(c.id)));
     if (limit > 0 && static_cast<int>(list.size()) >= limit) break;
   }
   out.send(api::json_response(200, list));

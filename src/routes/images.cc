@@ -342,8 +342,9 @@ void push(engine::Engine& engine, http::Request& req, http::Responder& out) {
 
 void save(engine::Engine& engine, const std::vector<std::string>& names, http::Responder& out) {
   if (names.empty()) throw InvalidArgument("no images to save: give names=…");
+  // 404 before the stream starts, with dockerd's wording for save.
   for (const auto& n : names)
-    engine.images().store().resolve(n);  // 404 before the stream starts
+    if (!engine.images().store().find(n)) throw NotFound("reference does not exist");
   http::Headers h;
   h.set("Content-Type", "application/x-tar");
   auto stream = out.stream(200, std::move(h));

@@ -291,3 +291,24 @@ def test_many_containers_concurrently_leave_nothing_behind(sockerlessd, busybox)
     assert monitors == []
     leftover = [p for p in glob.glob("/sys/fs/cgroup/*/sockerless/*") if p.rsplit("/", 1)[-1] in ids]
     assert leftover == []
+
+
+def test_health_checks_reach_healthy_and_unhealthy(sockerlessd, busybox):
+    good = run(sockerlessd, "-d", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms",
+               "--health-retries", "2", busybox, "sh", "-c", "touch /tmp/ok; sleep 60").stdout.strip()
+    bad = run(sockerlessd, "-d", "--health-cmd", "exit 1", "--health-interval", "200ms",
+              "--health-retries", "2", busybox, "sleep", "60").stdout.strip()
+    deadline = time.time() + 10
+    states = {}
+    while time.time() < deadline:
+        states = {cid: json.loads(sockerlessd.docker("inspect", cid).stdout)[0]["State"].get("Health", {}).get("Status")
+                  for cid in (good, bad)}
+        if states == {good: "healthy", bad: "unhealthy"}:
+            break
+        time.sleep(0.2)
+    assert states == {good: "healthy", bad: "unhealthy"}
+    doc = json.loads(sockerlessd.docker("inspect", bad).stdout)[0]["State"]["Health"]
+    assert doc["FailingStreak"] >= 2 and doc["Log"][-1]["ExitCode"] == 1
+    assert "(healthy)" in sockerlessd.docker("ps", "--filter", f"id={good}", "--format", "{{.Status}}").stdout
+    assert sockerlessd.docker("ps", "-q", "--filter", "health=unhealthy").stdout.split() == [bad[:12]]
+    sockerlessd.docker("rm", "-f", good, bad)
