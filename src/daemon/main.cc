@@ -22,6 +22,7 @@
 #include "engine/containers.h"
 #include "engine/engine.h"
 #include "metrics/metrics.h"
+#include "monitor/archive_relay.h"
 #include "monitor/exec_relay.h"
 #include "monitor/monitor.h"
 #include "routes/docker_api.h"
@@ -231,6 +232,12 @@ int main(int argc, char** argv) {
     if (child < 0) return 1;
     if (child > 0) ::_exit(0);
     return sockerless::monitor::run(args[2], 3);
+  }
+  if (args.size() == 3 && args[1] == "archive") {
+    pid_t child = ::fork();
+    if (child < 0) return 1;
+    if (child > 0) ::_exit(0);
+    return sockerless::monitor::run_archive_relay(3);
   }
   if (args.size() == 3 && args[1] == "exec-relay") {
     pid_t child = ::fork();

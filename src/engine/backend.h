@@ -106,6 +106,16 @@ struct ExecLaunch {
   int height = 0, width = 0;
 };
 
+// A path in a container, as docker cp's stat header describes it (mode in Go's
+// os.FileMode bits, mtime in RFC 3339).
+struct PathStat {
+  std::string name;
+  std::int64_t size = 0;
+  std::uint32_t mode = 0;
+  std::string mtime;
+  std::string link_target;
+};
+
 // How a main process ended.
 struct ExitStatus {
   int code = 0;
@@ -180,6 +190,26 @@ class Backend {
 
   // Capability::Top: the host pids of the container's processes.
   virtual std::vector<int> processes(const std::string& /*id*/) { unsupported("top"); }
+
+  // --- docker cp (Capability::Archive) ---
+  // `launch` is the container as start() would run it; `pid` its main process when it
+  // runs (0 otherwise). Missing paths throw NotFound, bad input InvalidArgument.
+
+  virtual PathStat archive_stat(const ContainerLaunch& /*launch*/, int /*pid*/,
+                                const std::string& /*path*/) {
+    unsupported("archive");
+  }
+  // The path as a tar stream (read the returned descriptor to its end).
+  virtual UniqueFd archive_get(const ContainerLaunch& /*launch*/, int /*pid*/,
+                               const std::string& /*path*/, PathStat& /*stat*/) {
+    unsupported("archive");
+  }
+  // Extracts the tar read from `tar_fd` into the directory `dir`.
+  virtual void archive_put(const ContainerLaunch& /*launch*/, int /*pid*/,
+                           const std::string& /*dir*/, int /*tar_fd*/,
+                           bool /*no_overwrite_dir_non_dir*/, bool /*copy_uid_gid*/) {
+    unsupported("archive");
+  }
 
   // --- Exec (Capability::Exec) ---
 

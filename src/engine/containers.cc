@@ -897,6 +897,36 @@ UniqueFd Containers::attach(const std::string& ref, bool in, bool out, bool err,
   return early.get();
 }
 
+namespace {
+
+// The container's name in docker cp's messages: as the user gave it.
+ContainerLaunch named(ContainerLaunch l, const std::string& ref) {
+  l.name = ref;
+  return l;
+}
+
+}  // namespace
+
+PathStat Containers::archive_stat(const std::string& ref, const std::string& path) {
+  Container c = get(ref);
+  return backend_.archive_stat(named(launch_for(c), ref), c.running() ? c.state.pid : 0, path);
+}
+
+UniqueFd Containers::archive_get(const std::string& ref, const std::string& path, PathStat& stat) {
+  Container c = get(ref);
+  return backend_.archive_get(named(launch_for(c), ref), c.running() ? c.state.pid : 0, path, stat);
+}
+
+void Containers::archive_put(const std::string& ref, const std::string& dir, int tar_fd,
+                             bool no_overwrite_dir_non_dir, bool copy_uid_gid) {
+  Container c = get(ref);
+  if (c.host_config.value("ReadonlyRootfs", false))
+    throw Forbidden("container rootfs is marked read-only");
+  backend_.archive_put(named(launch_for(c), ref), c.running() ? c.state.pid : 0, dir, tar_fd,
+                       no_overwrite_dir_non_dir, copy_uid_gid);
+  publish(c, "extract-to-dir");
+}
+
 std::string Containers::log_path(const std::string& ref) const {
   Container c = get(ref);
   return backend_.log_path(c.id);

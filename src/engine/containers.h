@@ -104,6 +104,12 @@ class Containers {
 
   std::string log_path(const std::string& ref) const;
 
+  // docker cp, on created, running and stopped containers alike.
+  PathStat archive_stat(const std::string& ref, const std::string& path);
+  UniqueFd archive_get(const std::string& ref, const std::string& path, PathStat& stat);
+  void archive_put(const std::string& ref, const std::string& dir, int tar_fd,
+                   bool no_overwrite_dir_non_dir, bool copy_uid_gid);
+
   // Called after a container's main process has started (health checks begin there).
   void on_started(std::function<void(const std::string& id)> fn) { on_started_ = std::move(fn); }
   // Called after a container is gone (its exec instances go with it).

@@ -18,6 +18,7 @@
 #include "engine/containers.h"
 #include "engine/engine.h"
 #include "engine/health.h"
+#include "image/credentials.h"
 #include "image/image_service.h"
 #include "routes/docker_api.h"
 
@@ -481,6 +482,21 @@ void wait(engine::Engine& engine, http::Request& req, http::Responder& out) {
   stream.write(api::dump_json(body));
 }
 
+std::string stat_header(const engine::PathStat& st) {
+  json j = {{"name", st.name},
+            {"size", st.size},
+            {"mode", st.mode},
+            {"mtime", st.mtime},
+            {"linkTarget", st.link_target}};
+  return image::base64_encode(j.dump());
+}
+
+std::string archive_path(const http::Request& req) {
+  auto p = req.query.get("path");
+  if (!p || p->empty()) throw InvalidArgument("Path cannot be empty");
+  return *p;
+}
+
 http::Handler simple(std::function<void(engine::Engine&, http::Request&)> action, int status,
                      engine::Engine& engine) {
   return [action = std::move(action), status, &engine](http::Request& req, http::Responder& out) {
@@ -564,6 +580,41 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                    engine.containers().top(r.param("id"), r.query.get("ps_args").value_or(""));
                o.send(api::json_response(200, {{"Titles", titles}, {"Processes", rows}}));
              }));
+  router.add("HEAD", "/containers/{id}/archive",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               engine.require(engine::Capability::Archive, "archive");
+               auto st = engine.containers().archive_stat(r.param("id"), archive_path(r));
+               http::Response res = http::Response::empty(200);
+               res.headers.set("X-Docker-Container-Path-Stat", stat_header(st));
+               res.headers.set("Content-Type", "application/json");
+               o.send(std::move(res));
+             }));
+  router.add("GET", "/containers/{id}/archive",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               engine.require(engine::Capability::Archive, "archive");
+               engine::PathStat st;
+               UniqueFd tar = engine.containers().archive_get(r.param("id"), archive_path(r), st);
+               http::Headers h;
+               h.set("Content-Type", "application/x-tar");
+               h.set("X-Docker-Container-Path-Stat", stat_header(st));
+               auto stream = o.stream(200, std::move(h));
+               char buf[64 * 1024];
+               for (;;) {
+                 ssize_t n = ::read(tar.get(), buf, sizeof buf);
+                 if (n <= 0 || !stream.write(std::string_view(buf, static_cast<std::size_t>(n))))
+                   break;
+               }
+             }));
+  router.add("PUT", "/containers/{id}/archive",
+             http::RouteTarget{[&engine](http::Request& r, http::Responder& o) {
+                                 engine.require(engine::Capability::Archive, "archive");
+                                 engine.containers().archive_put(
+                                     r.param("id"), archive_path(r), r.body_fd.get(),
+                                     r.query.get_bool("noOverwriteDirNonDir"),
+                                     r.query.get_bool("copyUIDGID"));
+                                 o.send(http::Response::empty(200));
+                               },
+                               http::Execution::Blocking, http::BodyMode::Streamed});
   router.add("POST", "/containers/{id}/wait",
              on_worker([&engine](http::Request& r, http::Responder& o) { wait(engine, r, o); }));
   router.add("POST", "/containers/{id}/attach",

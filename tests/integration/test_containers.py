@@ -312,3 +312,53 @@ def test_health_checks_reach_healthy_and_unhealthy(sockerlessd, busybox):
     assert "(healthy)" in sockerlessd.docker("ps", "--filter", f"id={good}", "--format", "{{.Status}}").stdout
     assert sockerlessd.docker("ps", "-q", "--filter", "health=unhealthy").stdout.split() == [bad[:12]]
     sockerlessd.docker("rm", "-f", good, bad)
+
+
+def test_cp_into_created_running_and_stopped(sockerlessd, busybox, tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("hello\n")
+    (src / "sub" / "b.txt").write_text("deep\n")
+    cid = sockerlessd.docker("create", busybox, "sh", "-c", "cat /tmp/src/a.txt /tmp/src/sub/b.txt").stdout.strip()
+    r = sockerlessd.docker("cp", str(src), f"{cid}:/tmp/")
+    assert r.returncode == 0, r.stderr
+    r = sockerlessd.docker("start", "-a", cid)
+    assert r.stdout == "hello\ndeep\n"
+    # Out of a stopped container, a file and a directory.
+    r = sockerlessd.docker("cp", f"{cid}:/tmp/src/a.txt", str(tmp_path / "a.out"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "a.out").read_text() == "hello\n"
+    r = sockerlessd.docker("cp", f"{cid}:/tmp/src", str(tmp_path / "copied"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "copied" / "sub" / "b.txt").read_text() == "deep\n"
+    # A running container.
+    run_id = run(sockerlessd, "-d", busybox, "sh", "-c", "echo made > /tmp/made; sleep 60").stdout.strip()
+    time.sleep(0.3)
+    assert sockerlessd.docker("cp", f"{run_id}:/tmp/made", str(tmp_path / "made")).returncode == 0
+    assert (tmp_path / "made").read_text() == "made\n"
+    assert sockerlessd.docker("cp", str(src / "a.txt"), f"{run_id}:/etc/").returncode == 0
+    assert sockerlessd.docker("exec", run_id, "cat", "/etc/a.txt").stdout == "hello\n"
+    missing = sockerlessd.docker("cp", f"{run_id}:/nope", str(tmp_path / "x"))
+    assert missing.returncode != 0
+    assert "Could not find the file /nope in container" in missing.stderr
+    sockerlessd.docker("rm", "-f", cid, run_id)
+
+
+def test_cp_refuses_archives_that_escape(sockerlessd, busybox, tmp_path):
+    import io
+    import tarfile
+
+    cid = run(sockerlessd, "-d", busybox, "sleep", "60").stdout.strip()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = b"escaped"
+        info = tarfile.TarInfo("../../escaped-by-sockerless-test")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    r = sockerlessd.raw("PUT", f"/containers/{cid}/archive?path=/tmp", body=buf.getvalue(),
+                        headers={"Content-Type": "application/x-tar"})
+    assert r.status == 400, r
+    assert not any(p.name == "escaped-by-sockerless-test" for p in tmp_path.parent.iterdir())
+    import os
+    assert not os.path.exists("/escaped-by-sockerless-test")
+    sockerlessd.docker("rm", "-f", cid)

@@ -1,6 +1,7 @@
 #include "backends/memory/memory_backend.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include "common/errors.h"
 #include "common/time.h"
+#include "monitor/archive_relay.h"
 #include "monitor/exec_relay.h"
 #include "monitor/monitor.h"
 #include "sandbox/sandbox.h"
@@ -91,7 +93,7 @@ class MemoryBackend final : public engine::Backend {
   bool supports(engine::Capability c) const override {
     return c == engine::Capability::Containers || c == engine::Capability::Attach ||
            c == engine::Capability::Exec || c == engine::Capability::Pause ||
-           c == engine::Capability::Top;
+           c == engine::Capability::Top || c == engine::Capability::Archive;
   }
 
   engine::BackendDescription describe() const override {
@@ -216,6 +218,35 @@ class MemoryBackend final : public engine::Backend {
     return out;
   }
 
+  engine::PathStat archive_stat(const engine::ContainerLaunch& l, int pid,
+                                const std::string& path) override {
+    auto conn = archive(l, pid, "stat", path);
+    return read_stat(conn.get(), l.name);
+  }
+
+  UniqueFd archive_get(const engine::ContainerLaunch& l, int pid, const std::string& path,
+                       engine::PathStat& stat) override {
+    auto conn = archive(l, pid, "get", path);
+    stat = read_stat(conn.get(), l.name);
+    return conn;
+  }
+
+  void archive_put(const engine::ContainerLaunch& l, int pid, const std::string& dir, int tar_fd,
+                   bool no_overwrite_dir_non_dir, bool copy_uid_gid) override {
+    nlohmann::json extra = {{"no_overwrite_dir_non_dir", no_overwrite_dir_non_dir},
+                            {"copy_uid_gid", copy_uid_gid}};
+    auto conn = archive(l, pid, "put", dir, extra);
+    char buf[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(tar_fd, buf, sizeof buf);
+      if (n <= 0) break;
+      if (!write_all(conn.get(), buf, static_cast<std::size_t>(n)))
+        break;  // the relay answered early
+    }
+    ::shutdown(conn.get(), SHUT_WR);
+    read_stat(conn.get(), l.name, true);
+  }
+
   std::string log_path(const std::string& id) override { return state_dir(id) + "/container.log"; }
 
   void remove(const std::string& id) override {
@@ -238,6 +269,62 @@ class MemoryBackend final : public engine::Backend {
 
  private:
   std::string state_dir(const std::string& id) const { return containers_dir_ + "/" + id; }
+
+  UniqueFd archive(const engine::ContainerLaunch& l, int pid, const std::string& op,
+                   const std::string& path, nlohmann::json extra = nlohmann::json::object()) {
+    std::string dir = state_dir(l.id);
+    fs::create_directories(dir);
+    monitor::MonitorConfig config;
+    config.spec = to_spec(l, dir);
+    nlohmann::json req = extra;
+    req["op"] = op;
+    req["path"] = path;
+    req["running"] = pid > 0;
+    req["pid"] = pid;
+    req["container"] = l.name;
+    req["spec"] = monitor::to_json(config)["spec"];
+    return monitor::launch_archive(exe_, dir, req);
+  }
+
+  static bool write_all(int fd, const char* data, std::size_t n) {
+    while (n > 0) {
+      ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return false;
+      }
+      data += w;
+      n -= static_cast<std::size_t>(w);
+    }
+    return true;
+  }
+
+  // The relay's answer line: a stat, or an error with its status.
+  static engine::PathStat read_stat(int fd, const std::string& container, bool ok_only = false) {
+    std::string line;
+    char c;
+    while (::read(fd, &c, 1) == 1 && c != '\n')
+      line += c;
+    auto doc = nlohmann::json::parse(line, nullptr, false);
+    if (!doc.is_object())
+      throw Internal("docker cp in " + container + ": the archive helper gave no answer");
+    if (doc.contains("error")) {
+      std::string message = doc["error"].get<std::string>();
+      int status = doc.value("status", 500);
+      if (status == 404) throw NotFound(message);
+      if (status == 400) throw InvalidArgument(message);
+      throw Internal(message);
+    }
+    engine::PathStat st;
+    if (ok_only) return st;
+    const auto& j = doc.at("stat");
+    st.name = j.value("name", "");
+    st.size = j.value("size", std::int64_t{0});
+    st.mode = j.value("mode", std::uint32_t{0});
+    st.mtime = j.value("mtime", "");
+    st.link_target = j.value("linkTarget", "");
+    return st;
+  }
 
   sandbox::ContainerSpec spec_of(const std::string& id) {
     std::ifstream in(state_dir(id) + "/monitor.json");
