@@ -5,13 +5,16 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "common/errors.h"
 #include "common/ids.h"
 #include "common/time.h"
+#include "engine/volumes.h"
 #include "image/image_service.h"
 #include "store/database.h"
 
@@ -121,6 +124,7 @@ json Containers::to_json(const Container& c) {
           {"image_ref", c.image_ref},
           {"config", c.config},
           {"host_config", c.host_config},
+          {"mounts", c.mounts},
           {"argv", c.argv},
           {"restart_count", c.restart_count},
           {"manually_stopped", c.manually_stopped},
@@ -144,6 +148,7 @@ Container Containers::from_json(const json& d) {
   c.image_ref = d.value("image_ref", "");
   c.config = d.value("config", json::object());
   c.host_config = d.value("host_config", json::object());
+  c.mounts = d.value("mounts", json::array());
   c.argv = d.value("argv", std::vector<std::string>{});
   c.restart_count = d.value("restart_count", 0);
   c.manually_stopped = d.value("manually_stopped", false);
@@ -323,12 +328,6 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
   const std::string network = host_config["NetworkMode"].get<std::string>();
   if (network != "default" && network != "bridge" && network != "none" && network != "host")
     throw NotImplemented("network mode \"" + network + "\" is not supported by sockerless yet");
-  if (host_config.contains("Binds") && host_config["Binds"].is_array() &&
-      !host_config["Binds"].empty())
-    throw NotImplemented("bind mounts and volumes (-v) are not supported by sockerless yet");
-  if (host_config.contains("Mounts") && host_config["Mounts"].is_array() &&
-      !host_config["Mounts"].empty())
-    throw NotImplemented("mounts (--mount) are not supported by sockerless yet");
   if (host_config.contains("PortBindings") && host_config["PortBindings"].is_object() &&
       !host_config["PortBindings"].empty())
     throw NotImplemented("published ports (-p) are not supported by sockerless yet");
@@ -343,6 +342,7 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
     config["Hostname"] = c.id.substr(0, 12);
   c.config = config;
   c.host_config = host_config;
+  c.mounts = resolve_mounts(host_config, config.value("Volumes", json(nullptr)));
 
   std::string name = requested_name;
   if (!name.empty() && name.front() == '/') name = name.substr(1);
@@ -371,6 +371,125 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
   }
   publish(c, "create");
   return {c.id, {}};
+}
+
+// Binds ("src:dst[:opts]"), Mounts (--mount) and the image's VOLUMEs, as inspect's
+// Mounts shows them; named and anonymous volumes are created here, as dockerd does.
+json Containers::resolve_mounts(const json& host_config, const json& image_volumes) {
+  json out = json::array();
+  std::set<std::string> targets;
+  auto volume_mount = [&](const std::string& name, const std::string& target, bool rw,
+                          bool anonymous) {
+    if (!volumes_) throw NotImplemented("volumes are not available");
+    auto v = volumes_->create(name, "local", {}, {}, anonymous);
+    out.push_back({{"Type", "volume"},
+                   {"Name", v.name},
+                   {"Source", v.mountpoint},
+                   {"Destination", target},
+                   {"Driver", "local"},
+                   {"Mode", ""},
+                   {"RW", rw},
+                   {"Propagation", ""}});
+    targets.insert(target);
+  };
+  if (host_config.contains("Binds") && host_config["Binds"].is_array())
+    for (const auto& b : host_config["Binds"]) {
+      std::string spec = b.get<std::string>();
+      std::vector<std::string> parts;
+      std::size_t start = 0, colon;
+      while ((colon = spec.find(':', start)) != std::string::npos) {
+        parts.push_back(spec.substr(start, colon - start));
+        start = colon + 1;
+      }
+      parts.push_back(spec.substr(start));
+      if (parts.size() < 2 || parts.size() > 3 || parts[1].empty() || parts[1].front() != '/')
+        throw InvalidArgument("invalid volume specification: '" + spec + "'");
+      std::string mode = parts.size() == 3 ? parts[2] : "";
+      bool rw = true;
+      std::string propagation;
+      std::size_t p = 0;
+      while (p <= mode.size() && !mode.empty()) {
+        auto comma = mode.find(',', p);
+        std::string opt =
+            mode.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
+        if (opt == "ro")
+          rw = false;
+        else if (opt == "rw" || opt == "z" || opt == "Z" || opt == "nocopy" || opt.empty()) {
+        } else if (opt == "shared" || opt == "rshared" || opt == "slave" || opt == "rslave" ||
+                   opt == "private" || opt == "rprivate")
+          propagation = opt;
+        else
+          throw InvalidArgument("invalid mode: " + opt);
+        if (comma == std::string::npos) break;
+        p = comma + 1;
+      }
+      if (parts[0].front() == '/') {
+        std::error_code ec;
+        std::filesystem::create_directories(parts[0], ec);  // -v creates a missing host path
+        out.push_back({{"Type", "bind"},
+                       {"Source", parts[0]},
+                       {"Destination", parts[1]},
+                       {"Mode", mode},
+                       {"RW", rw},
+                       {"Propagation", propagation.empty() ? "rprivate" : propagation}});
+        targets.insert(parts[1]);
+      } else {
+        volume_mount(parts[0], parts[1], rw, false);
+      }
+    }
+  if (host_config.contains("Mounts") && host_config["Mounts"].is_array())
+    for (const auto& m : host_config["Mounts"]) {
+      std::string type = m.value("Type", "");
+      std::string target = m.value("Target", "");
+      std::string source = m.value("Source", "");
+      bool rw = !m.value("ReadOnly", false);
+      if (target.empty() || target.front() != '/')
+        throw InvalidArgument("invalid mount config for type \"" + type +
+                              "\": invalid mount path: '" + target +
+                              "' mount path must be absolute");
+      if (type == "bind") {
+        if (!std::filesystem::exists(source))
+          throw InvalidArgument(
+              "invalid mount config for type \"bind\": bind source path does not exist: " + source);
+        std::string propagation =
+            m.contains("BindOptions") ? m["BindOptions"].value("Propagation", "") : "";
+        out.push_back({{"Type", "bind"},
+                       {"Source", source},
+                       {"Destination", target},
+                       {"Mode", ""},
+                       {"RW", rw},
+                       {"Propagation", propagation.empty() ? "rprivate" : propagation}});
+        targets.insert(target);
+      } else if (type == "volume") {
+        volume_mount(source, target, rw, source.empty());
+      } else if (type == "tmpfs") {
+        std::int64_t size =
+            m.contains("TmpfsOptions") ? m["TmpfsOptions"].value("SizeBytes", std::int64_t{0}) : 0;
+        out.push_back({{"Type", "tmpfs"},
+                       {"Source", ""},
+                       {"Destination", target},
+                       {"Mode", ""},
+                       {"RW", rw},
+                       {"Propagation", ""},
+                       {"TmpfsSize", size}});
+        targets.insert(target);
+      } else {
+        throw InvalidArgument("mount type unknown: \"" + type + "\"");
+      }
+    }
+  if (image_volumes.is_object())
+    for (const auto& [target, _] : image_volumes.items())
+      if (!targets.count(target)) volume_mount("", target, true, true);
+  return out;
+}
+
+std::vector<std::string> Containers::volume_users(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, e] : by_id_)
+    for (const auto& m : e->c.mounts)
+      if (m.value("Type", "") == "volume" && m.value("Name", "") == name) out.push_back(id);
+  return out;
 }
 
 ContainerLaunch Containers::launch_for(const Container& c) {
@@ -419,6 +538,16 @@ ContainerLaunch Containers::launch_for(const Container& c) {
   l.cpu_quota = h.value("CpuQuota", std::int64_t{0});
   l.cpu_period = h.value("CpuPeriod", std::int64_t{0});
   if (h.contains("PidsLimit") && h["PidsLimit"].is_number()) l.pids_limit = h["PidsLimit"];
+  for (const auto& m : c.mounts) {
+    ContainerLaunch::Mount mount;
+    mount.type = m.value("Type", "bind") == "tmpfs" ? "tmpfs" : "bind";
+    mount.source = m.value("Source", "");
+    mount.target = m.value("Destination", "");
+    mount.readonly = !m.value("RW", true);
+    mount.propagation = m.value("Propagation", "");
+    mount.tmpfs_size = m.value("TmpfsSize", std::int64_t{0});
+    l.mounts.push_back(mount);
+  }
   std::string image_id = c.image_id;
   l.rootfs_layers = [this, image_id] {
     auto record = images_.store().get(image_id);
@@ -460,7 +589,10 @@ void Containers::start(const std::string& ref) {
       auto_remove = entry->c.host_config.value("AutoRemove", false);
     }
     // Like dockerd, a container that was to remove itself goes when its start fails.
-    if (auto_remove) destroy(entry);
+    if (auto_remove) {
+      destroy(entry);
+      remove_anonymous_volumes(entry->c);
+    }
     std::string message =
         std::string("failed to create task for container: unable to start container process: ") +
         f.what();
@@ -551,7 +683,10 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
     }).detach();
     return;
   }
-  if (auto_remove) destroy(entry);
+  if (auto_remove) {
+    destroy(entry);
+    remove_anonymous_volumes(entry->c);
+  }
 }
 
 // The restart policy's verdict on an exit: the delay before restarting, or none. The
@@ -681,7 +816,7 @@ void Containers::restart(const std::string& ref, std::optional<int> timeout,
   publish(get(ref), "restart");
 }
 
-void Containers::remove(const std::string& ref, bool force) {
+void Containers::remove(const std::string& ref, bool force, bool remove_volumes) {
   std::shared_ptr<Entry> entry;
   {
     std::lock_guard lock(mu_);
@@ -705,6 +840,20 @@ void Containers::remove(const std::string& ref, bool force) {
                       [&] { return entry->c.exits != exits || entry->removed; });
   }
   destroy(entry);
+  if (remove_volumes) remove_anonymous_volumes(entry->c);
+}
+
+// docker rm -v and --rm: the container's anonymous volumes go with it.
+void Containers::remove_anonymous_volumes(const Container& c) {
+  if (!volumes_) return;
+  for (const auto& m : c.mounts)
+    if (m.value("Type", "") == "volume")
+      if (auto v = volumes_->find(m.value("Name", "")); v && v->anonymous) {
+        try {
+          volumes_->remove(v->name, false);
+        } catch (const Conflict&) {
+        }
+      }
 }
 
 void Containers::rename(const std::string& ref, const std::string& new_name_in) {

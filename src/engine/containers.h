@@ -43,9 +43,10 @@ struct Container {
   std::string name;  // without "/"
   std::int64_t created = 0;
   std::string image_id;
-  std::string image_ref;       // as given to create
-  nlohmann::json config;       // Docker's Config, merged with the image's
-  nlohmann::json host_config;  // as given, with defaults
+  std::string image_ref;                            // as given to create
+  nlohmann::json config;                            // Docker's Config, merged with the image's
+  nlohmann::json host_config;                       // as given, with defaults
+  nlohmann::json mounts = nlohmann::json::array();  // as inspect's Mounts shows them
   std::vector<std::string> argv;
   ContainerState state;
   int restart_count = 0;
@@ -61,6 +62,8 @@ struct WaitResult {
   int status_code = 0;
   std::string error;
 };
+
+class Volumes;
 
 class Containers {
  public:
@@ -83,7 +86,7 @@ class Containers {
   void stop(const std::string& ref, std::optional<int> timeout, const std::string& signal);
   void kill(const std::string& ref, const std::string& signal);
   void restart(const std::string& ref, std::optional<int> timeout, const std::string& signal);
-  void remove(const std::string& ref, bool force);
+  void remove(const std::string& ref, bool force, bool remove_volumes = false);
   void rename(const std::string& ref, const std::string& new_name);
   void resize(const std::string& ref, int height, int width);
   void pause(const std::string& ref);
@@ -109,6 +112,10 @@ class Containers {
   UniqueFd archive_get(const std::string& ref, const std::string& path, PathStat& stat);
   void archive_put(const std::string& ref, const std::string& dir, int tar_fd,
                    bool no_overwrite_dir_non_dir, bool copy_uid_gid);
+
+  void set_volumes(Volumes* volumes) { volumes_ = volumes; }
+  // IDs of the containers that mount the named volume.
+  std::vector<std::string> volume_users(const std::string& name) const;
 
   // Called after a container's main process has started (health checks begin there).
   void on_started(std::function<void(const std::string& id)> fn) { on_started_ = std::move(fn); }
@@ -139,6 +146,9 @@ class Containers {
   void publish(const Container& c, const std::string& action,
                std::map<std::string, std::string> extra = {});
   ContainerLaunch launch_for(const Container& c);
+  void remove_anonymous_volumes(const Container& c);
+  nlohmann::json resolve_mounts(const nlohmann::json& host_config,
+                                const nlohmann::json& image_volumes);
   static std::optional<std::chrono::milliseconds> restart_decision(const Container& c,
                                                                    int exit_code);
 
@@ -153,6 +163,7 @@ class Containers {
   std::map<std::string, std::string> by_name_;
   std::function<void(const std::string&)> on_destroyed_;
   std::function<void(const std::string&)> on_started_;
+  Volumes* volumes_ = nullptr;
 };
 
 // Go's units.HumanDuration, as `docker ps` STATUS uses it.

@@ -10,6 +10,7 @@
 #include "engine/containers.h"
 #include "engine/execs.h"
 #include "engine/health.h"
+#include "engine/volumes.h"
 #include "image/image_service.h"
 #include "store/database.h"
 
@@ -61,6 +62,10 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
       });
   containers_ =
       std::make_unique<Containers>(*db_, *backend_, *images_, events_, options_.backend_name);
+  volumes_ = std::make_unique<Volumes>(
+      *db_, options_.data_root + "/volumes", events_,
+      [this](const std::string& name) { return containers_->volume_users(name); });
+  containers_->set_volumes(volumes_.get());
   execs_ = std::make_unique<Execs>(*containers_, *backend_, events_);
   health_ = std::make_unique<HealthChecker>(*containers_, *backend_, events_);
   containers_->on_started([this](const std::string& id) { health_->started(id); });
@@ -74,6 +79,7 @@ Engine::~Engine() {
   events_.close_all();
   containers_->on_destroyed(nullptr);
   containers_->on_started(nullptr);
+  containers_->set_volumes(nullptr);
   health_.reset();
   execs_.reset();
   containers_.reset();

@@ -23,6 +23,7 @@ namespace sockerless::engine {
 class Containers;
 class Execs;
 class HealthChecker;
+class Volumes;
 }  // namespace sockerless::engine
 
 namespace sockerless::engine {
@@ -59,6 +60,7 @@ class Engine {
   Containers& containers() { return *containers_; }
   Execs& execs() { return *execs_; }
   HealthChecker& health() { return *health_; }
+  Volumes& volumes() { return *volumes_; }
 
   // Checks a registry login against the registry, stores it (for pulls and pushes that
   // come without credentials) and returns the status line for the client.
@@ -89,6 +91,7 @@ class Engine {
   std::unique_ptr<Containers> containers_;
   std::unique_ptr<Execs> execs_;
   std::unique_ptr<HealthChecker> health_;
+  std::unique_ptr<Volumes> volumes_;
 };
 
 }  // namespace sockerless::engine

@@ -65,6 +65,15 @@ std::string status_text(const Container& c,
   return "Created";
 }
 
+json mounts_json(const Container& c) {
+  json out = json::array();
+  for (auto m : c.mounts) {
+    m.erase("TmpfsSize");
+    out.push_back(m);
+  }
+  return out;
+}
+
 json inspect_doc(engine::Engine& engine, const Container& c) {
   const auto& s = c.state;
   auto health = engine.health().health(c.id);
@@ -104,7 +113,7 @@ json inspect_doc(engine::Engine& engine, const Container& c) {
       {"ExecIDs", nullptr},
       {"HostConfig", c.host_config},
       {"GraphDriver", {{"Data", nullptr}, {"Name", engine.backend().describe().driver}}},
-      {"Mounts", json::array()},
+      {"Mounts", mounts_json(c)},
       {"Config", c.config},
       {"NetworkSettings",
        {{"Bridge", ""},
@@ -136,7 +145,7 @@ json list_item(const Container& c, const std::optional<engine::Health>& health) 
       {"Status", status_text(c, health)},
       {"HostConfig", {{"NetworkMode", c.host_config.value("NetworkMode", "default")}}},
       {"NetworkSettings", {{"Networks", json::object()}}},
-      {"Mounts", json::array()},
+      {"Mounts", mounts_json(c)},
   };
 }
 
@@ -543,7 +552,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
   router.add("DELETE", "/containers/{id}",
              on_worker(simple(
                  [&cs](engine::Engine&, http::Request& r) {
-                   cs.remove(r.param("id"), r.query.get_bool("force"));
+                   cs.remove(r.param("id"), r.query.get_bool("force"), r.query.get_bool("v"));
                  },
                  204, engine)));
   router.add("POST", "/containers/{id}/rename",

@@ -27,6 +27,7 @@ http::ServerHooks docker_api_hooks(const http::Router& router, const DaemonIdent
 void add_system_routes(http::Router& router, engine::Engine& engine, const DaemonIdentity& who);
 void add_container_routes(http::Router& router, engine::Engine& engine);
 void add_exec_routes(http::Router& router, engine::Engine& engine);
+void add_volume_routes(http::Router& router, engine::Engine& engine);
 void add_image_routes(http::Router& router, engine::Engine& engine);
 void add_not_implemented_routes(http::Router& router);
 

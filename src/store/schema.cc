@@ -55,6 +55,13 @@ const std::vector<std::string_view>& migrations() {
         doc TEXT NOT NULL
       );
       )",
+      // 3: volumes of the local driver (their data lives under the data root).
+      R"(
+      CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        doc TEXT NOT NULL
+      );
+      )",
   };
   return steps;
 }

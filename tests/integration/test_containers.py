@@ -362,3 +362,44 @@ def test_cp_refuses_archives_that_escape(sockerlessd, busybox, tmp_path):
     import os
     assert not os.path.exists("/escaped-by-sockerless-test")
     sockerlessd.docker("rm", "-f", cid)
+
+
+def test_volumes_and_bind_mounts(sockerlessd, busybox, tmp_path):
+    assert sockerlessd.docker("volume", "create", "--label", "team=a", "data").stdout.strip() == "data"
+    # create is idempotent, as with dockerd
+    assert sockerlessd.docker("volume", "create", "data").returncode == 0
+    r = run(sockerlessd, "--rm", "-v", "data:/data", busybox, "sh", "-c", "echo persisted > /data/x")
+    assert r.returncode == 0, r.stderr
+    r = run(sockerlessd, "--rm", "-v", "data:/data:ro", busybox, "sh", "-c", "cat /data/x; touch /data/y")
+    assert r.stdout == "persisted\n" and r.returncode != 0
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "f").write_text("from host\n")
+    r = run(sockerlessd, "--rm", "-v", f"{host}:/h", busybox, "sh", "-c", "cat /h/f; echo back > /h/g")
+    assert r.stdout == "from host\n"
+    assert (host / "g").read_text() == "back\n"
+    r = run(sockerlessd, "--rm", "--mount", "type=tmpfs,target=/t", busybox, "sh", "-c", "grep ' /t ' /proc/mounts")
+    assert "tmpfs" in r.stdout
+    cid = run(sockerlessd, "-d", "-v", "data:/data", busybox, "sleep", "30").stdout.strip()
+    r = sockerlessd.docker("volume", "rm", "data")
+    assert r.returncode != 0 and "volume is in use" in r.stderr
+    mounts = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]["Mounts"]
+    assert mounts[0]["Type"] == "volume" and mounts[0]["Name"] == "data" and mounts[0]["Destination"] == "/data"
+    sockerlessd.docker("rm", "-f", cid)
+    assert sockerlessd.docker("volume", "ls", "--filter", "label=team=a", "-q").stdout.split() == ["data"]
+    assert sockerlessd.docker("volume", "rm", "data").returncode == 0
+    assert sockerlessd.docker("volume", "inspect", "data").returncode != 0
+
+
+def test_anonymous_volumes_go_with_rm_v(sockerlessd, busybox):
+    before = set(sockerlessd.docker("volume", "ls", "-q").stdout.split())
+    cid = run(sockerlessd, "-d", "-v", "/scratch", busybox, "sleep", "30").stdout.strip()
+    created = set(sockerlessd.docker("volume", "ls", "-q").stdout.split()) - before
+    assert len(created) == 1
+    sockerlessd.docker("rm", "-fv", cid)
+    assert set(sockerlessd.docker("volume", "ls", "-q").stdout.split()) == before
+    cid = run(sockerlessd, "-d", "-v", "/scratch", busybox, "sleep", "30").stdout.strip()
+    sockerlessd.docker("rm", "-f", cid)
+    r = sockerlessd.docker("volume", "prune", "-f")
+    assert r.returncode == 0
+    assert set(sockerlessd.docker("volume", "ls", "-q").stdout.split()) == before

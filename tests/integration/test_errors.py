@@ -124,14 +124,14 @@ def test_sdk_raises_api_error_for_unknown_route(sockerlessd):
 
 @pytest.mark.provisional
 def test_unimplemented_route_501_sockerless(sockerlessd):
-    """PROVISIONAL: the volume API is not implemented yet, so sockerless must say so with
+    """PROVISIONAL: the network API is not implemented yet, so sockerless must say so with
     501 and a JSON message naming the operation (never a fake success). This test moves
-    to another operation once volumes land."""
-    r = sockerlessd.raw("GET", "/volumes")
+    to another operation once networks land."""
+    r = sockerlessd.raw("GET", "/networks")
     assert r.status == 501, r
     assert _is_json(r), r
     msg = r.json()["message"]
-    assert re.search(r"VolumeList", msg) and "GET /volumes" in msg, msg
-    r = sockerlessd.raw("POST", "/volumes/create", body={"Name": "x"})
+    assert re.search(r"NetworkList", msg) and "GET /networks" in msg, msg
+    r = sockerlessd.raw("POST", "/networks/create", body={"Name": "x"})
     assert r.status == 501, r
-    assert "VolumeCreate" in r.json()["message"]
+    assert "NetworkCreate" in r.json()["message"]
