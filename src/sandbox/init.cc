@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -51,10 +50,7 @@ void become_init(ErrorChannel& errors, bool tty) {
     sigaddset(&waited, sig);
   if (::sigprocmask(SIG_BLOCK, &waited, &previous) != 0) errors.fail_errno("init", errno);
 
-  // A plain clone, like the launcher's: this process is a raw copy itself, where fork's
-  // bookkeeping (atfork handlers, sanitizer runtimes) can't be trusted.
-  auto child =
-      static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  pid_t child = ::fork();
   if (child < 0) errors.fail_errno("init: fork", errno);
   if (child == 0) {
     ::sigprocmask(SIG_SETMASK, &previous, nullptr);

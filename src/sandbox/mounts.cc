@@ -80,12 +80,6 @@ unsigned long propagation_flags(std::string_view p) {
   return 0;
 }
 
-bool wants_shared_propagation(const std::vector<Mount>& mounts) {
-  return std::any_of(mounts.begin(), mounts.end(), [](const Mount& m) {
-    return m.propagation == "shared" || m.propagation == "rshared";
-  });
-}
-
 void validate_mounts(const std::vector<Mount>& mounts) {
   for (const auto& m : mounts) {
     if (m.target.empty() || m.target.front() != '/')

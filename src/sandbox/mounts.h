@@ -16,11 +16,10 @@ namespace sockerless::sandbox {
 // SandboxError("mounts", …) with docker's wording where it has one.
 void validate_mounts(const std::vector<Mount>& mounts);
 
-// MS_* for "rprivate", "shared", …; "" is docker's default for binds, rprivate.
+// MS_* for "rprivate", "shared", …; "" is docker's default for binds, rprivate. The
+// container's mounts are slaves of the host's (isolate_mounts), so "shared" and "rshared"
+// receive the host's mount events but, unlike docker, never send theirs back.
 unsigned long propagation_flags(std::string_view propagation);
-
-// Whether some mount wants to receive or send mount events (then "/" must not be private).
-bool wants_shared_propagation(const std::vector<Mount>& mounts);
 
 // Mounts them in order of depth, so that /a/b lands on /a. Fails as "mount <target>".
 void mount_user_mounts(const ErrorChannel& errors, int root_fd, const std::vector<Mount>& mounts);

@@ -116,8 +116,8 @@ std::string overlay_options(const std::vector<std::string>& lower_bottom_first,
   return data;
 }
 
-void isolate_mounts(const ErrorChannel& errors, bool shared) {
-  if (::mount(nullptr, "/", nullptr, MS_REC | (shared ? MS_SHARED : MS_SLAVE), nullptr) != 0)
+void isolate_mounts(const ErrorChannel& errors) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     errors.fail_errno("make mounts private", errno);
 }
 

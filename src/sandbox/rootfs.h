@@ -16,9 +16,10 @@ namespace sockerless::sandbox {
 std::string overlay_options(const std::vector<std::string>& lower_bottom_first,
                             const std::string& upper, const std::string& work);
 
-// Makes this mount namespace's mounts slaves of the host's (mount events flow in, never
-// out: nothing the container mounts appears on the host), or with `shared` rshared.
-void isolate_mounts(const ErrorChannel& errors, bool shared);
+// Makes this mount namespace's mounts slaves of the host's: mount events flow in, never
+// out, so nothing the container mounts (its root included) appears on the host. Right
+// after clone the copies are still peers of the host's shared mounts.
+void isolate_mounts(const ErrorChannel& errors);
 
 // Mounts the root at layout.rootfs: overlay, else a copy (kept across restarts: the
 // marker layout.copied says rootfs/ already holds the container's files).

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <string_view>
 
 #include "common/unique_fd.h"
 #include "sandbox/caps.h"
@@ -44,6 +45,12 @@ void check_spec(const ContainerSpec& spec) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
       });
   if (!id_ok) throw SandboxError("spawn", "invalid container id: \"" + spec.id + "\"");
+  for (std::string_view rest = spec.cgroup_parent; !rest.empty();) {
+    auto part = rest.substr(0, rest.find('/'));
+    if (part == "." || part == "..")
+      throw SandboxError("spawn", "invalid cgroup parent: \"" + spec.cgroup_parent + "\"");
+    rest.remove_prefix(std::min(rest.size(), part.size() + 1));
+  }
   if (!spec.working_dir.empty() && spec.working_dir.front() != '/')
     throw SandboxError("spawn", "the working directory '" + spec.working_dir +
                                     "' is invalid, it needs to be an absolute path");
@@ -69,7 +76,7 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
   // container then start at the container's cgroup.
   if (::unshare(CLONE_NEWCGROUP) != 0) errors.fail_errno("cgroup namespace", errno);
 
-  isolate_mounts(errors, wants_shared_propagation(spec.mounts));
+  isolate_mounts(errors);
   mount_rootfs(errors, plan.layout, spec.lower_dirs);
   UniqueFd root(::open(plan.layout.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) errors.fail_errno("open rootfs", errno);

@@ -52,7 +52,7 @@ TEST_F(SandboxSpawn, SetsHostnameAndGeneratesEtcFiles) {
   EXPECT_EQ(r.out, "box1\nbox1\n127.0.0.1\tbox1\n2\nnameserver 192.0.2.53\nsearch example.test\n");
   s.hostname = "";
   s.domainname = "example.test";
-  s.argv = {"sh", "-c", "hostname; grep db /etc/hosts; grep example /etc/hosts"};
+  s.argv = {"sh", "-c", "hostname; grep -w db /etc/hosts; grep example /etc/hosts"};
   r = run(s);
   std::string short_id = s.id.substr(0, 12);
   EXPECT_EQ(r.out, short_id + "\n192.0.2.7\tdb\n127.0.0.1\t" + short_id + ".example.test " +
@@ -170,6 +170,34 @@ TEST_F(SandboxSpawn, BindMountOfAFileAndAMissingSource) {
     EXPECT_EQ(e.step(), "mounts");
     EXPECT_NE(std::string(e.what()).find("bind source path does not exist"), std::string::npos);
   }
+}
+
+TEST_F(SandboxSpawn, SharedBindsNeverLeakMountsToTheHost) {
+  // The host side is a shared mount (as under systemd), and the container asks for rshared.
+  std::string host = tmp_.path() + "/shared";
+  fs::create_directories(host + "/sub");
+  ASSERT_EQ(::mount(host.c_str(), host.c_str(), nullptr, MS_BIND, nullptr), 0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{host};
+  ASSERT_EQ(::mount(nullptr, host.c_str(), nullptr, MS_SHARED, nullptr), 0);
+  Mount m;
+  m.type = "bind";
+  m.source = host;
+  m.target = "/data";
+  m.propagation = "rshared";
+  auto s = sh("mount -t tmpfs none /data/sub && grep -c ' /data/sub ' /proc/self/mountinfo");
+  s.privileged = true;
+  s.mounts = {m};
+  Container c(s);
+  Pipe out;
+  c.start(Stdio{-1, out.w(), -1});
+  out.close_write();
+  EXPECT_EQ(out.read_line(), "1\n");
+  EXPECT_FALSE(mounted_under(host + "/sub"));
+  EXPECT_FALSE(mounted_under(s.state_dir));
+  c.wait();
 }
 
 TEST_F(SandboxSpawn, MountTargetsNeverLeaveTheRoot) {
@@ -347,18 +375,19 @@ TEST_F(SandboxSpawn, CopiesTheLayersWhereOverlayCannotMount) {
   ASSERT_EQ(::mknod((layer2 + "/bin/grep").c_str(), S_IFCHR, 0), 0);
   auto s = busybox_spec({layer_, layer2}, tmp_.path(),
                         {"sh", "-c", "cat /etc/motd; ls /bin/grep || echo gone; echo x > /new"});
+  CleanupGuard guard(s);
   fs::create_directories(s.state_dir + "/work");
   ASSERT_EQ(::mount("tmpfs", (s.state_dir + "/work").c_str(), "tmpfs", 0, nullptr), 0)
       << std::strerror(errno);
 
   // Runs the container and cleans up keeping its changes, as a restart would.
   auto run_keeping_changes = [&] {
+    Container c(s, false);
     Pipe out;
-    pid_t pid = spawn(s, Stdio{-1, out.w(), -1});
+    c.start(Stdio{-1, out.w(), -1});
     out.close_write();
     std::string output = out.read_all();
-    wait_status(pid);
-    cleanup(s, false);
+    c.wait();
     return output;
   };
   EXPECT_EQ(run_keeping_changes(), "layer two\ngone\n");
@@ -367,21 +396,25 @@ TEST_F(SandboxSpawn, CopiesTheLayersWhereOverlayCannotMount) {
   EXPECT_FALSE(mounted_under(s.state_dir));  // cleanup took the test's tmpfs along too
   s.argv = {"cat", "/new"};
   EXPECT_EQ(run_keeping_changes(), "x\n");
-  cleanup(s, true);
+  cleanup(s, true);  // the guard's is a second, idempotent one
   EXPECT_FALSE(fs::exists(s.state_dir + "/rootfs.copied"));
   EXPECT_FALSE(fs::exists(s.state_dir + "/rootfs"));
 }
 
 TEST_F(SandboxSpawn, NeverCopiesOverChangesAnOverlayLeft) {
   auto s = sh("echo change > /changed");
-  Pipe out;
-  wait_status(spawn(s, Stdio{-1, out.w(), -1}));
-  cleanup(s, false);
+  CleanupGuard guard(s);
+  {
+    Container first(s, false);
+    first.start(Stdio{});
+    first.wait();
+  }
   ASSERT_EQ(read_file(s.state_dir + "/upper/changed"), "change\n");
   // Now the overlay can't mount; a copy of the layers would lose /changed.
   ASSERT_EQ(::mount("tmpfs", (s.state_dir + "/work").c_str(), "tmpfs", 0, nullptr), 0);
   try {
-    spawn(s, Stdio{});
+    Container second(s, false);
+    second.start(Stdio{});
     ADD_FAILURE() << "spawn succeeded";
   } catch (const SandboxError& e) {
     EXPECT_EQ(e.step(), "mount overlay rootfs");
@@ -389,7 +422,6 @@ TEST_F(SandboxSpawn, NeverCopiesOverChangesAnOverlayLeft) {
         << e.what();
   }
   EXPECT_FALSE(mounted_under(s.state_dir));  // the failed spawn's cleanup unmounted it too
-  cleanup(s, true);
 }
 
 TEST_F(SandboxSpawn, InvalidSpecsAreRejectedBeforeAnythingRuns) {
@@ -405,6 +437,9 @@ TEST_F(SandboxSpawn, InvalidSpecsAreRejectedBeforeAnythingRuns) {
   }
   s = spec({"true"});
   s.id = "../escape";
+  EXPECT_THROW(spawn(s, Stdio{}), SandboxError);
+  s = spec({"true"});
+  s.cgroup_parent = "a/../../escape";
   EXPECT_THROW(spawn(s, Stdio{}), SandboxError);
 }
 

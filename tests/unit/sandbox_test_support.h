@@ -25,12 +25,22 @@ namespace fs = std::filesystem;
 
 inline const char* kBusybox = "/bin/busybox";
 
+// ThreadSanitizer's runtime doesn't survive the raw clone(2) the sandbox makes its
+// processes with (the copies hang on its internal locks).
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kUnderThreadSanitizer = true;
+#else
+inline constexpr bool kUnderThreadSanitizer = false;
+#endif
+
 // Root and a static busybox, or the test is skipped with the reason.
 #define SANDBOX_REQUIRE_ROOT()                                                           \
   do {                                                                                   \
     if (::geteuid() != 0) GTEST_SKIP() << "the sandbox needs root";                      \
     if (::access(::sockerless::sandbox::testing::kBusybox, X_OK) != 0)                   \
       GTEST_SKIP() << "needs a static busybox at /bin/busybox (Debian: busybox-static)"; \
+    if (::sockerless::sandbox::testing::kUnderThreadSanitizer)                           \
+      GTEST_SKIP() << "ThreadSanitizer can't follow the sandbox's raw clone(2)";         \
   } while (0)
 
 class TempDir {
@@ -123,19 +133,36 @@ inline int exit_code(int status) {
   return -1;
 }
 
-// Owns a spawned container: kills it, reaps it and cleans its sandbox up on destruction.
+// Cleans a container's sandbox up when the test leaves its scope, however it leaves.
+class CleanupGuard {
+ public:
+  explicit CleanupGuard(ContainerSpec spec, bool remove_changes = true)
+      : spec_(std::move(spec)), remove_changes_(remove_changes) {}
+  ~CleanupGuard() {
+    try {
+      cleanup(spec_, remove_changes_);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "cleanup: " << e.what();
+    }
+  }
+  CleanupGuard(const CleanupGuard&) = delete;
+  CleanupGuard& operator=(const CleanupGuard&) = delete;
+
+ private:
+  ContainerSpec spec_;
+  bool remove_changes_;
+};
+
+// Owns a spawned container: kills it, reaps it and cleans its sandbox up on destruction
+// (keeping upper/ with `remove_changes` false, as a restart would).
 class Container {
  public:
-  explicit Container(ContainerSpec spec) : spec_(std::move(spec)) {}
+  explicit Container(ContainerSpec spec, bool remove_changes = true)
+      : spec_(std::move(spec)), guard_(spec_, remove_changes) {}
   ~Container() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
       wait_status(pid_);
-    }
-    try {
-      cleanup(spec_, true);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "cleanup: " << e.what();
     }
   }
   Container(const Container&) = delete;
@@ -156,6 +183,7 @@ class Container {
 
  private:
   ContainerSpec spec_;
+  CleanupGuard guard_;  // destroyed after ~Container has killed the process
   pid_t pid_ = -1;
 };
 
