@@ -624,6 +624,22 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                                  o.send(http::Response::empty(200));
                                },
                                http::Execution::Blocking, http::BodyMode::Streamed});
+  router.add("GET", "/containers/{id}/export",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               // The whole root filesystem, as the archive API's GET of "/" reads it.
+               engine.require(engine::Capability::Archive, "export");
+               engine::PathStat st;
+               UniqueFd tar = engine.containers().archive_get(r.param("id"), "/", st);
+               http::Headers h;
+               h.set("Content-Type", "application/x-tar");
+               auto stream = o.stream(200, std::move(h));
+               char buf[64 * 1024];
+               for (;;) {
+                 ssize_t n = ::read(tar.get(), buf, sizeof buf);
+                 if (n <= 0 || !stream.write(std::string_view(buf, static_cast<std::size_t>(n))))
+                   break;
+               }
+             }));
   router.add("POST", "/containers/{id}/wait",
              on_worker([&engine](http::Request& r, http::Responder& o) { wait(engine, r, o); }));
   router.add("POST", "/containers/{id}/attach",

@@ -403,3 +403,16 @@ def test_anonymous_volumes_go_with_rm_v(sockerlessd, busybox):
     r = sockerlessd.docker("volume", "prune", "-f")
     assert r.returncode == 0
     assert set(sockerlessd.docker("volume", "ls", "-q").stdout.split()) == before
+
+
+def test_export_is_the_root_filesystem(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "sh", "-c", "echo exported > /tmp/mark; sleep 30").stdout.strip()
+    time.sleep(0.3)
+    out = subprocess.run(["docker", "-H", sockerlessd.host, "export", cid], capture_output=True,
+                         env={"DOCKER_CONFIG": "/nonexistent", "PATH": "/usr/local/bin:/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    import io
+    import tarfile
+    names = tarfile.open(fileobj=io.BytesIO(out.stdout)).getnames()
+    assert "bin/busybox" in names and "tmp/mark" in names
+    sockerlessd.docker("rm", "-f", cid)
