@@ -116,6 +116,14 @@ struct PathStat {
   std::string link_target;
 };
 
+// Resource usage of a running container (Capability::Stats), from its cgroups.
+struct ResourceUsage {
+  std::uint64_t cpu_total_ns = 0, cpu_user_ns = 0, cpu_system_ns = 0;
+  std::vector<std::uint64_t> cpu_per_core_ns;
+  std::uint64_t memory_usage = 0, memory_max_usage = 0, memory_limit = 0, memory_inactive_file = 0;
+  std::uint64_t pids = 0, pids_limit = 0;
+};
+
 // How a main process ended.
 struct ExitStatus {
   int code = 0;
@@ -187,6 +195,9 @@ class Backend {
   // Capability::Pause: freezes / thaws every process of the container.
   virtual void pause(const std::string& /*id*/) { unsupported("pause"); }
   virtual void unpause(const std::string& /*id*/) { unsupported("unpause"); }
+
+  // Capability::Stats: current resource usage.
+  virtual ResourceUsage stats(const std::string& /*id*/) { unsupported("stats"); }
 
   // Capability::Top: the host pids of the container's processes.
   virtual std::vector<int> processes(const std::string& /*id*/) { unsupported("top"); }

@@ -16,7 +16,6 @@ struct Operation {
 
 constexpr Operation kNotYet[] = {
     {"GET", "/containers/{id}/changes", "ContainerChanges"},
-    {"GET", "/containers/{id}/stats", "ContainerStats"},
     {"POST", "/containers/{id}/update", "ContainerUpdate"},
     {"GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"},
     {"POST", "/containers/prune", "ContainerPrune"},

@@ -416,3 +416,17 @@ def test_export_is_the_root_filesystem(sockerlessd, busybox):
     names = tarfile.open(fileobj=io.BytesIO(out.stdout)).getnames()
     assert "bin/busybox" in names and "tmp/mark" in names
     sockerlessd.docker("rm", "-f", cid)
+
+
+def test_stats_no_stream_reports_cgroup_usage(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", "-m", "64m", busybox, "sh", "-c", "while true; do :; done").stdout.strip()
+    time.sleep(0.5)
+    r = sockerlessd.docker("stats", "--no-stream", "--format", "{{.CPUPerc}} {{.MemUsage}} {{.PIDs}}", cid, timeout=30)
+    assert r.returncode == 0, r.stderr
+    cpu, mem = r.stdout.split()[0], r.stdout.split(" / ")[1]
+    assert float(cpu.rstrip("%")) > 20  # a busy loop
+    assert mem.startswith("64MiB")
+    doc = sockerlessd.client().api.stats(cid, stream=False)
+    assert doc["memory_stats"]["limit"] == 64 * 1024 * 1024
+    assert doc["cpu_stats"]["cpu_usage"]["total_usage"] > doc["precpu_stats"]["cpu_usage"]["total_usage"] > 0
+    sockerlessd.docker("rm", "-f", cid)

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -20,6 +21,7 @@
 #include "monitor/archive_relay.h"
 #include "monitor/exec_relay.h"
 #include "monitor/monitor.h"
+#include "sandbox/cgroups.h"
 #include "sandbox/sandbox.h"
 
 namespace sockerless::backends {
@@ -93,7 +95,8 @@ class MemoryBackend final : public engine::Backend {
   bool supports(engine::Capability c) const override {
     return c == engine::Capability::Containers || c == engine::Capability::Attach ||
            c == engine::Capability::Exec || c == engine::Capability::Pause ||
-           c == engine::Capability::Top || c == engine::Capability::Archive;
+           c == engine::Capability::Top || c == engine::Capability::Archive ||
+           c == engine::Capability::Stats;
   }
 
   engine::BackendDescription describe() const override {
@@ -199,6 +202,65 @@ class MemoryBackend final : public engine::Backend {
 
   void pause(const std::string& id) override { sandbox::pause(spec_of(id), pid_of(id)); }
   void unpause(const std::string& id) override { sandbox::resume(spec_of(id), pid_of(id)); }
+
+  engine::ResourceUsage stats(const std::string& id) override {
+    engine::ResourceUsage u;
+    auto spec = spec_of(id);
+    auto read_u64 = [](const std::string& path) -> std::optional<std::uint64_t> {
+      std::ifstream in(path);
+      std::uint64_t v;
+      if (in >> v) return v;
+      return std::nullopt;
+    };
+    auto read_keyed = [](const std::string& path,
+                         const std::string& key) -> std::optional<std::uint64_t> {
+      std::ifstream in(path);
+      std::string k;
+      std::uint64_t v;
+      while (in >> k >> v)
+        if (k == key) return v;
+      return std::nullopt;
+    };
+    for (const auto& h : sandbox::existing_cgroups(spec)) {
+      std::string dir = sandbox::container_cgroup(h, spec);
+      if (h.unified) {
+        if (auto v = read_keyed(dir + "/cpu.stat", "usage_usec"); v && !u.cpu_total_ns) {
+          u.cpu_total_ns = *v * 1000;
+          u.cpu_user_ns = read_keyed(dir + "/cpu.stat", "user_usec").value_or(0) * 1000;
+          u.cpu_system_ns = read_keyed(dir + "/cpu.stat", "system_usec").value_or(0) * 1000;
+        }
+        if (auto v = read_u64(dir + "/memory.current"); v && !u.memory_usage) {
+          u.memory_usage = *v;
+          u.memory_limit = read_u64(dir + "/memory.max").value_or(0);
+          u.memory_inactive_file = read_keyed(dir + "/memory.stat", "inactive_file").value_or(0);
+        }
+        if (auto v = read_u64(dir + "/pids.current"); v && !u.pids) u.pids = *v;
+        continue;
+      }
+      if (h.has("cpuacct")) {
+        u.cpu_total_ns = read_u64(dir + "/cpuacct.usage").value_or(0);
+        std::ifstream per(dir + "/cpuacct.usage_percpu");
+        std::uint64_t v;
+        while (per >> v)
+          u.cpu_per_core_ns.push_back(v);
+        // cpuacct.stat counts in USER_HZ ticks.
+        long hz = ::sysconf(_SC_CLK_TCK);
+        u.cpu_user_ns = read_keyed(dir + "/cpuacct.stat", "user").value_or(0) * 1'000'000'000ULL /
+                        static_cast<std::uint64_t>(hz);
+        u.cpu_system_ns = read_keyed(dir + "/cpuacct.stat", "system").value_or(0) *
+                          1'000'000'000ULL / static_cast<std::uint64_t>(hz);
+      }
+      if (h.has("memory")) {
+        u.memory_usage = read_u64(dir + "/memory.usage_in_bytes").value_or(0);
+        u.memory_max_usage = read_u64(dir + "/memory.max_usage_in_bytes").value_or(0);
+        u.memory_limit = read_u64(dir + "/memory.limit_in_bytes").value_or(0);
+        u.memory_inactive_file =
+            read_keyed(dir + "/memory.stat", "total_inactive_file").value_or(0);
+      }
+      if (h.has("pids")) u.pids = read_u64(dir + "/pids.current").value_or(0);
+    }
+    return u;
+  }
 
   std::vector<int> processes(const std::string& id) override {
     // Every process in the container's pid namespace.
