@@ -30,19 +30,19 @@ run: deps-build build
 	exec $(BUILD_DIR)/sockerlessd $(ARGS)
 
 unit: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j $(JOBS)
 
 # The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOCKERLESS_SANITIZE=address,undefined
 	ninja -C build-asan -j $(JOBS) unit_tests
-	cd build-asan && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+	cd build-asan && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure --timeout 300 -j $(JOBS)
 
 # The unit tests under ThreadSanitizer: run it when you touch concurrency.
 tsan:
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOCKERLESS_SANITIZE=thread
 	ninja -C build-tsan -j $(JOBS) unit_tests
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 300 -j $(JOBS)
 
 # Real clients against a live daemon, beside the reference dockerd; the offline image
 # fixtures' own smoke tests first.

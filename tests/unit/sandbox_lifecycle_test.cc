@@ -294,6 +294,13 @@ std::vector<pid_t> processes_rooted_in(const std::string& dir) {
 }
 
 TEST_F(SandboxLifecycle, TwentyConcurrentSandboxesLeaveNothingBehind) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Twenty threads forking at once: under ASan a child can inherit the sanitizer
+  // allocator's lock held by another thread and hang (seen in CI). The daemon never does
+  // this (each sandbox is spawned by its own single-threaded monitor); the plain build
+  // runs the test.
+  GTEST_SKIP() << "concurrent fork from many threads deadlocks in ASan's allocator";
+#endif
   constexpr int kCount = 20;
   std::vector<ContainerSpec> specs;
   for (int i = 0; i < kCount; ++i)
