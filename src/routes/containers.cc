@@ -640,6 +640,44 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                    break;
                }
              }));
+  router.add(
+      "POST", "/containers/prune", on_worker([&engine](http::Request& r, http::Responder& o) {
+        auto filters = api::Filters::parse(r.query.get("filters").value_or(""));
+        filters.validate({"until", "label", "label!"});
+        std::optional<std::int64_t> until;
+        if (filters.has("until")) {
+          auto t = parse_api_timestamp(filters.values("until").front());
+          if (!t)
+            throw InvalidArgument("invalid filter 'until=" + filters.values("until").front() + "'");
+          until = unix_nanos(*t);
+        }
+        json deleted = json::array();
+        for (const auto& c : engine.containers().list()) {
+          if (c.running() || c.state.status == "restarting") continue;
+          if (until && c.created >= *until) continue;
+          std::map<std::string, std::string> labels;
+          const json label_doc = c.config.value("Labels", json::object());
+          for (const auto& [k, v] : label_doc.items())
+            labels[k] = v.is_string() ? v.get<std::string>() : v.dump();
+          if (!filters.match_labels("label", labels)) continue;
+          bool excluded = false;
+          for (const auto& l : filters.values("label!")) {
+            api::Filters one;
+            one.add("label", l);
+            excluded = excluded || one.match_labels("label", labels);
+          }
+          if (excluded) continue;
+          try {
+            engine.containers().remove(c.id, false);
+            deleted.push_back(c.id);
+          } catch (const Conflict&) {
+          } catch (const NotFound&) {
+          }
+        }
+        o.send(api::json_response(200,
+                                  {{"ContainersDeleted", deleted.empty() ? json(nullptr) : deleted},
+                                   {"SpaceReclaimed", 0}}));
+      }));
   router.add("POST", "/containers/{id}/wait",
              on_worker([&engine](http::Request& r, http::Responder& o) { wait(engine, r, o); }));
   router.add("POST", "/containers/{id}/attach",

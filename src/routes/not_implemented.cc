@@ -18,7 +18,6 @@ constexpr Operation kNotYet[] = {
     {"GET", "/containers/{id}/changes", "ContainerChanges"},
     {"POST", "/containers/{id}/update", "ContainerUpdate"},
     {"GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"},
-    {"POST", "/containers/prune", "ContainerPrune"},
     {"POST", "/build", "ImageBuild"},
     {"POST", "/build/prune", "BuildPrune"},
     {"GET", "/images/search", "ImageSearch"},

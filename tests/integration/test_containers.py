@@ -430,3 +430,16 @@ def test_stats_no_stream_reports_cgroup_usage(sockerlessd, busybox):
     assert doc["memory_stats"]["limit"] == 64 * 1024 * 1024
     assert doc["cpu_stats"]["cpu_usage"]["total_usage"] > doc["precpu_stats"]["cpu_usage"]["total_usage"] > 0
     sockerlessd.docker("rm", "-f", cid)
+
+
+def test_container_prune_removes_stopped_only(sockerlessd, busybox):
+    running = run(sockerlessd, "-d", busybox, "sleep", "30").stdout.strip()
+    stopped = run(sockerlessd, "-d", "--label", "keep=no", busybox, "true").stdout.strip()
+    kept = run(sockerlessd, "-d", "--label", "keep=yes", busybox, "true").stdout.strip()
+    sockerlessd.docker("wait", stopped, kept)
+    r = sockerlessd.docker("container", "prune", "-f", "--filter", "label=keep=no")
+    assert r.returncode == 0, r.stderr
+    assert stopped in r.stdout
+    left = sockerlessd.docker("ps", "-aq", "--no-trunc").stdout.split()
+    assert set(left) == {running, kept}
+    sockerlessd.docker("rm", "-f", running, kept)
