@@ -33,6 +33,7 @@ enum class Capability {
   Top,
   Commit,
   Build,
+  Changes,
 };
 
 std::string capability_name(Capability c);
@@ -195,6 +196,12 @@ class Backend {
   // Capability::Pause: freezes / thaws every process of the container.
   virtual void pause(const std::string& /*id*/) { unsupported("pause"); }
   virtual void unpause(const std::string& /*id*/) { unsupported("unpause"); }
+
+  // Capability::Changes: the container's filesystem changes against its image, as
+  // (path, kind) with kind 0 modified, 1 added, 2 deleted (docker diff).
+  virtual std::vector<std::pair<std::string, int>> changes(const ContainerLaunch& /*launch*/) {
+    unsupported("changes");
+  }
 
   // Capability::Stats: current resource usage.
   virtual ResourceUsage stats(const std::string& /*id*/) { unsupported("stats"); }

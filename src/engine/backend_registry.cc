@@ -24,6 +24,8 @@ std::string capability_name(Capability c) {
       return "commit";
     case Capability::Build:
       return "build";
+    case Capability::Changes:
+      return "changes";
   }
   return "unknown";
 }

@@ -1056,6 +1056,11 @@ ContainerLaunch named(ContainerLaunch l, const std::string& ref) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, int>> Containers::changes(const std::string& ref) {
+  Container c = get(ref);
+  return backend_.changes(launch_for(c));
+}
+
 PathStat Containers::archive_stat(const std::string& ref, const std::string& path) {
   Container c = get(ref);
   return backend_.archive_stat(named(launch_for(c), ref), c.running() ? c.state.pid : 0, path);

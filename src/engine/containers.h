@@ -107,6 +107,9 @@ class Containers {
 
   std::string log_path(const std::string& ref) const;
 
+  // docker diff.
+  std::vector<std::pair<std::string, int>> changes(const std::string& ref);
+
   // docker cp, on created, running and stopped containers alike.
   PathStat archive_stat(const std::string& ref, const std::string& path);
   UniqueFd archive_get(const std::string& ref, const std::string& path, PathStat& stat);

@@ -640,6 +640,14 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                    break;
                }
              }));
+  router.add("GET", "/containers/{id}/changes",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               engine.require(engine::Capability::Changes, "changes");
+               json list = json::array();
+               for (const auto& [path, kind] : engine.containers().changes(r.param("id")))
+                 list.push_back({{"Path", path}, {"Kind", kind}});
+               o.send(api::json_response(200, list.empty() ? json(nullptr) : list));
+             }));
   router.add(
       "POST", "/containers/prune", on_worker([&engine](http::Request& r, http::Responder& o) {
         auto filters = api::Filters::parse(r.query.get("filters").value_or(""));

@@ -15,7 +15,6 @@ struct Operation {
 };
 
 constexpr Operation kNotYet[] = {
-    {"GET", "/containers/{id}/changes", "ContainerChanges"},
     {"POST", "/containers/{id}/update", "ContainerUpdate"},
     {"GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"},
     {"POST", "/build", "ImageBuild"},

@@ -443,3 +443,13 @@ def test_container_prune_removes_stopped_only(sockerlessd, busybox):
     left = sockerlessd.docker("ps", "-aq", "--no-trunc").stdout.split()
     assert set(left) == {running, kept}
     sockerlessd.docker("rm", "-f", running, kept)
+
+
+def test_diff_lists_added_changed_deleted(sockerlessd, busybox):
+    cid = run(sockerlessd, "-d", busybox, "sh", "-c",
+              "echo x > /tmp/new; rm /etc/group; echo y >> /etc/passwd; mkdir /made; sleep 30").stdout.strip()
+    time.sleep(0.5)
+    r = sockerlessd.docker("diff", cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["C /etc", "D /etc/group", "C /etc/passwd", "A /made", "C /tmp", "A /tmp/new"]
+    sockerlessd.docker("rm", "-f", cid)

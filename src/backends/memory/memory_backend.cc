@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "monitor/exec_relay.h"
 #include "monitor/monitor.h"
 #include "sandbox/cgroups.h"
+#include "sandbox/layout.h"
 #include "sandbox/sandbox.h"
 
 namespace sockerless::backends {
@@ -96,7 +98,7 @@ class MemoryBackend final : public engine::Backend {
     return c == engine::Capability::Containers || c == engine::Capability::Attach ||
            c == engine::Capability::Exec || c == engine::Capability::Pause ||
            c == engine::Capability::Top || c == engine::Capability::Archive ||
-           c == engine::Capability::Stats;
+           c == engine::Capability::Stats || c == engine::Capability::Changes;
   }
 
   engine::BackendDescription describe() const override {
@@ -202,6 +204,55 @@ class MemoryBackend final : public engine::Backend {
 
   void pause(const std::string& id) override { sandbox::pause(spec_of(id), pid_of(id)); }
   void unpause(const std::string& id) override { sandbox::resume(spec_of(id), pid_of(id)); }
+
+  std::vector<std::pair<std::string, int>> changes(const engine::ContainerLaunch& l) override {
+    // The overlay's upper directory holds exactly what changed: whiteouts (0/0 character
+    // devices) are deletions; anything else is added, or modified when a lower layer has it.
+    sandbox::ContainerSpec spec = to_spec(l, state_dir(l.id));
+    sandbox::StateLayout layout(spec.state_dir);
+    std::vector<std::pair<std::string, int>> out;
+    std::error_code ec;
+    if (!fs::exists(layout.upper, ec)) return out;
+    // The sandbox's own mount points and generated files are not the container's changes.
+    static const std::vector<std::string> kIgnored = {
+        "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev", "/proc", "/sys", "/.dockerenv"};
+    auto ignored = [](const std::string& p) {
+      for (const auto& i : kIgnored)
+        if (p == i || p.rfind(i + "/", 0) == 0) return true;
+      return false;
+    };
+    auto in_lower = [&](const std::string& rel) {
+      for (const auto& dir : spec.lower_dirs) {
+        std::error_code e;
+        if (fs::symlink_status(dir + rel, e).type() != fs::file_type::not_found && !e) return true;
+      }
+      return false;
+    };
+    std::vector<std::pair<std::string, int>> all;
+    for (auto it = fs::recursive_directory_iterator(layout.upper, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::string rel = "/" + fs::relative(it->path(), layout.upper, ec).string();
+      if (ignored(rel)) continue;
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == 0) {
+        all.emplace_back(rel, 2);
+        continue;
+      }
+      all.emplace_back(rel, in_lower(rel) ? 0 : 1);
+    }
+    // A directory that only "changed" because of ignored entries is not a change.
+    for (const auto& [path, kind] : all) {
+      if (kind == 0 && fs::is_directory(layout.upper + path, ec)) {
+        bool has_child = false;
+        for (const auto& [other, k] : all)
+          if (other.size() > path.size() && other.rfind(path + "/", 0) == 0) has_child = true;
+        if (!has_child) continue;
+      }
+      out.emplace_back(path, kind);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
 
   engine::ResourceUsage stats(const std::string& id) override {
     engine::ResourceUsage u;
