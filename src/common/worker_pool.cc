@@ -1,57 +1,71 @@
 #include "common/worker_pool.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 namespace sockerless {
 
-WorkerPool::WorkerPool(std::size_t keep_idle) : keep_idle_(keep_idle) {}
+struct WorkerPool::State {
+  std::mutex mu;
+  std::condition_variable work_cv, done_cv;
+  std::deque<std::function<void()>> queue;
+  std::size_t keep_idle = 4;
+  std::size_t threads = 0, idle = 0;
+  bool stopping = false;
+};
+
+WorkerPool::WorkerPool(std::size_t keep_idle) : state_(std::make_shared<State>()) {
+  state_->keep_idle = keep_idle;
+}
 
 WorkerPool::~WorkerPool() {
-  std::unique_lock lock(mu_);
-  stopping_ = true;
-  work_cv_.notify_all();
-  done_cv_.wait(lock, [&] { return threads_ == 0; });
+  std::unique_lock lock(state_->mu);
+  state_->stopping = true;
+  state_->work_cv.notify_all();
+  state_->done_cv.wait(lock, [&] { return state_->threads == 0; });
 }
 
 void WorkerPool::submit(std::function<void()> task) {
-  std::lock_guard lock(mu_);
-  queue_.push_back(std::move(task));
-  if (idle_ >= queue_.size()) {
-    work_cv_.notify_one();
+  std::lock_guard lock(state_->mu);
+  state_->queue.push_back(std::move(task));
+  if (state_->idle >= state_->queue.size()) {
+    state_->work_cv.notify_one();
     return;
   }
-  ++threads_;
-  std::thread([this] { run(); }).detach();
+  ++state_->threads;
+  std::thread([s = state_] { run(s); }).detach();
 }
 
 std::size_t WorkerPool::threads() const {
-  std::lock_guard lock(mu_);
-  return threads_;
+  std::lock_guard lock(state_->mu);
+  return state_->threads;
 }
 
-void WorkerPool::run() {
-  std::unique_lock lock(mu_);
+void WorkerPool::run(std::shared_ptr<State> s) {
+  std::unique_lock lock(s->mu);
   for (;;) {
-    if (queue_.empty()) {
-      if (stopping_) break;
-      ++idle_;
-      bool woke = work_cv_.wait_for(lock, std::chrono::seconds(30),
-                                    [&] { return !queue_.empty() || stopping_; });
-      --idle_;
-      if (!woke && threads_ > keep_idle_) break;
+    if (s->queue.empty()) {
+      if (s->stopping) break;
+      ++s->idle;
+      bool woke = s->work_cv.wait_for(lock, std::chrono::seconds(30),
+                                      [&] { return !s->queue.empty() || s->stopping; });
+      --s->idle;
+      if (!woke && s->threads > s->keep_idle) break;
       continue;
     }
-    auto task = std::move(queue_.front());
-    queue_.pop_front();
+    auto task = std::move(s->queue.front());
+    s->queue.pop_front();
     lock.unlock();
     task();
     task = nullptr;
     lock.lock();
   }
-  --threads_;
-  // Unlock and notify only once this thread is done touching the pool.
-  std::notify_all_at_thread_exit(done_cv_, std::move(lock));
+  --s->threads;
+  s->done_cv.notify_all();
+  // `s` keeps the state alive until this thread is done with it.
 }
 
 }  // namespace sockerless

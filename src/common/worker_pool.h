@@ -3,11 +3,9 @@
 // is idle. Idle threads beyond `keep_idle` exit after a while.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <functional>
-#include <mutex>
+#include <memory>
 
 namespace sockerless {
 
@@ -22,14 +20,11 @@ class WorkerPool {
   std::size_t threads() const;
 
  private:
-  void run();
-
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_, done_cv_;
-  std::deque<std::function<void()>> queue_;
-  std::size_t keep_idle_;
-  std::size_t threads_ = 0, idle_ = 0;
-  bool stopping_ = false;
+  // Shared with the (detached) threads, so the last one to leave can still touch it
+  // after the pool itself is gone.
+  struct State;
+  static void run(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace sockerless
