@@ -44,6 +44,8 @@ struct BackendDescription {
   std::string driver;  // shown as Info.Driver (storage driver)
   std::vector<std::pair<std::string, std::string>> driver_status;  // Info.DriverStatus
   std::vector<std::string> warnings;                               // Info.Warnings
+  // Resource controls the backend can apply (Info.MemoryLimit, CpuCfsQuota, …).
+  bool memory_limit = false, cpu_cfs = false, cpu_shares = false, pids_limit = false;
 };
 
 // Everything a backend may need from the daemon's configuration.

@@ -108,6 +108,9 @@ class MemoryBackend final : public engine::Backend {
     d.driver_status = {{"Backend", "memory (Linux namespaces on this host)"},
                        {"Root Dir", options_.data_root}};
     d.warnings = host_.warnings;
+    d.memory_limit = host_.memory_cgroup;
+    d.cpu_cfs = d.cpu_shares = host_.cpu_cgroup;
+    d.pids_limit = host_.pids_cgroup;
     return d;
   }
 
