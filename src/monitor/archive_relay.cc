@@ -16,6 +16,7 @@
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/time.h"
 #include "monitor/monitor.h"
@@ -225,6 +226,41 @@ json do_put(int fd, const std::string& dir, bool no_overwrite_dir_non_dir, bool 
   return result;
 }
 
+// Every entry of the staged upload must stay inside its destination: no absolute names,
+// no "..". Returns what is wrong, or nothing.
+std::optional<std::string> check_upload(int fd) {
+  ::lseek(fd, 0, SEEK_SET);
+  archive* in = archive_read_new();
+  archive_read_support_filter_all(in);
+  archive_read_support_format_tar(in);
+  archive_read_support_format_empty(in);
+  std::optional<std::string> problem;
+  if (archive_read_open_fd(in, fd, 64 * 1024) != ARCHIVE_OK) {
+    problem = std::string("invalid tar: ") + archive_error_string(in);
+  } else {
+    archive_entry* e;
+    int rc;
+    while ((rc = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+      std::string name = archive_entry_pathname(e);
+      fs::path rel = fs::path(name).lexically_normal();
+      bool escapes = rel.is_absolute() || (!rel.empty() && *rel.begin() == "..");
+      if (const char* link = archive_entry_hardlink(e)) {
+        fs::path target = fs::path(link).lexically_normal();
+        escapes = escapes || target.is_absolute() || (!target.empty() && *target.begin() == "..");
+      }
+      if (escapes) {
+        problem = "invalid tar entry " + name + ": outside the destination";
+        break;
+      }
+      archive_read_data_skip(in);
+    }
+    if (!problem && rc != ARCHIVE_EOF)
+      problem = std::string("invalid tar: ") + archive_error_string(in);
+  }
+  archive_read_free(in);
+  return problem;
+}
+
 }  // namespace
 
 int run_archive_relay(int fd) {
@@ -236,6 +272,31 @@ int run_archive_relay(int fd) {
   if (!req.is_object()) {
     reply(fd, {{"error", "bad request"}, {"status", 500}});
     return 1;
+  }
+  // An upload is read whole and checked before anything is written: an archive that
+  // would escape its destination is refused with nothing extracted.
+  UniqueFd upload;
+  if (req.value("op", "") == "put") {
+    std::string dir = req.contains("spec") ? req["spec"].value("state_dir", "/tmp") : "/tmp";
+    upload = UniqueFd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!upload) {
+      reply(fd, {{"error", std::string("staging the upload: ") + std::strerror(errno)},
+                 {"status", 500}});
+      return 1;
+    }
+    char buf[64 * 1024];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0)
+      if (::write(upload.get(), buf, static_cast<std::size_t>(n)) != n) {
+        reply(fd, {{"error", std::string("staging the upload: ") + std::strerror(errno)},
+                   {"status", 500}});
+        return 1;
+      }
+    if (auto problem = check_upload(upload.get())) {
+      reply(fd, {{"error", *problem}, {"status", 400}});
+      return 1;
+    }
+    ::lseek(upload.get(), 0, SEEK_SET);
   }
   try {
     enter_container_root(req);
@@ -263,7 +324,7 @@ int run_archive_relay(int fd) {
       reply(fd, {{"error", "extraction point is not a directory"}, {"status", 400}});
       return 1;
     }
-    reply(fd, do_put(fd, path, req.value("no_overwrite_dir_non_dir", false),
+    reply(fd, do_put(upload.get(), path, req.value("no_overwrite_dir_non_dir", false),
                      req.value("copy_uid_gid", false)));
   } else {
     reply(fd, {{"error", "unknown archive operation " + op}, {"status", 500}});
