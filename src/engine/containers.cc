@@ -891,45 +891,37 @@ void Containers::resize(const std::string& ref, int height, int width) {
 }
 
 void Containers::pause(const std::string& ref) {
-  Container c;
-  {
-    std::lock_guard lock(mu_);
-    auto e = find(ref);
-    if (!e) throw NotFound("No such container: " + ref);
-    if (e->c.state.status == "paused")
-      throw Conflict("Container " + e->c.id + " is already paused");
-    if (e->c.state.status != "running") throw Conflict("Container " + e->c.id + " is not running");
-    c = e->c;
-  }
-  backend_.pause(c.id);
-  {
-    std::lock_guard lock(mu_);
-    if (auto e = find(c.id)) {
-      e->c.state.status = "paused";
-      persist(e->c);
-    }
-  }
-  publish(c, "pause");
+  set_paused(ref, true);
+}
+void Containers::unpause(const std::string& ref) {
+  set_paused(ref, false);
 }
 
-void Containers::unpause(const std::string& ref) {
+// Freezes or thaws through the backend and records it, with dockerd's conflicts.
+void Containers::set_paused(const std::string& ref, bool paused) {
   Container c;
   {
     std::lock_guard lock(mu_);
     auto e = find(ref);
     if (!e) throw NotFound("No such container: " + ref);
-    if (e->c.state.status != "paused") throw Conflict("Container " + e->c.id + " is not paused");
+    const std::string& status = e->c.state.status;
+    if (paused && status == "paused") throw Conflict("Container " + e->c.id + " is already paused");
+    if (paused && status != "running") throw Conflict("Container " + e->c.id + " is not running");
+    if (!paused && status != "paused") throw Conflict("Container " + e->c.id + " is not paused");
     c = e->c;
   }
-  backend_.unpause(c.id);
+  if (paused)
+    backend_.pause(c.id);
+  else
+    backend_.unpause(c.id);
   {
     std::lock_guard lock(mu_);
     if (auto e = find(c.id)) {
-      e->c.state.status = "running";
+      e->c.state.status = paused ? "paused" : "running";
       persist(e->c);
     }
   }
-  publish(c, "unpause");
+  publish(c, paused ? "pause" : "unpause");
 }
 
 std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>> Containers::top(

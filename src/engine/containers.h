@@ -150,6 +150,7 @@ class Containers {
                std::map<std::string, std::string> extra = {});
   ContainerLaunch launch_for(const Container& c);
   void remove_anonymous_volumes(const Container& c);
+  void set_paused(const std::string& ref, bool paused);
   nlohmann::json resolve_mounts(const nlohmann::json& host_config,
                                 const nlohmann::json& image_volumes);
   static std::optional<std::chrono::milliseconds> restart_decision(const Container& c,

@@ -20,6 +20,7 @@
 
 #include "common/time.h"
 #include "monitor/monitor.h"
+#include "monitor/spawn_role.h"
 #include "sandbox/layout.h"
 
 extern char** environ;
@@ -30,19 +31,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool send_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 void reply(int fd, const json& doc) {
   send_all(fd, doc.dump() + "\n");
@@ -339,26 +327,7 @@ UniqueFd launch_archive(const std::string& self_exe, const std::string& log_dir,
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  std::string log = log_dir + "/archive.log";
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-  posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
-  std::vector<std::string> args = {"sockerlessd", "archive", log_dir};
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, self_exe.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
-    throw std::runtime_error("starting the archive relay: " + std::string(std::strerror(rc)));
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  spawn_role(self_exe, "archive", log_dir, theirs.get(), log_dir + "/archive.log", "archive relay");
   if (!send_all(ours.get(), request.dump() + "\n"))
     throw std::runtime_error("the archive relay went away");
   return ours;

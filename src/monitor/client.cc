@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "monitor/monitor.h"
+#include "monitor/spawn_role.h"
 
 extern char** environ;
 
@@ -41,19 +42,6 @@ UniqueFd connect_socket(const std::string& path) {
   return fd;
 }
 
-bool send_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
 
 Launched launch(const std::string& self_exe, const std::string& state_dir,
@@ -70,28 +58,9 @@ Launched launch(const std::string& self_exe, const std::string& state_dir,
   if (::pipe2(p, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   UniqueFd report_r(p[0]), report_w(p[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   std::string log = state_dir + "/monitor.log";
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-  posix_spawn_file_actions_adddup2(&fa, report_w.get(), 3);
-  std::vector<std::string> args = {"sockerlessd", "monitor", state_dir};
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, self_exe.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
+  spawn_role(self_exe, "monitor", state_dir, report_w.get(), log, "container monitor");
   report_w.reset();
-  if (rc != 0)
-    throw std::runtime_error("starting the container monitor: " + std::string(std::strerror(rc)));
-  // The monitor detaches at once (it forks and its first process exits): reap that one.
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
   auto read_line = [&] {
     std::string line;
     char c;

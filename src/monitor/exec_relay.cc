@@ -21,6 +21,7 @@
 
 #include "api/mux.h"
 #include "monitor/monitor.h"
+#include "monitor/spawn_role.h"
 #include "sandbox/sandbox.h"
 
 extern char** environ;
@@ -30,24 +31,6 @@ namespace sockerless::monitor {
 using nlohmann::json;
 
 namespace {
-
-bool send_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        pollfd p{fd, POLLOUT, 0};
-        ::poll(&p, 1, 1000);
-        continue;
-      }
-      return false;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 bool send_frame(int fd, api::StreamType type, std::string_view payload) {
   std::string out;
@@ -296,27 +279,8 @@ UniqueFd launch_exec(const std::string& self_exe, const std::string& state_dir,
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  std::string log = state_dir + "/monitor.log";
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-  posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
-  std::vector<std::string> args = {"sockerlessd", "exec-relay", state_dir};
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, self_exe.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
-    throw std::runtime_error("starting the exec relay: " + std::string(std::strerror(rc)));
-  // The relay detaches (forks, its first process exits) so nothing here has to reap it later.
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  spawn_role(self_exe, "exec-relay", state_dir, theirs.get(), state_dir + "/monitor.log",
+             "exec relay");
   std::string header = request_to_json(request).dump() + "\n";
   if (!send_all(ours.get(), header)) throw std::runtime_error("the exec relay went away");
   return ours;

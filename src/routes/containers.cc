@@ -500,6 +500,16 @@ std::string stat_header(const engine::PathStat& st) {
   return image::base64_encode(j.dump());
 }
 
+// Sends a tar the backend produces as the response body.
+void stream_tar(UniqueFd tar, http::Responder& out, http::Headers headers) {
+  auto stream = out.stream(200, std::move(headers));
+  char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(tar.get(), buf, sizeof buf);
+    if (n <= 0 || !stream.write(std::string_view(buf, static_cast<std::size_t>(n)))) break;
+  }
+}
+
 std::string archive_path(const http::Request& req) {
   auto p = req.query.get("path");
   if (!p || p->empty()) throw InvalidArgument("Path cannot be empty");
@@ -606,13 +616,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                http::Headers h;
                h.set("Content-Type", "application/x-tar");
                h.set("X-Docker-Container-Path-Stat", stat_header(st));
-               auto stream = o.stream(200, std::move(h));
-               char buf[64 * 1024];
-               for (;;) {
-                 ssize_t n = ::read(tar.get(), buf, sizeof buf);
-                 if (n <= 0 || !stream.write(std::string_view(buf, static_cast<std::size_t>(n))))
-                   break;
-               }
+               stream_tar(std::move(tar), o, std::move(h));
              }));
   router.add("PUT", "/containers/{id}/archive",
              http::RouteTarget{[&engine](http::Request& r, http::Responder& o) {
@@ -632,13 +636,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                UniqueFd tar = engine.containers().archive_get(r.param("id"), "/", st);
                http::Headers h;
                h.set("Content-Type", "application/x-tar");
-               auto stream = o.stream(200, std::move(h));
-               char buf[64 * 1024];
-               for (;;) {
-                 ssize_t n = ::read(tar.get(), buf, sizeof buf);
-                 if (n <= 0 || !stream.write(std::string_view(buf, static_cast<std::size_t>(n))))
-                   break;
-               }
+               stream_tar(std::move(tar), o, std::move(h));
              }));
   router.add("GET", "/containers/{id}/changes",
              on_worker([&engine](http::Request& r, http::Responder& o) {
