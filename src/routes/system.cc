@@ -246,19 +246,23 @@ void disk_usage(engine::Engine& engine, http::Request& req, http::Responder& out
   }
   if (want("container")) {
     json containers = json::array();
-    for (const auto& c : engine.containers().list())
+    for (const auto& c : engine.containers().list()) {
+      std::string command;
+      for (const auto& a : c.argv)
+        command += (command.empty() ? "" : " ") + a;
       containers.push_back({{"Id", c.id},
                             {"Names", json::array({"/" + c.name})},
                             {"Image", c.image_ref},
                             {"ImageID", c.image_id},
-                            {"Command", ""},
+                            {"Command", command},
                             {"Created", c.created / 1000000000},
                             {"State", c.state.status},
                             {"Status", c.state.status},
-                            {"SizeRw", 0},
-                            {"SizeRootFs", 0},
+                            // SizeRw/SizeRootFs are left out rather than reported as 0:
+                            // the container's layer size is not measured yet.
                             {"Labels", c.config.value("Labels", json::object())},
-                            {"Mounts", json::array()}});
+                            {"Mounts", c.mounts}});
+    }
     doc["Containers"] = containers;
   }
   if (want("volume")) doc["Volumes"] = json::array();
