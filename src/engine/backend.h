@@ -82,10 +82,12 @@ struct ContainerLaunch {
   std::string network_mode = "default";
   std::vector<std::string> extra_hosts, dns, dns_search, dns_options;
   std::int64_t memory = 0, cpu_shares = 0, cpu_quota = 0, cpu_period = 0, pids_limit = 0;
+  std::int64_t memory_swap = 0;  // 0: twice memory; -1: unlimited
   struct Mount {
     std::string type, source, target, propagation;
     bool readonly = false;
     std::int64_t tmpfs_size = 0;
+    unsigned tmpfs_mode = 01777;
   };
   std::vector<Mount> mounts;
   // For backends that run locally: the image's unpacked layers, bottom first (unpacks on
@@ -196,6 +198,8 @@ class Backend {
   }
 
   // Capability::Pause: freezes / thaws every process of the container.
+  // docker update on a running container: applies launch's resource limits to it.
+  virtual void update_resources(const ContainerLaunch& /*launch*/) { unsupported("update"); }
   virtual void pause(const std::string& /*id*/) { unsupported("pause"); }
   virtual void unpause(const std::string& /*id*/) { unsupported("unpause"); }
 

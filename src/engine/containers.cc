@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "common/ids.h"
 #include "common/time.h"
+#include "common/units.h"
 #include "engine/volumes.h"
 #include "image/image_service.h"
 #include "store/database.h"
@@ -39,6 +40,29 @@ struct Life {
   std::mutex mu;
   bool alive = true;
 };
+
+// --tmpfs options: size= and mode=; the flags (ro, noexec, …) that matter to the sandbox.
+void apply_tmpfs_options(const std::string& opts, ContainerLaunch::Mount& mount) {
+  std::size_t p = 0;
+  while (p <= opts.size() && !opts.empty()) {
+    std::size_t comma = opts.find(',', p);
+    std::string opt = opts.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
+    if (opt.rfind("size=", 0) == 0) {
+      auto bytes = parse_ram_bytes(opt.substr(5));
+      if (!bytes) throw InvalidArgument("invalid tmpfs option: " + opt);
+      mount.tmpfs_size = *bytes;
+    } else if (opt.rfind("mode=", 0) == 0) {
+      char* end = nullptr;
+      unsigned long mode = std::strtoul(opt.c_str() + 5, &end, 8);
+      if (!end || *end || mode > 07777) throw InvalidArgument("invalid tmpfs option: " + opt);
+      mount.tmpfs_mode = static_cast<unsigned>(mode);
+    } else if (opt == "ro") {
+      mount.readonly = true;
+    }
+    if (comma == std::string::npos) break;
+    p = comma + 1;
+  }
+}
 
 const std::regex kNamePattern("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
 
@@ -325,6 +349,8 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
     host_config["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
   for (const char* k : {"AutoRemove", "Privileged", "ReadonlyRootfs", "PublishAllPorts"})
     if (!host_config.contains(k) || host_config[k].is_null()) host_config[k] = false;
+  if (!host_config.contains("Runtime") || host_config["Runtime"] == "")
+    host_config["Runtime"] = "sockerless-" + backend_.describe().name;  // as /info names it
   const std::string network = host_config["NetworkMode"].get<std::string>();
   if (network != "default" && network != "bridge" && network != "none" && network != "host")
     throw NotImplemented("network mode \"" + network + "\" is not supported by sockerless yet");
@@ -534,6 +560,11 @@ ContainerLaunch Containers::launch_for(const Container& c) {
   std::string mode = h.value("NetworkMode", "default");
   l.network_mode = mode == "host" ? "host" : mode == "none" ? "none" : "default";
   l.memory = h.value("Memory", std::int64_t{0});
+  l.memory_swap = h.value("MemorySwap", std::int64_t{0});
+  if (std::int64_t nano = h.value("NanoCpus", std::int64_t{0}); nano > 0) {
+    l.cpu_period = 100000;  // --cpus: a quota over docker's default period
+    l.cpu_quota = nano * l.cpu_period / 1000000000;
+  }
   l.cpu_shares = h.value("CpuShares", std::int64_t{0});
   l.cpu_quota = h.value("CpuQuota", std::int64_t{0});
   l.cpu_period = h.value("CpuPeriod", std::int64_t{0});
@@ -546,8 +577,18 @@ ContainerLaunch Containers::launch_for(const Container& c) {
     mount.readonly = !m.value("RW", true);
     mount.propagation = m.value("Propagation", "");
     mount.tmpfs_size = m.value("TmpfsSize", std::int64_t{0});
+    mount.tmpfs_mode = m.value("TmpfsMode", 01777u);
     l.mounts.push_back(mount);
   }
+  // --tmpfs /path:opts: not part of Mounts in dockerd's inspect either.
+  if (h.contains("Tmpfs") && h["Tmpfs"].is_object())
+    for (const auto& [target, opts] : h["Tmpfs"].items()) {
+      ContainerLaunch::Mount mount;
+      mount.type = "tmpfs";
+      mount.target = target;
+      apply_tmpfs_options(opts.is_string() ? opts.get<std::string>() : "", mount);
+      l.mounts.push_back(mount);
+    }
   std::string image_id = c.image_id;
   l.rootfs_layers = [this, image_id] {
     auto record = images_.store().get(image_id);
@@ -751,7 +792,9 @@ void Containers::kill(const std::string& ref, const std::string& signal_text) {
     std::lock_guard lock(mu_);
     auto e = find(ref);
     if (!e) throw NotFound("No such container: " + ref);
-    if (!e->c.running()) throw Conflict("Container " + e->c.id + " is not running");
+    if (!e->c.running())
+      throw Conflict("Cannot kill container: " + ref + ": Container " + e->c.id +
+                     " is not running");
     c = e->c;
   }
   {
@@ -870,8 +913,8 @@ void Containers::rename(const std::string& ref, const std::string& new_name_in) 
     if (!e) throw NotFound("No such container: " + ref);
     if (auto it = by_name_.find(new_name); it != by_name_.end())
       throw Conflict(
-          "Conflict. The container name \"/" + new_name + "\" is already in use by container \"" +
-          it->second +
+          "Error when allocating new name: Conflict. The container name \"/" + new_name +
+          "\" is already in use by container \"" + it->second +
           "\". You have to remove (or rename) that container to be able to reuse that name.");
     old = e->c.name;
     by_name_.erase(old);
@@ -881,6 +924,81 @@ void Containers::rename(const std::string& ref, const std::string& new_name_in) 
     c = e->c;
   }
   publish(c, "rename", {{"oldName", "/" + old}});
+}
+
+json Containers::update(const std::string& ref, const json& body) {
+  if (!body.is_object()) throw InvalidArgument("update: the body must be a JSON object");
+  auto number = [&](const char* key) -> std::optional<std::int64_t> {
+    if (!body.contains(key) || !body[key].is_number_integer()) return std::nullopt;
+    return body[key].get<std::int64_t>();
+  };
+  Container c;
+  json previous;
+  {
+    std::lock_guard lock(mu_);
+    auto e = find(ref);
+    if (!e) throw NotFound("No such container: " + ref);
+    json h = e->c.host_config;
+    auto cannot = [&](const std::string& why) {
+      return InvalidArgument("Cannot update container " + e->c.id + ": " + why);
+    };
+    if (body.contains("RestartPolicy") && body["RestartPolicy"].is_object()) {
+      std::string policy = body["RestartPolicy"].value("Name", "");
+      if (!policy.empty()) {
+        if (h.value("AutoRemove", false) && policy != "no")
+          throw cannot(
+              "Restart policy cannot be updated because AutoRemove is enabled for the "
+              "container");
+        if (policy != "no" && policy != "always" && policy != "unless-stopped" &&
+            policy != "on-failure")
+          throw cannot("invalid restart policy '" + policy + "'");
+        h["RestartPolicy"] = {
+            {"Name", policy},
+            {"MaximumRetryCount", body["RestartPolicy"].value("MaximumRetryCount", 0)}};
+      }
+    }
+    // The fields dockerd's update takes; a zero leaves the current value.
+    for (const char* key :
+         {"Memory", "MemorySwap", "MemoryReservation", "CpuShares", "CpuPeriod", "CpuQuota",
+          "NanoCpus", "BlkioWeight", "CpuRealtimePeriod", "CpuRealtimeRuntime", "KernelMemory"})
+      if (auto v = number(key); v && *v != 0) h[key] = *v;
+    for (const char* key : {"CpusetCpus", "CpusetMems"})
+      if (body.contains(key) && body[key].is_string() && !body[key].get<std::string>().empty())
+        h[key] = body[key];
+    if (auto v = number("PidsLimit")) h["PidsLimit"] = *v <= 0 ? 0 : *v;
+    std::int64_t memory = h.value("Memory", std::int64_t{0});
+    std::int64_t swap = h.value("MemorySwap", std::int64_t{0});
+    if (memory > 0 && memory < (6 << 20)) throw cannot("Minimum memory limit allowed is 6MB");
+    if (memory > 0 && swap > 0 && swap < memory)
+      throw cannot(number("MemorySwap")
+                       ? "Minimum memoryswap limit should be larger than memory limit, see "
+                         "usage"
+                       : "Memory limit should be smaller than already set memoryswap limit, "
+                         "update the memoryswap at the same time");
+    if (h.value("NanoCpus", std::int64_t{0}) > 0 &&
+        (h.value("CpuQuota", std::int64_t{0}) > 0 || h.value("CpuPeriod", std::int64_t{0}) > 0))
+      throw cannot(
+          "Conflicting options: Nano CPUs cannot be set at the same time as CPU Period or CPU "
+          "Quota");
+    previous = e->c.host_config;
+    e->c.host_config = h;
+    c = e->c;
+  }
+  if (c.running() && backend_.supports(Capability::Containers)) {
+    try {
+      backend_.update_resources(launch_for(c));
+    } catch (const std::exception& err) {
+      std::lock_guard lock(mu_);
+      if (auto e = find(c.id)) e->c.host_config = previous;
+      throw InvalidArgument("Cannot update container " + c.id + ": " + err.what());
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto e = find(c.id)) persist(e->c);
+  }
+  publish(c, "update");
+  return nullptr;  // dockerd answers {"Warnings":null}
 }
 
 void Containers::resize(const std::string& ref, int height, int width) {

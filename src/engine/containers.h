@@ -88,6 +88,10 @@ class Containers {
   void restart(const std::string& ref, std::optional<int> timeout, const std::string& signal);
   void remove(const std::string& ref, bool force, bool remove_volumes = false);
   void rename(const std::string& ref, const std::string& new_name);
+  // docker update: the resource limits and restart policy set in `update` (dockerd's
+  // UpdateConfig: zero values mean "leave as is"); applied at once when running.
+  // Returns the warnings for the client.
+  nlohmann::json update(const std::string& ref, const nlohmann::json& update);
   void resize(const std::string& ref, int height, int width);
   void pause(const std::string& ref);
   void unpause(const std::string& ref);

@@ -571,6 +571,12 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                    cs.rename(r.param("id"), r.query.get("name").value_or(""));
                  },
                  204, engine)));
+  router.add("POST", "/containers/{id}/update",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               json body = api::parse_body(r.body, nullptr);
+               json warnings = engine.containers().update(r.param("id"), body);
+               o.send(api::json_response(200, {{"Warnings", warnings}}));
+             }));
   router.add("POST", "/containers/{id}/resize",
              on_worker(simple(
                  [&cs](engine::Engine&, http::Request& r) {

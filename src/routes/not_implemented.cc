@@ -15,7 +15,6 @@ struct Operation {
 };
 
 constexpr Operation kNotYet[] = {
-    {"POST", "/containers/{id}/update", "ContainerUpdate"},
     {"GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"},
     {"POST", "/build", "ImageBuild"},
     {"POST", "/build/prune", "BuildPrune"},

@@ -113,14 +113,26 @@ void write_limits(const std::vector<Hierarchy>& hs, const ContainerSpec& spec) {
     if (auto dir = dir_for("memory"); !dir.empty()) {
       bool v2 = with_controller(hs, "memory")->unified;
       // docker: without MemorySwap, swap may add as much again as the memory limit.
+      std::int64_t total = r.memory_swap > 0   ? r.memory_swap
+                           : r.memory_swap < 0 ? -1
+                                               : 2 * r.memory;
       if (v2) {
         set_limit(dir, "memory.max", std::to_string(r.memory));
         if (exists(dir + "/memory.swap.max"))
-          set_limit(dir, "memory.swap.max", std::to_string(r.memory));
-      } else {
+          set_limit(dir, "memory.swap.max",
+                    total < 0 ? std::string("max") : std::to_string(total - r.memory));
+      } else if (!exists(dir + "/memory.memsw.limit_in_bytes")) {
         set_limit(dir, "memory.limit_in_bytes", std::to_string(r.memory));
-        if (exists(dir + "/memory.memsw.limit_in_bytes"))
-          set_limit(dir, "memory.memsw.limit_in_bytes", std::to_string(2 * r.memory));
+      } else {
+        // v1 keeps memory <= memory+swap at every moment: which goes first depends on
+        // whether the limits grow or shrink.
+        std::string memsw = std::to_string(total);
+        if (write_value(dir + "/memory.memsw.limit_in_bytes", memsw) == 0) {
+          set_limit(dir, "memory.limit_in_bytes", std::to_string(r.memory));
+        } else {
+          set_limit(dir, "memory.limit_in_bytes", std::to_string(r.memory));
+          set_limit(dir, "memory.memsw.limit_in_bytes", memsw);
+        }
       }
     }
   }
@@ -148,6 +160,14 @@ void write_limits(const std::vector<Hierarchy>& hs, const ContainerSpec& spec) {
     if (auto dir = dir_for("pids"); !dir.empty())
       set_limit(dir, "pids.max", std::to_string(r.pids_limit));
   }
+}
+
+// An update may also lift a limit.
+void lift_limits(const std::vector<Hierarchy>& hs, const ContainerSpec& spec) {
+  const Resources& r = spec.resources;
+  if (r.pids_limit <= 0)
+    if (const Hierarchy* h = with_controller(hs, "pids"))
+      set_limit(container_cgroup(*h, spec), "pids.max", "max");
 }
 
 bool needed_for_limits(const Hierarchy& h, const Resources& r) {
@@ -234,6 +254,12 @@ std::vector<Hierarchy> create_cgroups(const ContainerSpec& spec) {
     throw;
   }
   return created;
+}
+
+void update_resources(const ContainerSpec& spec) {
+  auto hs = existing_cgroups(spec);
+  write_limits(hs, spec);
+  lift_limits(hs, spec);
 }
 
 std::vector<Hierarchy> existing_cgroups(const ContainerSpec& spec) {

@@ -47,6 +47,8 @@ struct Resources {
   std::int64_t cpu_quota = 0;   // microseconds per period; 0 = unlimited
   std::int64_t cpu_period = 0;  // microseconds; 0 = default (100000)
   std::int64_t pids_limit = 0;  // 0 or -1 = unlimited
+  std::int64_t memory_swap =
+      0;  // memory + swap; 0 = twice memory (docker's default), -1 = no limit
 };
 
 struct ContainerSpec {
@@ -110,6 +112,10 @@ pid_t enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec&
 // After the container's processes are gone: unmounts its root and mounts, removes its
 // cgroups. Idempotent; keeps upper/ (the container's changes) unless `remove_changes`.
 void cleanup(const ContainerSpec& spec, bool remove_changes);
+
+// docker update: writes spec.resources to the running container's cgroups (a pids limit
+// of 0 or -1 lifts the limit). Throws SandboxError("cgroups", …) when the kernel refuses.
+void update_resources(const ContainerSpec& spec);
 
 // Freezes or thaws every process of the container (freezer cgroup, else SIGSTOP/SIGCONT).
 void pause(const ContainerSpec& spec, pid_t container_pid);

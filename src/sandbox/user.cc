@@ -170,6 +170,9 @@ std::variant<ExecUser, std::string> resolve_user(std::string_view spec,
       return "Unable to find group " + extra;
     }
   }
+  // Like dockerd (not bare runc): the primary group always leads the supplementary ones,
+  // so `id` shows groups=<gid> too.
+  user.groups.insert(user.groups.begin(), user.gid);
   if (user.home.empty()) user.home = "/";
   return user;
 }

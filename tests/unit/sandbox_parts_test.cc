@@ -92,26 +92,27 @@ TEST(SandboxUser, FollowsDockerSemantics) {
   auto root = user_of("");
   EXPECT_EQ(root.uid, 0u);
   EXPECT_EQ(root.gid, 0u);
-  EXPECT_EQ(root.groups, std::vector<gid_t>{10});
+  EXPECT_EQ(root.groups, (std::vector<gid_t>{0, 10}));  // dockerd: primary gid first
   EXPECT_EQ(root.home, "/root");
 
   auto app = user_of("app");
   EXPECT_EQ(app.uid, 1000u);
   EXPECT_EQ(app.gid, 1000u);
-  EXPECT_EQ(app.groups, (std::vector<gid_t>{10, 50}));
+  EXPECT_EQ(app.groups, (std::vector<gid_t>{1000, 10, 50}));
   EXPECT_EQ(app.home, "/home/app");
 
-  EXPECT_EQ(user_of("1000").groups, (std::vector<gid_t>{10, 50}));  // numeric, found in passwd
+  EXPECT_EQ(user_of("1000").groups,
+            (std::vector<gid_t>{1000, 10, 50}));  // numeric, found in passwd
   auto explicit_group = user_of("app:staff");
   EXPECT_EQ(explicit_group.gid, 50u);
-  EXPECT_TRUE(explicit_group.groups.empty());  // only in the implicit form
+  EXPECT_EQ(explicit_group.groups, std::vector<gid_t>{50});  // members only in the implicit form
   auto numeric = user_of("4242:4343");
   EXPECT_EQ(numeric.uid, 4242u);
   EXPECT_EQ(numeric.gid, 4343u);
   EXPECT_EQ(numeric.home, "/");
   EXPECT_EQ(user_of("4242").gid, 0u);
   EXPECT_EQ(user_of("daemon").home, "/");
-  EXPECT_EQ(user_of("app", {"staff", "77"}).groups, (std::vector<gid_t>{10, 50, 50, 77}));
+  EXPECT_EQ(user_of("app", {"staff", "77"}).groups, (std::vector<gid_t>{1000, 10, 50, 50, 77}));
 
   EXPECT_EQ(error_of("ghost"), "unable to find user ghost: no matching entries in passwd file");
   EXPECT_EQ(error_of("app:ghosts"),

@@ -46,6 +46,17 @@ long read_long(const char* path, long fallback) {
   return (in >> v) ? v : fallback;
 }
 
+sandbox::Resources to_spec_resources(const engine::ContainerLaunch& l) {
+  sandbox::Resources r;
+  r.memory = l.memory;
+  r.memory_swap = l.memory_swap;
+  r.cpu_shares = l.cpu_shares;
+  r.cpu_quota = l.cpu_quota;
+  r.cpu_period = l.cpu_period;
+  r.pids_limit = l.pids_limit;
+  return r;
+}
+
 sandbox::ContainerSpec to_spec(const engine::ContainerLaunch& l, const std::string& state_dir) {
   sandbox::ContainerSpec s;
   s.id = l.id;
@@ -71,11 +82,7 @@ sandbox::ContainerSpec to_spec(const engine::ContainerLaunch& l, const std::stri
     s.ulimits.push_back(sandbox::Ulimit{u.name, u.soft, u.hard});
   if (l.shm_size > 0) s.shm_size = l.shm_size;
   s.network_mode = l.network_mode;
-  s.resources.memory = l.memory;
-  s.resources.cpu_shares = l.cpu_shares;
-  s.resources.cpu_quota = l.cpu_quota;
-  s.resources.cpu_period = l.cpu_period;
-  s.resources.pids_limit = l.pids_limit;
+  s.resources = to_spec_resources(l);
   for (const auto& m : l.mounts) {
     sandbox::Mount mount;
     mount.type = m.type;
@@ -84,6 +91,7 @@ sandbox::ContainerSpec to_spec(const engine::ContainerLaunch& l, const std::stri
     mount.readonly = m.readonly;
     mount.propagation = m.propagation;
     mount.tmpfs_size = m.tmpfs_size;
+    mount.tmpfs_mode = m.tmpfs_mode;
     s.mounts.push_back(mount);
   }
   return s;
@@ -205,6 +213,11 @@ class MemoryBackend final : public engine::Backend {
     monitor::resize_exec(state_dir(id), exec_id, height, width);
   }
 
+  void update_resources(const engine::ContainerLaunch& l) override {
+    auto spec = spec_of(l.id);
+    spec.resources = to_spec_resources(l);
+    sandbox::update_resources(spec);
+  }
   void pause(const std::string& id) override { sandbox::pause(spec_of(id), pid_of(id)); }
   void unpause(const std::string& id) override { sandbox::resume(spec_of(id), pid_of(id)); }
 
