@@ -1,0 +1,162 @@
+"""Interactive use in a real terminal: the docker CLI runs inside tmux (a pty of its own),
+keys are typed into it and the screen is read back — `docker run -it`, Ctrl-C, exit
+codes, window resizes, the detach keys and `docker attach`, `docker exec -it`. The same
+session is driven against sockerless and the reference dockerd and must behave alike."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from harness import DOCKER_CLI, cli_env, wait_until
+
+pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="tmux not installed")
+
+
+@pytest.fixture(scope="module")
+def pair(sockerlessd, dockerd, registry):
+    ref = f"{registry.host}/busybox:latest"
+    for d in (sockerlessd, dockerd):
+        r = d.docker("pull", "-q", ref, timeout=60)
+        assert r.returncode == 0, r.stderr
+    yield {"sockerlessd": sockerlessd, "dockerd": dockerd, "image": ref}
+    dockerd.docker("rmi", "-f", ref)
+
+
+@pytest.fixture(params=["sockerlessd", "dockerd"])
+def target(request, pair):
+    d = pair[request.param]
+    yield d, pair["image"]
+    ids = d.docker("ps", "-aq").stdout.split()
+    if ids:
+        d.docker("rm", "-f", *ids, timeout=60)
+
+
+class Terminal:
+    """A tmux session of its own (private socket) running one shell command."""
+
+    def __init__(self, command: str, env: dict[str, str], width=100, height=30):
+        self.sock = f"sockerless-it-{uuid.uuid4().hex[:8]}"
+        self.done = f"/tmp/{self.sock}.exit"
+        wrapped = f"{command}; echo $? > {self.done}; sleep 600"
+        env_args = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
+                            if k in ("DOCKER_CONFIG", "PATH", "HOME"))
+        self._tmux("new-session", "-d", "-x", str(width), "-y", str(height),
+                   f"env TERM=xterm {env_args} sh -c {shlex.quote(wrapped)}")
+
+    def _tmux(self, *args: str) -> str:
+        r = subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def send(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "0", *keys)
+
+    def type(self, text: str) -> None:
+        self._tmux("send-keys", "-t", "0", "-l", text)
+        self._tmux("send-keys", "-t", "0", "Enter")
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "0")
+
+    def wait_for(self, text: str, timeout=15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not on the screen after {timeout}s:\n{screen}")
+            time.sleep(0.05)
+
+    def resize(self, width: int, height: int) -> None:
+        self._tmux("resize-window", "-t", "0", "-x", str(width), "-y", str(height))
+
+    def exit_code(self, timeout=15.0) -> int:
+        wait_until(lambda: os.path.exists(self.done) and open(self.done).read().strip(),
+                   timeout=timeout, what="the docker CLI to exit")
+        return int(open(self.done).read())
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
+        try:
+            os.unlink(self.done)
+        except FileNotFoundError:
+            pass
+
+
+@pytest.fixture
+def term():
+    made: list[Terminal] = []
+
+    def make(d, *docker_args: str, **kw) -> Terminal:
+        cmd = " ".join(shlex.quote(a) for a in [DOCKER_CLI, "-H", d.host, *docker_args])
+        t = Terminal(cmd, cli_env(d.docker_config), **kw)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.close()
+
+
+def test_run_it_shell(target, term):
+    d, img = target
+    t = term(d, "run", "-it", "--rm", img, "sh")
+    t.wait_for("/ #")
+    t.type("echo answer=$((6*7)); tty")
+    screen = t.wait_for("answer=42")
+    # dockerd: /dev/pts/0; sockerless opens the pty in the monitor, so /dev/console (README).
+    assert "/dev/pts/0" in screen or "/dev/console" in screen
+    # Ctrl-C interrupts the foreground command, not the shell.
+    t.type("sleep 100")
+    time.sleep(0.5)
+    t.send("C-c")
+    t.type("echo still-here")
+    t.wait_for("still-here\r\n".strip())
+    # The window size reaches the process, and so do resizes.
+    t.type("stty size")
+    t.wait_for("30 100")
+    t.resize(120, 40)
+    time.sleep(0.5)
+    t.type("stty size")
+    t.wait_for("40 120")
+    t.type("exit 3")
+    assert t.exit_code() == 3
+
+
+def test_detach_keys_and_attach(target, term):
+    d, img = target
+    t = term(d, "run", "-it", "--name", "detachable", img, "sh")
+    t.wait_for("/ #")
+    t.type("echo before-detach")
+    t.wait_for("before-detach")
+    t.send("C-p", "C-q")
+    assert t.exit_code() == 0
+    assert d.docker("inspect", "-f", "{{.State.Running}}", "detachable").stdout.strip() == "true"
+    a = term(d, "attach", "detachable")
+    time.sleep(0.5)
+    a.type("echo after-attach")
+    a.wait_for("after-attach")
+    a.type("exit 5")
+    assert a.exit_code() == 5
+    assert d.docker("wait", "detachable").stdout.strip() == "5"
+
+
+def test_exec_it(target, term):
+    d, img = target
+    cid = d.docker("run", "-d", img, "sleep", "60").stdout.strip()
+    t = term(d, "exec", "-it", cid, "sh")
+    t.wait_for("/ #")
+    t.type("echo in-exec $((1+1)); stty size")
+    t.wait_for("in-exec 2")
+    t.wait_for("30 100")
+    t.type("exit 4")
+    assert t.exit_code() == 4
