@@ -45,5 +45,5 @@ if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import docker' 2>/dev
   echo "install-deps: creating $venv with pytest and the Docker SDK"
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q pytest docker requests
+  "$venv/bin/pip" install -q pytest docker requests websocket-client
 fi

@@ -198,6 +198,12 @@ class Backend {
   }
 
   // Capability::Pause: freezes / thaws every process of the container.
+  // Capability::Commit: the container's filesystem changes as an uncompressed OCI layer tar
+  // (whiteouts as .wh. files), written to `sink`; the sandbox's own files left out.
+  virtual void write_changes(const ContainerLaunch& /*launch*/,
+                             const std::function<void(const char*, std::size_t)>& /*sink*/) {
+    unsupported("commit");
+  }
   // docker update on a running container: applies launch's resource limits to it.
   virtual void update_resources(const ContainerLaunch& /*launch*/) { unsupported("update"); }
   virtual void pause(const std::string& /*id*/) { unsupported("pause"); }

@@ -16,7 +16,9 @@
 #include "common/time.h"
 #include "common/units.h"
 #include "engine/volumes.h"
+#include "image/changes.h"
 #include "image/image_service.h"
+#include "image/reference.h"
 #include "store/database.h"
 
 namespace sockerless::engine {
@@ -924,6 +926,54 @@ void Containers::rename(const std::string& ref, const std::string& new_name_in) 
     c = e->c;
   }
   publish(c, "rename", {{"oldName", "/" + old}});
+}
+
+std::string Containers::commit(const std::string& ref, const CommitOptions& o) {
+  Container c = get(ref);
+  std::string repo_tag;
+  if (!o.repo.empty()) {
+    repo_tag = o.repo + (o.tag.empty() ? "" : ":" + o.tag);
+    image::with_default_tag(image::parse_reference(repo_tag));  // refuse a bad name up front
+  } else if (!o.tag.empty()) {
+    throw InvalidArgument("invalid reference format: repository name must be given with a tag");
+  }
+  json config = c.config;
+  if (o.config.is_object())
+    for (const auto& [k, v] : o.config.items())
+      if (!v.is_null() && !(v.is_string() && v.get<std::string>().empty()) &&
+          !(v.is_array() && v.empty()) && !(v.is_object() && v.empty()) &&
+          !(v.is_boolean() && !v.get<bool>()))
+        config[k] = v;
+  image::apply_changes(config, o.changes);
+
+  bool paused_here = false;
+  if (o.pause && c.state.status == "running" && backend_.supports(Capability::Pause)) {
+    backend_.pause(c.id);
+    paused_here = true;
+  }
+  std::string cmd;
+  for (const auto& part : c.config.value("Cmd", json::array()))
+    if (part.is_string()) cmd += (cmd.empty() ? "" : " ") + part.get<std::string>();
+  image::CommitInfo info;
+  info.container_id = c.id;
+  info.container_config_text = c.config.dump();
+  info.author = o.author;
+  info.comment = o.comment;
+  info.created_by = cmd;
+  info.repo_tag = repo_tag;
+  std::string id;
+  try {
+    id = images_.commit(c.image_id, config, info,
+                        [&](const std::function<void(const char*, std::size_t)>& sink) {
+                          backend_.write_changes(launch_for(c), sink);
+                        });
+  } catch (...) {
+    if (paused_here) backend_.unpause(c.id);
+    throw;
+  }
+  if (paused_here) backend_.unpause(c.id);
+  publish(c, "commit", {{"comment", o.comment}, {"imageID", id}, {"imageRef", repo_tag}});
+  return id;
 }
 
 json Containers::update(const std::string& ref, const json& body) {

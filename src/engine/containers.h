@@ -87,6 +87,15 @@ class Containers {
   void kill(const std::string& ref, const std::string& signal);
   void restart(const std::string& ref, std::optional<int> timeout, const std::string& signal);
   void remove(const std::string& ref, bool force, bool remove_volumes = false);
+  // docker commit: the container's changes as a new image on top of its own, its config
+  // overlaid with `config` (fields set there win) and the Dockerfile `changes`.
+  struct CommitOptions {
+    std::string repo, tag, author, comment;
+    std::vector<std::string> changes;
+    bool pause = true;
+    nlohmann::json config;
+  };
+  std::string commit(const std::string& ref, const CommitOptions& options);
   void rename(const std::string& ref, const std::string& new_name);
   // docker update: the resource limits and restart policy set in `update` (dockerd's
   // UpdateConfig: zero values mean "leave as is"); applied at once when running.

@@ -1,7 +1,7 @@
 // What a route handler gets to answer with. A handler answers exactly once, in one of
-// three ways: a complete response, a streamed body, or a hijacked connection. Streams
-// and hijacked connections are plain file descriptors, so blocking code (and child
-// processes) can use them without knowing about the server's event loop.
+// four ways: a complete response, a streamed body, a hijacked connection or a WebSocket.
+// Streams, hijacked connections and WebSockets are plain file descriptors, so blocking
+// code (and child processes) can use them without knowing about the server's event loop.
 #pragma once
 
 #include <functional>
@@ -33,6 +33,9 @@ class StreamWriter {
   UniqueFd fd_;
 };
 
+// The kind of WebSocket message that carries what a handler writes.
+enum class WebSocketMessages { Binary, Text };
+
 class Responder {
  public:
   virtual ~Responder() = default;
@@ -46,6 +49,13 @@ class Responder {
   // the client's raw bytes both ways. shutdown(SHUT_WR) on it half-closes toward the client.
   // Only for routes that run on a worker.
   virtual UniqueFd hijack(const std::string& content_type) = 0;
+  // Accepts a WebSocket upgrade (RFC 6455) and returns a socket: what the handler writes
+  // goes to the client as messages of the given kind (one per chunk the server reads, so
+  // writes may be split or joined), and the payloads of the client's messages arrive as
+  // plain bytes. Closing it makes the server send a close frame and hang up; reads return
+  // EOF once the client has closed or left. Throws InvalidArgument (400) when the request
+  // is not a WebSocket upgrade. Only for routes that run on a worker.
+  virtual UniqueFd websocket(WebSocketMessages messages) = 0;
 };
 
 using Handler = std::function<void(Request&, Responder&)>;

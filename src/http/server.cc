@@ -17,6 +17,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -25,6 +27,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/errors.h"
 #include "common/worker_pool.h"
 
 namespace sockerless::http {
@@ -32,6 +35,7 @@ namespace sockerless::http {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bh = boost::beast::http;
+namespace bws = boost::beast::websocket;
 using net::awaitable;
 using net::use_awaitable;
 using tcp = net::ip::tcp;
@@ -47,18 +51,36 @@ std::system_error errno_error(const std::string& what) {
 
 // What a handler answered with.
 struct Decision {
-  enum Kind { Complete, Stream, Hijack } kind = Complete;
+  enum Kind { Complete, Stream, Hijack, WebSocket } kind = Complete;
   Response response;  // Complete: all of it; Stream: status and headers
-  UniqueFd fd;        // Stream: the read end of the body pipe; Hijack: our end of the pair
+  UniqueFd fd;        // Stream: the read end of the body pipe; Hijack, WebSocket: our end
   std::string content_type;
+  WebSocketMessages messages = WebSocketMessages::Binary;
 };
+
+// The request head a WebSocket handshake answers, kept when the request asks for one.
+using UpgradeRequest = std::shared_ptr<const bh::request<bh::empty_body>>;
+
+// Whether the head is a WebSocket opening handshake Beast will accept.
+bool is_websocket_upgrade(const bh::request<bh::empty_body>& head) {
+  return bws::is_upgrade(head) && !head[bh::field::sec_websocket_key].empty() &&
+         head[bh::field::sec_websocket_version] == "13";
+}
+
+UniqueFd socket_pair_end(UniqueFd& other) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    throw errno_error("socketpair");
+  other = UniqueFd(sv[0]);
+  return UniqueFd(sv[1]);
+}
 
 using DecisionSink = std::function<void(Decision)>;
 
 class DecisionResponder final : public Responder {
  public:
-  DecisionResponder(bool on_worker, DecisionSink sink)
-      : on_worker_(on_worker), sink_(std::move(sink)) {}
+  DecisionResponder(bool on_worker, bool websocket_upgrade, DecisionSink sink)
+      : on_worker_(on_worker), websocket_upgrade_(websocket_upgrade), sink_(std::move(sink)) {}
 
   void send(Response response) override {
     Decision d;
@@ -81,15 +103,23 @@ class DecisionResponder final : public Responder {
 
   UniqueFd hijack(const std::string& content_type) override {
     require_worker("hijacked connection");
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-      throw errno_error("socketpair");
     Decision d;
     d.kind = Decision::Hijack;
-    d.fd = UniqueFd(sv[0]);
+    UniqueFd handler_end = socket_pair_end(d.fd);
     d.content_type = content_type;
     decide(std::move(d));
-    return UniqueFd(sv[1]);
+    return handler_end;
+  }
+
+  UniqueFd websocket(WebSocketMessages messages) override {
+    require_worker("WebSocket");
+    if (!websocket_upgrade_) throw InvalidArgument("not websocket protocol");
+    Decision d;
+    d.kind = Decision::WebSocket;
+    UniqueFd handler_end = socket_pair_end(d.fd);
+    d.messages = messages;
+    decide(std::move(d));
+    return handler_end;
   }
 
   bool decided() const { return decided_; }
@@ -105,6 +135,7 @@ class DecisionResponder final : public Responder {
   }
 
   bool on_worker_;
+  bool websocket_upgrade_;
   DecisionSink sink_;
   bool decided_ = false;
 };
@@ -217,9 +248,10 @@ struct Server::Impl {
 
   // Runs the handler on a worker; completes, on the caller's executor, with the first
   // answer the handler gives (the handler may go on streaming after that).
-  auto run_on_worker(RouteTarget target, Request request) {
+  auto run_on_worker(RouteTarget target, Request request, bool websocket_upgrade) {
     return net::async_initiate<const net::use_awaitable_t<>&, void(Decision)>(
-        [this, target = std::move(target), request = std::move(request)](auto handler) mutable {
+        [this, target = std::move(target), request = std::move(request),
+         websocket_upgrade](auto handler) mutable {
           using HandlerT = decltype(handler);
           auto ex = net::get_associated_executor(handler);
           auto slot = std::make_shared<std::optional<HandlerT>>(std::move(handler));
@@ -228,7 +260,7 @@ struct Server::Impl {
             Request request;
           };
           auto job = std::make_shared<Job>(Job{std::move(target), std::move(request)});
-          workers.submit([this, job, slot, ex] {
+          workers.submit([this, job, slot, ex, websocket_upgrade] {
             DecisionSink sink = [slot, ex](Decision d) {
               net::post(ex, [slot, d = std::move(d)]() mutable {
                 auto h = std::move(**slot);
@@ -236,7 +268,7 @@ struct Server::Impl {
                 h(std::move(d));
               });
             };
-            DecisionResponder responder(true, sink);
+            DecisionResponder responder(true, websocket_upgrade, sink);
             try {
               job->target.handler(job->request, responder);
             } catch (...) {
@@ -326,6 +358,9 @@ class Connection final : public ConnectionBase,
     if (qpos != std::string_view::npos) req.query = Query::parse(target.substr(qpos + 1));
     bool keep_alive = h.keep_alive();
     bool wants_upgrade = h.count(bh::field::upgrade) > 0;
+    UpgradeRequest websocket_request;
+    if (is_websocket_upgrade(h))
+      websocket_request = std::make_shared<const bh::request<bh::empty_body>>(h);
 
     RouteTarget route = server_.hooks.resolve(req);
 
@@ -363,7 +398,8 @@ class Connection final : public ConnectionBase,
     // The answer.
     Decision decision;
     if (route.execution == Execution::Inline) {
-      DecisionResponder responder(false, [&decision](Decision d) { decision = std::move(d); });
+      DecisionResponder responder(false, websocket_request != nullptr,
+                                  [&decision](Decision d) { decision = std::move(d); });
       try {
         route.handler(req, responder);
       } catch (...) {
@@ -378,7 +414,8 @@ class Connection final : public ConnectionBase,
       copy_for_log.route = req.route;
       copy_for_log.api_major = req.api_major;
       copy_for_log.api_minor = req.api_minor;
-      decision = co_await server_.run_on_worker(route, std::move(req));
+      decision =
+          co_await server_.run_on_worker(route, std::move(req), websocket_request != nullptr);
       req = std::move(copy_for_log);
     }
 
@@ -395,6 +432,10 @@ class Connection final : public ConnectionBase,
         status = wants_upgrade ? 101 : 200;
         finish(req, status, started);
         co_await hijack(std::move(decision), wants_upgrade);
+        co_return false;
+      case Decision::WebSocket:
+        finish(req, 101, started);
+        co_await websocket(std::move(decision), *websocket_request);
         co_return false;
     }
     if (body_done) {
@@ -561,6 +602,88 @@ class Connection final : public ConnectionBase,
     stream_.lowest_layer().cancel(ignored);
     co_await inbound_done->wait();
     pair->close(ignored);
+  }
+
+  // Bridges a WebSocket and the handler's socket: messages of the handler's kind out,
+  // message payloads in; a close frame when the handler closes its end.
+  awaitable<void> websocket(Decision d, const bh::request<bh::empty_body>& upgrade) {
+    auto ws = std::make_shared<bws::stream<Stream&>>(stream_);
+    // The handshake's answer is the server's own, so it carries the usual fields (and
+    // Beast leaves its Server field out when there is one).
+    ws->set_option(bws::stream_base::decorator([hooks = &server_.hooks](bws::response_type& res) {
+      for (const auto& [name, value] : hooks->default_headers.fields())
+        res.set(name, value);
+    }));
+    beast::error_code ec;
+    if (buf_.size() > 0) spdlog::debug("dropping {} bytes sent before the handshake", buf_.size());
+    co_await ws->async_accept(upgrade, net::redirect_error(use_awaitable, ec));
+    if (ec) {
+      spdlog::debug("WebSocket handshake: {}", ec.message());
+      co_return;
+    }
+    ws->binary(d.messages == WebSocketMessages::Binary);
+    auto pair = std::make_shared<local::socket>(executor());
+    pair->assign(local(), d.fd.release());
+    auto inbound_done = std::make_shared<Signal>(executor());
+    // The handler hears of a close frame at once, not only when Beast's teardown (which
+    // waits for the client to hang up) lets the read complete.
+    ws->control_callback([pair](bws::frame_type kind, beast::string_view) {
+      beast::error_code ignored;
+      if (kind == bws::frame_type::close) pair->close(ignored);
+    });
+
+    // Client -> handler. However the WebSocket ends, the handler's reads see EOF.
+    net::co_spawn(
+        executor(),
+        [ws, pair, inbound_done]() -> awaitable<void> {
+          beast::flat_buffer message;
+          beast::error_code rec;
+          for (;;) {
+            co_await ws->async_read(message, net::redirect_error(use_awaitable, rec));
+            if (rec) break;
+            co_await net::async_write(*pair, message.data(),
+                                      net::redirect_error(use_awaitable, rec));
+            if (rec) break;
+            message.consume(message.size());
+          }
+          beast::error_code ignored;
+          pair->close(ignored);
+          inbound_done->set();
+        },
+        net::detached);
+
+    // Handler -> client.
+    std::vector<char> chunk(64 * 1024);
+    for (;;) {
+      std::size_t n = co_await pair->async_read_some(net::buffer(chunk),
+                                                     net::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      co_await ws->async_write(net::buffer(chunk.data(), n),
+                               net::redirect_error(use_awaitable, ec));
+      if (ec) break;
+    }
+    auto closed = std::make_shared<Signal>(executor());
+    if (!inbound_done->is_set() && ws->is_open()) {
+      net::co_spawn(
+          executor(),
+          [ws, closed]() -> awaitable<void> {
+            beast::error_code cec;
+            co_await ws->async_close(bws::close_code::normal,
+                                     net::redirect_error(use_awaitable, cec));
+            closed->set();
+          },
+          net::detached);
+    } else {
+      closed->set();
+    }
+    // The close handshake ends the pending read. A client that never answers it, or never
+    // hangs up after it, gets a moment; then the connection closes under it.
+    if (!co_await inbound_done->wait_for(std::chrono::milliseconds(2000))) {
+      beast::error_code ignored;
+      stream_.lowest_layer().close(ignored);
+    }
+    co_await inbound_done->wait();
+    co_await closed->wait();
   }
 
   static awaitable<void> pump_body(std::shared_ptr<bh::request_parser<bh::buffer_body>> parser,

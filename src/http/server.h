@@ -1,5 +1,6 @@
 // The HTTP/1.1 server: unix, TCP and TLS listeners, one coroutine per connection,
-// keep-alive, chunked bodies both ways, streamed responses and hijacked connections.
+// keep-alive, chunked bodies both ways, streamed responses, hijacked connections and
+// WebSockets.
 // It knows nothing of Docker; the API layer supplies the resolver and error mapping.
 #pragma once
 
@@ -63,7 +64,7 @@ class Server {
   std::vector<std::string> addresses() const;
   void start();
   // Stops accepting, lets requests in flight finish for up to `grace`, then closes every
-  // connection; streams and hijacked connections see their descriptors close.
+  // connection; streams, hijacked connections and WebSockets see their descriptors close.
   void stop(std::chrono::milliseconds grace);
   // True once stop() began: long-running handlers should wind down.
   bool stopping() const;

@@ -36,6 +36,16 @@ struct DeleteResult {
   std::int64_t reclaimed = 0;         // bytes of layer content freed
 };
 
+// What docker commit and each build step record besides the new layer.
+struct CommitInfo {
+  std::string container_id;           // "container" in the image config ("" for none)
+  std::string container_config_text;  // "container_config" (JSON text; "" for none)
+  std::string author, comment;
+  std::string created_by;    // the history entry's created_by
+  bool empty_layer = false;  // a metadata-only step: no layer, history says empty_layer
+  std::string repo_tag;      // tagged when not empty
+};
+
 struct PruneResult {
   std::vector<DeleteResult> removed;
   std::int64_t space_reclaimed = 0;
@@ -80,6 +90,12 @@ class ImageService {
   // `changes`; tagged `repo_tag` when not empty. Returns the image ID.
   std::string import(int fd, const std::string& repo_tag, const std::vector<std::string>& changes,
                      const std::string& message, const std::string& platform);
+  // docker commit and build steps: a new image on top of `parent_id` (its ID) with the
+  // "config" `config`, whose layer write_layer writes as an uncompressed tar (not called
+  // for an empty_layer). Emits no event (the caller knows which). Returns the image ID.
+  std::string commit(
+      const std::string& parent_id, const nlohmann::json& config, const CommitInfo& info,
+      const std::function<void(const std::function<void(const char*, std::size_t)>&)>& write_layer);
   // docker push of `name` (with `tag`, or every tag of the repository when empty).
   void push(const std::string& name, const std::string& tag, const AuthConfig& auth,
             const ProgressFn& progress);

@@ -33,8 +33,8 @@ std::vector<std::string> ImageStore::refs_of(const std::string& table,
 std::optional<ImageRecord> ImageStore::get(const std::string& id) const {
   auto lock = db_.lock();
   auto s = db_.prepare(
-      "SELECT id, config, manifest_digest, manifest_media_type, size, created_at, last_tag_time "
-      "FROM images WHERE id = ?");
+      "SELECT id, config, manifest_digest, manifest_media_type, size, created_at, last_tag_time, "
+      "parent FROM images WHERE id = ?");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   ImageRecord r;
@@ -45,6 +45,7 @@ std::optional<ImageRecord> ImageStore::get(const std::string& id) const {
   r.size = s.integer(4);
   r.created_at = s.integer(5);
   r.last_tag_time = s.is_null(6) ? 0 : s.integer(6);
+  r.parent = s.text(7);
   auto l = db_.prepare(
       "SELECT blob_digest, media_type, blob_size, diff_id, size FROM image_layers WHERE image_id = "
       "? ORDER BY "
@@ -61,6 +62,19 @@ std::vector<ImageRecord> ImageStore::list() const {
   auto lock = db_.lock();
   std::vector<std::string> ids;
   auto s = db_.prepare("SELECT id FROM images ORDER BY created_at DESC");
+  while (s.step())
+    ids.push_back(s.text(0));
+  std::vector<ImageRecord> out;
+  for (const auto& id : ids)
+    if (auto r = get(id)) out.push_back(std::move(*r));
+  return out;
+}
+
+std::vector<ImageRecord> ImageStore::children(const std::string& parent) const {
+  auto lock = db_.lock();
+  std::vector<std::string> ids;
+  auto s = db_.prepare("SELECT id FROM images WHERE parent = ? ORDER BY created_at DESC");
+  s.bind(1, parent);
   while (s.step())
     ids.push_back(s.text(0));
   std::vector<ImageRecord> out;
@@ -141,14 +155,15 @@ void ImageStore::put(const ImageRecord& image, const std::vector<std::string>& t
     if (!exists.step()) {
       auto ins = db_.prepare(
           "INSERT INTO images (id, config, manifest_digest, manifest_media_type, size, created_at, "
-          "last_tag_time) "
-          "VALUES (?, ?, ?, ?, ?, ?, NULL)");
+          "last_tag_time, parent) "
+          "VALUES (?, ?, ?, ?, ?, ?, NULL, ?)");
       ins.bind(1, image.id)
           .bind(2, image.config)
           .bind(3, image.manifest_digest)
           .bind(4, image.manifest_media_type);
       ins.bind(5, image.size)
-          .bind(6, image.created_at ? image.created_at : unix_nanos(Clock::now()));
+          .bind(6, image.created_at ? image.created_at : unix_nanos(Clock::now()))
+          .bind(7, image.parent);
       ins.run();
       for (std::size_t i = 0; i < image.layers.size(); ++i) {
         const auto& l = image.layers[i];

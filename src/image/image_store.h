@@ -35,6 +35,7 @@ struct ImageRecord {
   std::int64_t size = 0;           // uncompressed content size
   std::int64_t created_at = 0;     // unix nanos, when first stored here
   std::int64_t last_tag_time = 0;  // unix nanos, 0 when never tagged here
+  std::string parent;              // "sha256:…" for images committed or built here, else ""
   std::vector<LayerRecord> layers;
   std::vector<std::string> tags;     // normalised "docker.io/library/busybox:latest"
   std::vector<std::string> digests;  // normalised "docker.io/library/busybox@sha256:…"
@@ -48,6 +49,8 @@ class ImageStore {
 
   std::optional<ImageRecord> get(const std::string& id) const;
   std::vector<ImageRecord> list() const;
+  // Images committed or built on top of `parent` here.
+  std::vector<ImageRecord> children(const std::string& parent) const;
 
   // Finds the image a user means by `name`: a full or short ID ("sha256:…" or hex
   // prefix), "name[:tag]" (tag defaults to latest) or "name@digest". nullopt if none.

@@ -363,15 +363,47 @@ void logs(engine::Engine& engine, http::Request& req, http::Responder& out) {
       [&] { return stream.client_gone(); });
 }
 
-// Copies between the client's hijacked connection and the container's stdio until the
-// output ends or the client detaches.
-void bridge(int client, int container, bool with_stdin, const std::string& detach_keys) {
+// Writes all of data to a socket; false once the peer is gone.
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// How an attach reaches its client: a hijacked connection or a WebSocket.
+struct AttachTransport {
+  int client = -1;
+  // The client takes raw bytes even when the container has no TTY (the WebSocket: dockerd
+  // never multiplexes it), so stdcopy frames are unwrapped on the way.
+  bool raw_output = false;
+  // The client closing its side ends the attach (the WebSocket), rather than only
+  // closing stdin (a hijacked connection's half-close).
+  bool close_ends = false;
+};
+
+// What an attach asks for, read from the query alike for both transports.
+struct AttachOptions {
+  Container container;
+  bool in = false, out = false, err = false, stream = false, logs = false;
+  std::string detach_keys;
+};
+
+// Copies between the client and the container's stdio until the output ends, the client
+// detaches or (with close_ends) the client leaves.
+void bridge(const AttachTransport& t, int container, bool with_stdin, bool multiplexed,
+            const std::string& detach_keys) {
   std::string keys = detach_keys;
   std::size_t matched = 0;
-  bool client_open = with_stdin;
+  bool client_open = with_stdin || t.close_ends;
+  bool demultiplex = multiplexed && t.raw_output;
+  api::MuxDecoder decoder;
   char buf[32 * 1024];
   for (;;) {
-    pollfd fds[2] = {{container, POLLIN, 0}, {client_open ? client : -1, POLLIN, 0}};
+    pollfd fds[2] = {{container, POLLIN, 0}, {client_open ? t.client : -1, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return;
@@ -379,22 +411,23 @@ void bridge(int client, int container, bool with_stdin, const std::string& detac
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::read(container, buf, sizeof buf);
       if (n <= 0) return;
-      for (ssize_t off = 0; off < n;) {
-        ssize_t w = ::send(client, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          return;
-        }
-        off += w;
+      std::string_view bytes(buf, static_cast<std::size_t>(n));
+      if (!demultiplex) {
+        if (!send_all(t.client, bytes)) return;
+      } else {
+        for (const auto& f : decoder.feed(bytes))
+          if (f.type != api::StreamType::System && !send_all(t.client, f.payload)) return;
       }
     }
     if (client_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      ssize_t n = ::read(client, buf, sizeof buf);
+      ssize_t n = ::read(t.client, buf, sizeof buf);
       if (n <= 0) {
-        ::shutdown(container, SHUT_WR);
+        if (with_stdin) ::shutdown(container, SHUT_WR);
+        if (t.close_ends) return;
         client_open = false;
         continue;
       }
+      if (!with_stdin) continue;  // read only to notice the client leave
       std::string data(buf, static_cast<std::size_t>(n));
       if (!keys.empty()) {
         std::string pass;
@@ -409,7 +442,7 @@ void bridge(int client, int container, bool with_stdin, const std::string& detac
         }
         data = pass;
       }
-      if (!data.empty() && ::send(container, data.data(), data.size(), MSG_NOSIGNAL) < 0) return;
+      if (!data.empty() && !send_all(container, data)) return;
     }
   }
 }
@@ -442,40 +475,61 @@ std::string parse_detach_keys(const std::string& spec) {
   return keys;
 }
 
-void attach(engine::Engine& engine, http::Request& req, http::Responder& out) {
-  Container c = engine.containers().get(req.param("id"));
-  bool in = req.query.get_bool("stdin"), o = req.query.get_bool("stdout"),
-       e = req.query.get_bool("stderr");
-  bool stream = req.query.get_bool("stream"), logs_too = req.query.get_bool("logs");
-  std::string keys = parse_detach_keys(req.query.get("detachKeys").value_or(""));
-  bool multiplexed = !c.tty();
-  auto ctype = multiplexed && !req.api_before(1, 42) ? api::kMultiplexedStream : api::kRawStream;
-  UniqueFd client = out.hijack(std::string(ctype));
-  auto send_all = [&](const std::string& s) {
-    std::size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(client.get(), s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<std::size_t>(n);
-    }
-    return true;
-  };
-  if (logs_too) {
+// Resolves the container first, so a missing one is a 404 before any upgrade.
+// `all_streams`: the request predates per-stream selection and gets stdin, stdout and stderr.
+AttachOptions attach_options(engine::Engine& engine, const http::Request& req, bool all_streams) {
+  AttachOptions a;
+  a.container = engine.containers().get(req.param("id"));
+  a.in = all_streams || req.query.get_bool("stdin");
+  a.out = all_streams || req.query.get_bool("stdout");
+  a.err = all_streams || req.query.get_bool("stderr");
+  a.stream = req.query.get_bool("stream");
+  a.logs = req.query.get_bool("logs");
+  a.detach_keys = parse_detach_keys(req.query.get("detachKeys").value_or(""));
+  return a;
+}
+
+// The attach itself, once the transport is up: the log first if asked, then the live
+// streams.
+void run_attach(engine::Engine& engine, const AttachOptions& a, const AttachTransport& t) {
+  const Container& c = a.container;
+  if (a.logs) {
     LogOptions lo;
-    lo.stdout_ = o;
-    lo.stderr_ = e;
+    lo.stdout_ = a.out;
+    lo.stderr_ = a.err;
     stream_log(
-        engine.backend().log_path(c.id), lo, c.tty(), send_all, [] { return false; },
+        engine.backend().log_path(c.id), lo, c.tty() || t.raw_output,
+        [&](const std::string& s) { return send_all(t.client, s); }, [] { return false; },
         [] { return false; });
   }
-  if (!stream) return;
+  if (!a.stream) return;
   auto gone = [&] {
-    pollfd p{client.get(), POLLRDHUP, 0};
-    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) && !in;
+    pollfd p{t.client, POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) &&
+           (!a.in || t.close_ends);
   };
-  UniqueFd container = engine.containers().attach(c.id, in, o, e, gone);
+  UniqueFd container = engine.containers().attach(c.id, a.in, a.out, a.err, gone);
   if (!container) return;
-  bridge(client.get(), container.get(), in, in ? keys : "");
+  // dockerd watches for the detach keys only on a TTY.
+  bridge(t, container.get(), a.in, !c.tty(), a.in && c.tty() ? a.detach_keys : "");
+}
+
+// POST /containers/{id}/attach: the hijacked connection.
+void attach(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  AttachOptions a = attach_options(engine, req, false);
+  bool multiplexed = !a.container.tty();
+  auto ctype = multiplexed && !req.api_before(1, 42) ? api::kMultiplexedStream : api::kRawStream;
+  UniqueFd client = out.hijack(std::string(ctype));
+  run_attach(engine, a, AttachTransport{client.get(), false, false});
+}
+
+// GET /containers/{id}/attach/ws: dockerd sends the output raw, stdout and stderr alike,
+// in binary messages since API 1.28 (text before), and attached every stream before 1.42.
+void attach_websocket(engine::Engine& engine, http::Request& req, http::Responder& out) {
+  AttachOptions a = attach_options(engine, req, req.api_before(1, 42));
+  UniqueFd client = out.websocket(req.api_before(1, 28) ? http::WebSocketMessages::Text
+                                                        : http::WebSocketMessages::Binary);
+  run_attach(engine, a, AttachTransport{client.get(), true, true});
 }
 
 void wait(engine::Engine& engine, http::Request& req, http::Responder& out) {
@@ -571,6 +625,22 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                    cs.rename(r.param("id"), r.query.get("name").value_or(""));
                  },
                  204, engine)));
+  router.add("POST", "/commit", on_worker([&engine](http::Request& r, http::Responder& o) {
+               engine.require(engine::Capability::Commit, "commit");
+               engine::Containers::CommitOptions opts;
+               opts.repo = r.query.get("repo").value_or("");
+               opts.tag = r.query.get("tag").value_or("");
+               opts.author = r.query.get("author").value_or("");
+               opts.comment = r.query.get("comment").value_or("");
+               opts.changes = r.query.all("changes");
+               auto pause = r.query.get("pause");
+               opts.pause = !pause || pause->empty() || r.query.get_bool("pause");
+               if (!r.body.empty()) opts.config = api::parse_body(r.body, nullptr);
+               std::string container = r.query.get("container").value_or("");
+               if (container.empty()) throw NotFound("No such container: ");
+               std::string id = engine.containers().commit(container, opts);
+               o.send(api::json_response(201, {{"Id", id}}));
+             }));
   router.add("POST", "/containers/{id}/update",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                json body = api::parse_body(r.body, nullptr);
@@ -694,6 +764,10 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
              on_worker([&engine](http::Request& r, http::Responder& o) { wait(engine, r, o); }));
   router.add("POST", "/containers/{id}/attach",
              on_worker([&engine](http::Request& r, http::Responder& o) { attach(engine, r, o); }));
+  router.add("GET", "/containers/{id}/attach/ws",
+             on_worker([&engine](http::Request& r, http::Responder& o) {
+               attach_websocket(engine, r, o);
+             }));
   router.add("GET", "/containers/{id}/logs",
              on_worker([&engine](http::Request& r, http::Responder& o) { logs(engine, r, o); }));
 }

@@ -95,7 +95,7 @@ json inspect_doc(engine::Engine& engine, const image::ImageRecord& r, bool api_b
       {"Id", r.id},
       {"RepoTags", familiar(r.tags)},
       {"RepoDigests", familiar(r.digests)},
-      {"Parent", ""},
+      {"Parent", r.parent},
       {"Comment", config.value("comment", "")},
       {"Created", config.value("created", "")},
       {"Container", config.value("container", "")},
@@ -197,7 +197,7 @@ void list_images(engine::Engine& engine, http::Request& req, http::Responder& ou
     }
     json item = {
         {"Id", r.id},
-        {"ParentId", ""},
+        {"ParentId", r.parent},
         {"RepoTags", refs_json(familiar(tags), req)},
         {"RepoDigests", refs_json(familiar(digests), req)},
         {"Created", created},

@@ -15,11 +15,9 @@ struct Operation {
 };
 
 constexpr Operation kNotYet[] = {
-    {"GET", "/containers/{id}/attach/ws", "ContainerAttachWebsocket"},
     {"POST", "/build", "ImageBuild"},
     {"POST", "/build/prune", "BuildPrune"},
     {"GET", "/images/search", "ImageSearch"},
-    {"POST", "/commit", "ImageCommit"},
     {"PUT", "/volumes/{name}", "VolumeUpdate"},
     {"GET", "/networks", "NetworkList"},
     {"POST", "/networks/create", "NetworkCreate"},

@@ -62,6 +62,12 @@ const std::vector<std::string_view>& migrations() {
         doc TEXT NOT NULL
       );
       )",
+      // 4: an image made here from a container (commit, build) knows its parent image, as
+      // dockerd's local "Parent" does; the build cache looks children up by it.
+      R"(
+      ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+      CREATE INDEX images_parent ON images(parent);
+      )",
   };
   return steps;
 }

@@ -366,3 +366,43 @@ def test_update_resources_and_restart_policy(pair):
     res = same(both(pair, scenario))
     assert res[0] == 0 and res[2] == 96 << 20
     assert res[-1] == str(96 << 20)  # the running container's cgroup changed too
+
+
+# ------------------------------------------------------------------------- commit
+
+
+def test_commit_then_run(pair):
+    def scenario(d, img):
+        cid = d.docker("run", "-d", img, "sh", "-c",
+                       "mkdir -p /data && echo kept > /data/file && rm /etc/motd 2>/dev/null; "
+                       "rm -f /bin/vi; ln -s /data/file /data/link; sleep 60").stdout.strip()
+        wait_until(lambda: d.docker("exec", cid, "test", "-L", "/data/link").returncode == 0,
+                   timeout=10, what="the container's changes")
+        r = d.docker("commit", "-a", "someone", "-m", "a message", "-c", "ENV COMMITTED=yes",
+                     "-c", 'CMD ["cat", "/data/file"]', cid, "committed:v1")
+        out = [r.returncode]
+        doc = json.loads(d.docker("image", "inspect", "committed:v1").stdout)[0]
+        out += [doc["Author"], doc["Comment"], doc["Config"]["Cmd"],
+                "COMMITTED=yes" in doc["Config"]["Env"],
+                len(doc["RootFS"]["Layers"]), doc["Parent"] != "" or None]
+        out.append(outcome(d.docker("run", "--rm", "committed:v1")))
+        out.append(outcome(d.docker("run", "--rm", "committed:v1", "sh", "-c",
+                                    "readlink /data/link; test -e /bin/vi || echo vi-gone")))
+        hist = d.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Comment}}",
+                        "committed:v1").stdout.splitlines()
+        out.append(hist[0])
+        # Nothing changed: no new layer, only history.
+        cid2 = d.docker("create", "committed:v1").stdout.strip()
+        d.docker("commit", cid2, "committed:v2")
+        doc2 = json.loads(d.docker("image", "inspect", "committed:v2").stdout)[0]
+        out.append(len(doc2["RootFS"]["Layers"]) - len(doc["RootFS"]["Layers"]))
+        out.append(err_text(d.docker("commit", "nope", "x:y")))
+        d.docker("rm", "-f", cid, cid2)
+        d.docker("rmi", "committed:v1", "committed:v2")
+        return out
+
+    res = same(both(pair, scenario))
+    assert res[0] == 0 and res[1:3] == ["someone", "a message"]
+    assert res[7] == (0, "kept\n", "")
+    assert res[8] == (0, "/data/file\nvi-gone\n", "")
+    assert res[10] == 0

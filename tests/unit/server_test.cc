@@ -14,6 +14,7 @@
 #include <future>
 #include <thread>
 
+#include "common/errors.h"
 #include "http/router.h"
 
 namespace sockerless::http {
@@ -49,6 +50,16 @@ class RawClient {
     }
     std::string out = buf_;
     buf_.clear();
+    return out;
+  }
+  // Reads exactly n bytes (fewer on EOF or timeout).
+  std::string read_exact(std::size_t n, int timeout_ms = 5000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (buf_.size() < n) {
+      if (!read_some(deadline)) break;
+    }
+    std::string out = buf_.substr(0, n);
+    buf_.erase(0, out.size());
     return out;
   }
   bool eof() const { return eof_; }
@@ -108,6 +119,8 @@ class ServerTest : public ::testing::Test {
     hooks.error_response = [](std::exception_ptr e) {
       try {
         std::rethrow_exception(e);
+      } catch (const InvalidArgument& ex) {
+        return Response::text(400, ex.what());
       } catch (const std::exception& ex) {
         return Response::text(500, ex.what());
       }
@@ -226,6 +239,122 @@ TEST_F(ServerTest, HijackUpgradesAndHalfCloses) {
   c.half_close();  // the handler sees EOF on its side and answers
   EXPECT_EQ(c.read_to_eof(), "bye");
   EXPECT_TRUE(c.eof());
+}
+
+// A client's WebSocket frame: final, masked (as RFC 6455 requires of clients), short.
+std::string client_frame(unsigned opcode, const std::string& payload) {
+  const unsigned char mask[4] = {0x11, 0x22, 0x33, 0x44};
+  std::string f;
+  f += static_cast<char>(0x80 | opcode);
+  f += static_cast<char>(0x80 | payload.size());
+  f.append(reinterpret_cast<const char*>(mask), 4);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    f += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return f;
+}
+
+struct ServerFrame {
+  unsigned opcode = 0;
+  std::string payload;
+};
+
+// Reads one unmasked, short server frame.
+ServerFrame read_server_frame(RawClient& c) {
+  std::string head = c.read_exact(2);
+  if (head.size() < 2) return {};
+  ServerFrame f;
+  f.opcode = static_cast<unsigned char>(head[0]) & 0x0f;
+  f.payload = c.read_exact(static_cast<unsigned char>(head[1]) & 0x7f);
+  return f;
+}
+
+constexpr const char* kWebSocketHandshake =
+    "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+
+TEST_F(ServerTest, WebSocketCarriesMessagesAndEndsOnClientClose) {
+  std::promise<void> handler_saw_eof;
+  router_.add("GET", "/ws",
+              {[&handler_saw_eof](Request&, Responder& r) {
+                 UniqueFd io = r.websocket(WebSocketMessages::Binary);
+                 char buf[256];
+                 ssize_t n;
+                 while ((n = ::read(io.get(), buf, sizeof buf)) > 0) {
+                   for (ssize_t i = 0; i < n; ++i)
+                     buf[i] = static_cast<char>(std::toupper(buf[i]));
+                   (void)!::write(io.get(), buf, static_cast<std::size_t>(n));
+                 }
+                 handler_saw_eof.set_value();
+               },
+               Execution::Blocking, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send(kWebSocketHandshake);
+  std::string head = c.read_until("\r\n\r\n");
+  EXPECT_NE(head.find("HTTP/1.1 101"), std::string::npos) << head;
+  // RFC 6455's own example key and answer.
+  EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos);
+  EXPECT_NE(head.find("Api-Version: 1.44"), std::string::npos);  // the server's own fields
+  c.send(client_frame(0x1, "hello"));                            // text in, binary out
+  ServerFrame echo = read_server_frame(c);
+  EXPECT_EQ(echo.opcode, 0x2u);
+  EXPECT_EQ(echo.payload, "HELLO");
+  c.send(client_frame(0x8, std::string("\x03\xe8", 2)));  // close, 1000
+  ServerFrame close = read_server_frame(c);
+  EXPECT_EQ(close.opcode, 0x8u);
+  // The handler hears of the close while the client still holds the connection open.
+  auto f = handler_saw_eof.get_future();
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(c.read_to_eof(), "");
+  EXPECT_TRUE(c.eof());
+}
+
+TEST_F(ServerTest, WebSocketClosesWhenHandlerDoes) {
+  router_.add("GET", "/ws",
+              {[](Request&, Responder& r) {
+                 UniqueFd io = r.websocket(WebSocketMessages::Text);
+                 (void)!::write(io.get(), "bye", 3);
+               },
+               Execution::Blocking, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send(kWebSocketHandshake);
+  EXPECT_NE(c.read_until("\r\n\r\n").find("HTTP/1.1 101"), std::string::npos);
+  ServerFrame text = read_server_frame(c);
+  EXPECT_EQ(text.opcode, 0x1u);
+  EXPECT_EQ(text.payload, "bye");
+  ServerFrame close = read_server_frame(c);
+  EXPECT_EQ(close.opcode, 0x8u);
+  EXPECT_EQ(close.payload, std::string("\x03\xe8", 2));  // normal closure
+  c.send(client_frame(0x8, std::string("\x03\xe8", 2)));
+  EXPECT_EQ(c.read_to_eof(), "");
+  EXPECT_TRUE(c.eof());
+}
+
+TEST_F(ServerTest, WebSocketHangsUpOnClientThatIgnoresTheClose) {
+  router_.add("GET", "/ws",
+              {[](Request&, Responder& r) { r.websocket(WebSocketMessages::Binary); },
+               Execution::Blocking, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send(kWebSocketHandshake);
+  EXPECT_NE(c.read_until("\r\n\r\n").find("HTTP/1.1 101"), std::string::npos);
+  EXPECT_EQ(read_server_frame(c).opcode, 0x8u);
+  auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.read_to_eof(10000), "");  // no answer from us: the server gives up
+  EXPECT_TRUE(c.eof());
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(5));
+}
+
+TEST_F(ServerTest, WebSocketRefusesPlainRequest) {
+  router_.add("GET", "/ws",
+              {[](Request&, Responder& r) { r.websocket(WebSocketMessages::Binary); },
+               Execution::Blocking, BodyMode::Buffered});
+  start();
+  RawClient c(path_);
+  c.send("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  std::string out = c.read_until("not websocket protocol");
+  EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
 }
 
 TEST_F(ServerTest, StreamedRequestBody) {

@@ -19,6 +19,7 @@
 
 #include "common/errors.h"
 #include "common/time.h"
+#include "image/layer_pack.h"
 #include "monitor/archive_relay.h"
 #include "monitor/exec_relay.h"
 #include "monitor/monitor.h"
@@ -44,6 +45,15 @@ long read_long(const char* path, long fallback) {
   std::ifstream in(path);
   long v;
   return (in >> v) ? v : fallback;
+}
+
+// The sandbox's own mount points and generated files are not the container's changes.
+bool sandbox_owned(const std::string& p) {
+  static const std::vector<std::string> kOwned = {
+      "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev", "/proc", "/sys", "/.dockerenv"};
+  for (const auto& i : kOwned)
+    if (p == i || p.rfind(i + "/", 0) == 0) return true;
+  return false;
 }
 
 sandbox::Resources to_spec_resources(const engine::ContainerLaunch& l) {
@@ -106,7 +116,8 @@ class MemoryBackend final : public engine::Backend {
     return c == engine::Capability::Containers || c == engine::Capability::Attach ||
            c == engine::Capability::Exec || c == engine::Capability::Pause ||
            c == engine::Capability::Top || c == engine::Capability::Archive ||
-           c == engine::Capability::Stats || c == engine::Capability::Changes;
+           c == engine::Capability::Stats || c == engine::Capability::Changes ||
+           c == engine::Capability::Commit;
   }
 
   engine::BackendDescription describe() const override {
@@ -221,6 +232,12 @@ class MemoryBackend final : public engine::Backend {
   void pause(const std::string& id) override { sandbox::pause(spec_of(id), pid_of(id)); }
   void unpause(const std::string& id) override { sandbox::resume(spec_of(id), pid_of(id)); }
 
+  void write_changes(const engine::ContainerLaunch& l,
+                     const std::function<void(const char*, std::size_t)>& sink) override {
+    sandbox::StateLayout layout(state_dir(l.id));
+    image::pack_layer(layout.upper, sandbox_owned, sink);
+  }
+
   std::vector<std::pair<std::string, int>> changes(const engine::ContainerLaunch& l) override {
     // The overlay's upper directory holds exactly what changed: whiteouts (0/0 character
     // devices) are deletions; anything else is added, or modified when a lower layer has it.
@@ -229,14 +246,6 @@ class MemoryBackend final : public engine::Backend {
     std::vector<std::pair<std::string, int>> out;
     std::error_code ec;
     if (!fs::exists(layout.upper, ec)) return out;
-    // The sandbox's own mount points and generated files are not the container's changes.
-    static const std::vector<std::string> kIgnored = {
-        "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev", "/proc", "/sys", "/.dockerenv"};
-    auto ignored = [](const std::string& p) {
-      for (const auto& i : kIgnored)
-        if (p == i || p.rfind(i + "/", 0) == 0) return true;
-      return false;
-    };
     auto in_lower = [&](const std::string& rel) {
       for (const auto& dir : spec.lower_dirs) {
         std::error_code e;
@@ -248,7 +257,7 @@ class MemoryBackend final : public engine::Backend {
     for (auto it = fs::recursive_directory_iterator(layout.upper, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       std::string rel = "/" + fs::relative(it->path(), layout.upper, ec).string();
-      if (ignored(rel)) continue;
+      if (sandbox_owned(rel)) continue;
       struct stat st {};
       if (::lstat(it->path().c_str(), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == 0) {
         all.emplace_back(rel, 2);

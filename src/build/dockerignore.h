@@ -1,0 +1,45 @@
+// .dockerignore: which build-context paths the builder leaves out. Patterns follow Go's
+// filepath.Match plus "**" (any number of directories); "!" re-includes; later lines win;
+// a pattern matching a directory excludes everything beneath it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sockerless::build {
+
+// The patterns of a .dockerignore file: comments (# at column 0) and blank lines dropped,
+// whitespace trimmed, paths cleaned, a leading "/" removed, "!" kept as a prefix.
+std::vector<std::string> parse_dockerignore(std::string_view text);
+
+class Dockerignore {
+ public:
+  // `dockerfile` is the Dockerfile's path in the context: it and .dockerignore are always
+  // kept, as the docker CLI re-includes them before sending the context.
+  explicit Dockerignore(std::vector<std::string> patterns,
+                        const std::string& dockerfile = "Dockerfile");
+
+  // Whether the context path `path` ("a/b.txt", "./a", "/a" all fine) is left out, itself
+  // or through one of its parent directories.
+  bool excluded(std::string_view path) const;
+
+  // For an excluded directory: whether a walker must still look inside because an
+  // exception ("!dir/keep", "!**/x") may re-include something beneath it.
+  bool must_descend(std::string_view dir) const;
+
+  const std::vector<std::string>& patterns() const { return patterns_; }
+
+ private:
+  struct Pattern {
+    std::string glob;
+    bool exception = false;
+  };
+  std::vector<Pattern> compiled_;
+  std::vector<std::string> patterns_;
+};
+
+// filepath.Clean for slash-separated relative paths: "./a//b/../c/" → "a/c", "" → ".".
+std::string clean_path(std::string_view path);
+
+}  // namespace sockerless::build
