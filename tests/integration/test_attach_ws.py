@@ -13,7 +13,7 @@ import time
 import pytest
 import websocket  # websocket-client
 
-from harness import wait_until
+from harness import free_tcp_port, wait_until
 
 V = "/v1.41"
 HANDSHAKE = {
@@ -275,3 +275,28 @@ def test_streams_are_chosen_from_api_1_42(sockerlessd, pair):
         assert_closed_by_server(got)
     finally:
         d.raw("DELETE", f"{V}/containers/{cid}?force=1")
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["tcp", "tls"])
+def test_over_tcp_and_tls(sockerlessd_factory, registry, tls_files, secure):
+    """The upgrade works on every kind of listener sockerless has."""
+    port = free_tcp_port()
+    d = sockerlessd_factory.start("-H", f"tcp://127.0.0.1:{port}",
+                                  *(tls_files.server_args() if secure else []))
+    image = f"{registry.host}/busybox:latest"
+    assert d.docker("pull", "-q", image, timeout=60).returncode == 0
+    cid = create(d, image, ["sh", "-c", "read line; echo got $line; echo bye >&2"],
+                 OpenStdin=True)
+    start(d, cid)
+    path = f"{V}/containers/{cid}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1"
+    if secure:
+        ws = websocket.create_connection(
+            f"wss://127.0.0.1:{port}{path}", timeout=15,
+            sslopt={"ca_certs": tls_files.ca, "certfile": tls_files.client_cert,
+                    "keyfile": tls_files.client_key})
+    else:
+        ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=15)
+    ws.send("it\n")
+    got = receive(ws)
+    assert lines(got.data) == [b"bye\n", b"got it\n"]
+    assert_closed_by_server(got)
