@@ -80,6 +80,8 @@ struct ContainerLaunch {
   std::vector<Ulimit> ulimits;
   std::int64_t shm_size = 64 << 20;
   std::string network_mode = "default";
+  std::string netns_path;  // a prepared network namespace to join (bridge networks)
+  std::string ip_address;  // the container's own address, for /etc/hosts
   std::vector<std::string> extra_hosts, dns, dns_search, dns_options;
   std::int64_t memory = 0, cpu_shares = 0, cpu_quota = 0, cpu_period = 0, pids_limit = 0;
   std::int64_t memory_swap = 0;  // 0: twice memory; -1: unlimited

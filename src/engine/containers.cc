@@ -1,6 +1,7 @@
 #include "engine/containers.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "common/units.h"
+#include "engine/networks.h"
 #include "engine/volumes.h"
 #include "image/changes.h"
 #include "image/image_service.h"
@@ -155,6 +157,8 @@ json Containers::to_json(const Container& c) {
           {"restart_count", c.restart_count},
           {"manually_stopped", c.manually_stopped},
           {"exits", c.exits},
+          {"networks", c.networks},
+          {"ports", c.ports},
           {"state",
            {{"status", c.state.status},
             {"pid", c.state.pid},
@@ -179,6 +183,8 @@ Container Containers::from_json(const json& d) {
   c.restart_count = d.value("restart_count", 0);
   c.manually_stopped = d.value("manually_stopped", false);
   c.exits = d.value("exits", std::uint64_t{0});
+  c.networks = d.value("networks", json::object());
+  c.ports = d.value("ports", json::object());
   const auto& s = d.at("state");
   c.state.status = s.value("status", "created");
   c.state.pid = s.value("pid", 0);
@@ -200,10 +206,11 @@ static std::shared_ptr<Life>& life_of(const Containers* self) {
 }
 
 Containers::Containers(store::Database& db, Backend& backend, image::ImageService& images,
-                       EventBus& events, std::string backend_name)
+                       EventBus& events, std::string backend_name, Networks* networks)
     : db_(db),
       backend_(backend),
       images_(images),
+      networks_(networks),
       events_(events),
       backend_name_(std::move(backend_name)) {
   std::vector<std::string> running;
@@ -220,8 +227,13 @@ Containers::Containers(store::Database& db, Backend& backend, image::ImageServic
   }
   // Containers that were running when the daemon stopped: their monitors may still be
   // there; wait on them again (a monitor that is gone reports the recorded exit).
-  for (const auto& id : running)
+  for (const auto& id : running) {
+    if (networks_) {
+      const Container& c = by_id_.at(id)->c;
+      networks_->restore(c.id, c.name, c.config.value("Hostname", ""), c.networks, c.ports);
+    }
     watch(id);
+  }
 }
 
 Containers::~Containers() {
@@ -354,11 +366,18 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
   if (!host_config.contains("Runtime") || host_config["Runtime"] == "")
     host_config["Runtime"] = "sockerless-" + backend_.describe().name;  // as /info names it
   const std::string network = host_config["NetworkMode"].get<std::string>();
-  if (network != "default" && network != "bridge" && network != "none" && network != "host")
+  if (network.rfind("container:", 0) == 0)
     throw NotImplemented("network mode \"" + network + "\" is not supported by sockerless yet");
-  if (host_config.contains("PortBindings") && host_config["PortBindings"].is_object() &&
-      !host_config["PortBindings"].empty())
-    throw NotImplemented("published ports (-p) are not supported by sockerless yet");
+  json endpoints = json::object();
+  if (networks_) {
+    json given = json::object();
+    if (body.contains("NetworkingConfig") && body["NetworkingConfig"].is_object())
+      given = body["NetworkingConfig"].value("EndpointsConfig", json::object());
+    endpoints = networks_->initial_endpoints(network, given);
+  } else if (network != "default" && network != "bridge" && network != "none" &&
+             network != "host") {
+    throw NotFound("network " + network + " not found");
+  }
 
   Container c;
   c.id = generate_id();
@@ -366,11 +385,18 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
   c.image_id = image.id;
   c.image_ref = image_ref;
   c.argv = argv;
-  if (!config.contains("Hostname") || config["Hostname"] == "")
-    config["Hostname"] = c.id.substr(0, 12);
+  if (!config.contains("Hostname") || config["Hostname"] == "") {
+    char host[256] = {};
+    // --network host shares the host's UTS name too, as with dockerd.
+    if (network == "host" && ::gethostname(host, sizeof host - 1) == 0 && host[0])
+      config["Hostname"] = std::string(host);
+    else
+      config["Hostname"] = c.id.substr(0, 12);
+  }
   c.config = config;
   c.host_config = host_config;
   c.mounts = resolve_mounts(host_config, config.value("Volumes", json(nullptr)));
+  c.networks = endpoints;
 
   std::string name = requested_name;
   if (!name.empty() && name.front() == '/') name = name.substr(1);
@@ -606,6 +632,8 @@ ContainerLaunch Containers::launch_for(const Container& c) {
 void Containers::start(const std::string& ref) {
   std::shared_ptr<Entry> entry;
   ContainerLaunch launch;
+  json endpoints, host_config, exposed, ports;
+  std::string hostname;
   {
     std::lock_guard lock(mu_);
     entry = find(ref);
@@ -617,11 +645,43 @@ void Containers::start(const std::string& ref) {
     launch = launch_for(entry->c);
     launch.early_attach = std::move(entry->early_attach);
     entry->early_attach.clear();
+    endpoints = entry->c.networks;
+    host_config = entry->c.host_config;
+    exposed = entry->c.config.value("ExposedPorts", json::object());
+    hostname = entry->c.config.value("Hostname", "");
   }
+  // The network comes first: the container's process starts inside it.
+  if (networks_) {
+    try {
+      auto attached = networks_->attach(entry->c.id, entry->c.name, hostname, endpoints,
+                                        host_config, exposed, ports);
+      launch.netns_path = attached.netns_path;
+      launch.ip_address = attached.ip_address;
+      if (launch.dns.empty()) launch.dns = attached.dns;
+    } catch (...) {
+      {
+        std::lock_guard lock(mu_);
+        entry->starting = false;
+      }
+      changed_.notify_all();
+      throw;
+    }
+    std::lock_guard lock(mu_);
+    entry->c.networks = endpoints;
+    entry->c.ports = ports;
+  }
+  auto release_network = [&] {
+    if (!networks_) return;
+    networks_->detach(entry->c.id, endpoints, ports);
+    std::lock_guard lock(mu_);
+    entry->c.networks = endpoints;
+    entry->c.ports = ports;
+  };
   StartResult started;
   try {
     started = backend_.start(launch);
   } catch (const StartFailure& f) {
+    release_network();
     bool auto_remove = false;
     {
       std::lock_guard lock(mu_);
@@ -631,6 +691,7 @@ void Containers::start(const std::string& ref) {
       persist(entry->c);
       auto_remove = entry->c.host_config.value("AutoRemove", false);
     }
+    changed_.notify_all();
     // Like dockerd, a container that was to remove itself goes when its start fails.
     if (auto_remove) {
       destroy(entry);
@@ -642,8 +703,12 @@ void Containers::start(const std::string& ref) {
     if (f.exit_code() == 127 || f.exit_code() == 126) throw InvalidArgument(message);
     throw Internal(message);
   } catch (...) {
-    std::lock_guard lock(mu_);
-    entry->starting = false;
+    release_network();
+    {
+      std::lock_guard lock(mu_);
+      entry->starting = false;
+    }
+    changed_.notify_all();
     throw;
   }
   Container snapshot;
@@ -701,8 +766,17 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
       s.status = "restarting";
       entry->c.restart_count++;
     }
-    persist(entry->c);
     snapshot = entry->c;
+  }
+  if (networks_) {  // its addresses and ports go with its processes, as in dockerd
+    networks_->detach(id, snapshot.networks, snapshot.ports);
+    std::lock_guard lock(mu_);
+    entry->c.networks = snapshot.networks;
+    entry->c.ports = snapshot.ports;
+  }
+  {
+    std::lock_guard lock(mu_);
+    persist(entry->c);
   }
   changed_.notify_all();
   publish(snapshot, "die", {{"exitCode", std::to_string(status.code)}});
@@ -715,13 +789,18 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
       {
         std::lock_guard lock(mu_);
         auto it = by_id_.find(id);
+        // It stays "restarting" until it runs again, as in dockerd.
         if (it == by_id_.end() || it->second->c.state.status != "restarting") return;
-        it->second->c.state.status = "exited";
       }
       try {
         start(id);
       } catch (const std::exception& e) {
         spdlog::warn("restarting container {}: {}", id, e.what());
+        std::lock_guard lock(mu_);
+        if (auto e2 = find(id); e2 && e2->c.state.status == "restarting") {
+          e2->c.state.status = "exited";
+          persist(e2->c);
+        }
       }
     }).detach();
     return;
@@ -767,6 +846,7 @@ void Containers::destroy(const std::shared_ptr<Entry>& entry) {
   } catch (const std::exception& e) {
     spdlog::warn("removing container {}: {}", snapshot.id, e.what());
   }
+  if (networks_) networks_->detach(snapshot.id, snapshot.networks, snapshot.ports);
   {
     std::lock_guard lock(mu_);
     entry->removed = true;
@@ -813,12 +893,27 @@ void Containers::stop(const std::string& ref, std::optional<int> timeout,
   Container c;
   std::uint64_t exits = 0;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     entry = find(ref);
     if (!entry) throw NotFound("No such container: " + ref);
-    if (!entry->c.running()) throw NotModified("container already stopped");
-    c = entry->c;
-    exits = entry->c.exits;
+    // A (re)start in progress finishes first: then there is a process to stop.
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return !entry->starting; });
+    if (entry->c.state.status == "restarting") {
+      // Waiting for its restart back-off: stopping it cancels the restart.
+      entry->c.manually_stopped = true;
+      entry->c.state.status = "exited";
+      persist(entry->c);
+      c = entry->c;
+    } else {
+      if (!entry->c.running()) throw NotModified("container already stopped");
+      c = entry->c;
+      exits = entry->c.exits;
+    }
+  }
+  if (c.state.status == "exited") {
+    changed_.notify_all();
+    publish(c, "stop");
+    return;
   }
   std::string name =
       !signal_text.empty() ? signal_text : c.config.value("StopSignal", std::string("SIGTERM"));
@@ -1049,6 +1144,66 @@ json Containers::update(const std::string& ref, const json& body) {
   }
   publish(c, "update");
   return nullptr;  // dockerd answers {"Warnings":null}
+}
+
+void Containers::connect_network(const std::string& ref, const std::string& network,
+                                 const json& endpoint_config) {
+  if (!networks_) throw NotImplemented("networks are not available");
+  Container c;
+  {
+    std::lock_guard lock(mu_);
+    auto e = find(ref);
+    if (!e) throw NotFound("No such container: " + ref);
+    std::string mode = e->c.host_config.value("NetworkMode", "default");
+    if (mode == "host" || mode == "none" || mode.rfind("container:", 0) == 0)
+      throw Forbidden(
+          "container sharing network namespace with another container or host cannot be "
+          "connected to any other network");
+    networks_->connect(e->c.id, e->c.name, e->c.config.value("Hostname", ""), network,
+                       e->c.running(), endpoint_config, e->c.networks);
+    persist(e->c);
+    c = e->c;
+  }
+  auto n = networks_->get(network);
+  Event ev;
+  ev.type = "network";
+  ev.action = "connect";
+  ev.actor_id = n.id;
+  ev.attributes = {{"container", c.id}, {"name", n.name}, {"type", n.driver}};
+  events_.publish(std::move(ev));
+}
+
+void Containers::disconnect_network(const std::string& ref, const std::string& network,
+                                    bool force) {
+  if (!networks_) throw NotImplemented("networks are not available");
+  Container c;
+  {
+    std::lock_guard lock(mu_);
+    auto e = find(ref);
+    if (!e) {
+      if (!force) throw NotFound("No such container: " + ref);
+      return;
+    }
+    networks_->disconnect(e->c.id, network, e->c.running(), e->c.networks);
+    persist(e->c);
+    c = e->c;
+  }
+  auto n = networks_->get(network);
+  Event ev;
+  ev.type = "network";
+  ev.action = "disconnect";
+  ev.actor_id = n.id;
+  ev.attributes = {{"container", c.id}, {"name", n.name}, {"type", n.driver}};
+  events_.publish(std::move(ev));
+}
+
+int Containers::network_users(const std::string& network_id) const {
+  std::lock_guard lock(mu_);
+  int n = 0;
+  for (const auto& [id, e] : by_id_)
+    for (const auto& [name, ep] : e->c.networks.items())
+      if (ep.value("NetworkID", "") == network_id && e->c.running()) ++n;
+  return n;
 }
 
 void Containers::resize(const std::string& ref, int height, int width) {

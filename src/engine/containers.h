@@ -52,6 +52,8 @@ struct Container {
   int restart_count = 0;
   bool manually_stopped = false;  // stop/kill through the API: no restart policy applies
   std::uint64_t exits = 0;        // how many times it has exited (wait next-exit)
+  nlohmann::json networks = nlohmann::json::object();  // NetworkSettings.Networks
+  nlohmann::json ports = nlohmann::json::object();     // NetworkSettings.Ports
 
   bool running() const { return state.status == "running" || state.status == "paused"; }
   bool tty() const { return config.value("Tty", false); }
@@ -64,11 +66,12 @@ struct WaitResult {
 };
 
 class Volumes;
+class Networks;
 
 class Containers {
  public:
   Containers(store::Database& db, Backend& backend, image::ImageService& images, EventBus& events,
-             std::string backend_name);
+             std::string backend_name, Networks* networks = nullptr);
   ~Containers();
 
   // POST /containers/create. Returns the ID and warnings.
@@ -97,6 +100,12 @@ class Containers {
   };
   std::string commit(const std::string& ref, const CommitOptions& options);
   void rename(const std::string& ref, const std::string& new_name);
+  // docker network connect / disconnect.
+  void connect_network(const std::string& ref, const std::string& network,
+                       const nlohmann::json& endpoint_config);
+  void disconnect_network(const std::string& ref, const std::string& network, bool force);
+  // How many containers (any state) have an endpoint on the network `network_id`.
+  int network_users(const std::string& network_id) const;
   // docker update: the resource limits and restart policy set in `update` (dockerd's
   // UpdateConfig: zero values mean "leave as is"); applied at once when running.
   // Returns the warnings for the client.
@@ -172,6 +181,7 @@ class Containers {
   store::Database& db_;
   Backend& backend_;
   image::ImageService& images_;
+  Networks* networks_ = nullptr;
   EventBus& events_;
   std::string backend_name_;
   mutable std::mutex mu_;

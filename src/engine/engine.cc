@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -7,9 +9,11 @@
 
 #include "common/errors.h"
 #include "common/ids.h"
+#include "engine/builder.h"
 #include "engine/containers.h"
 #include "engine/execs.h"
 #include "engine/health.h"
+#include "engine/networks.h"
 #include "engine/volumes.h"
 #include "image/image_service.h"
 #include "store/database.h"
@@ -60,12 +64,17 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
         e.attributes = attrs;
         events_.publish(std::move(e));
       });
-  containers_ =
-      std::make_unique<Containers>(*db_, *backend_, *images_, events_, options_.backend_name);
+  // Real bridges, veths, DNS and NAT need root and containers on this host.
+  bool plumbing = ::geteuid() == 0 && options_.backend_name == "memory";
+  networks_ = std::make_unique<Networks>(*db_, events_, options_.data_root, plumbing);
+  networks_->init();
+  containers_ = std::make_unique<Containers>(*db_, *backend_, *images_, events_,
+                                             options_.backend_name, networks_.get());
   volumes_ = std::make_unique<Volumes>(
       *db_, options_.data_root + "/volumes", events_,
       [this](const std::string& name) { return containers_->volume_users(name); });
   containers_->set_volumes(volumes_.get());
+  builder_ = std::make_unique<Builder>(*containers_, *images_, *backend_);
   execs_ = std::make_unique<Execs>(*containers_, *backend_, events_);
   health_ = std::make_unique<HealthChecker>(*containers_, *backend_, events_);
   containers_->on_started([this](const std::string& id) { health_->started(id); });
@@ -80,9 +89,12 @@ Engine::~Engine() {
   containers_->on_destroyed(nullptr);
   containers_->on_started(nullptr);
   containers_->set_volumes(nullptr);
+  builder_.reset();
   health_.reset();
   execs_.reset();
   containers_.reset();
+  networks_->shutdown();
+  networks_.reset();
   images_.reset();
 }
 

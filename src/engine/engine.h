@@ -20,9 +20,11 @@ namespace sockerless::image {
 class ImageService;
 }
 namespace sockerless::engine {
+class Builder;
 class Containers;
 class Execs;
 class HealthChecker;
+class Networks;
 class Volumes;
 }  // namespace sockerless::engine
 
@@ -61,6 +63,8 @@ class Engine {
   Execs& execs() { return *execs_; }
   HealthChecker& health() { return *health_; }
   Volumes& volumes() { return *volumes_; }
+  Networks& networks() { return *networks_; }
+  Builder& builder() { return *builder_; }
 
   // Checks a registry login against the registry, stores it (for pulls and pushes that
   // come without credentials) and returns the status line for the client.
@@ -92,6 +96,8 @@ class Engine {
   std::unique_ptr<Execs> execs_;
   std::unique_ptr<HealthChecker> health_;
   std::unique_ptr<Volumes> volumes_;
+  std::unique_ptr<Networks> networks_;
+  std::unique_ptr<Builder> builder_;
 };
 
 }  // namespace sockerless::engine

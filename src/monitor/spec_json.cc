@@ -49,6 +49,8 @@ json to_json(const MonitorConfig& c) {
         {"ulimits", ulimits},
         {"shm_size", s.shm_size},
         {"network_mode", s.network_mode},
+        {"netns_path", s.netns_path},
+        {"ip_address", s.ip_address},
         {"resources",
          {{"memory", s.resources.memory},
           {"cpu_shares", s.resources.cpu_shares},
@@ -92,6 +94,8 @@ MonitorConfig config_from_json(const json& doc) {
                                         u.value("hard", std::int64_t{0})});
   s.shm_size = j.value("shm_size", std::int64_t{64 << 20});
   s.network_mode = j.value("network_mode", "default");
+  s.netns_path = j.value("netns_path", "");
+  s.ip_address = j.value("ip_address", "");
   if (j.contains("resources")) {
     const auto& r = j["resources"];
     s.resources.memory = r.value("memory", std::int64_t{0});

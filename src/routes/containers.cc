@@ -74,6 +74,43 @@ json mounts_json(const Container& c) {
   return out;
 }
 
+// NetworkSettings: the endpoints, with the default bridge's also at the top level as
+// dockerd shows them.
+json network_settings(engine::Engine& engine, const Container& c) {
+  json top = {{"Bridge", ""},
+              {"SandboxID", ""},
+              {"HairpinMode", false},
+              {"LinkLocalIPv6Address", ""},
+              {"LinkLocalIPv6PrefixLen", 0},
+              {"Ports", c.ports},
+              {"SandboxKey", ""},
+              {"SecondaryIPAddresses", nullptr},
+              {"SecondaryIPv6Addresses", nullptr},
+              {"EndpointID", ""},
+              {"Gateway", ""},
+              {"GlobalIPv6Address", ""},
+              {"GlobalIPv6PrefixLen", 0},
+              {"IPAddress", ""},
+              {"IPPrefixLen", 0},
+              {"IPv6Gateway", ""},
+              {"MacAddress", ""},
+              {"Networks", c.networks}};
+  bool wired = false;
+  for (const auto& [name, e] : c.networks.items())
+    if (!e.value("IPAddress", "").empty()) wired = true;
+  if (wired) {
+    top["SandboxID"] = c.id;
+    top["SandboxKey"] = engine.options().data_root + "/netns/" + c.id;
+  }
+  if (c.networks.contains("bridge")) {
+    const json& b = c.networks["bridge"];
+    for (const char* k : {"EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "MacAddress",
+                          "IPv6Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen"})
+      if (b.contains(k)) top[k] = b[k];
+  }
+  return top;
+}
+
 json inspect_doc(engine::Engine& engine, const Container& c) {
   const auto& s = c.state;
   auto health = engine.health().health(c.id);
@@ -115,20 +152,31 @@ json inspect_doc(engine::Engine& engine, const Container& c) {
       {"GraphDriver", {{"Data", nullptr}, {"Name", engine.backend().describe().driver}}},
       {"Mounts", mounts_json(c)},
       {"Config", c.config},
-      {"NetworkSettings",
-       {{"Bridge", ""},
-        {"SandboxID", ""},
-        {"SandboxKey", ""},
-        {"Ports", json::object()},
-        {"Gateway", ""},
-        {"IPAddress", ""},
-        {"IPPrefixLen", 0},
-        {"MacAddress", ""},
-        {"Networks", json::object()}}},
+      {"NetworkSettings", network_settings(engine, c)},
   };
   // Only a container with a healthcheck has State.Health, as with dockerd.
   if (health) doc["State"]["Health"] = health->to_json();
   return doc;
+}
+
+// Ports as docker ps lists them: one entry per published binding, or the bare port.
+json port_list(const Container& c) {
+  json out = json::array();
+  for (const auto& [key, bindings] : c.ports.items()) {
+    auto slash = key.find('/');
+    int private_port = std::atoi(key.substr(0, slash).c_str());
+    std::string type = slash == std::string::npos ? "tcp" : key.substr(slash + 1);
+    if (!bindings.is_array() || bindings.empty()) {
+      out.push_back({{"PrivatePort", private_port}, {"Type", type}});
+      continue;
+    }
+    for (const auto& b : bindings)
+      out.push_back({{"IP", b.value("HostIp", "")},
+                     {"PrivatePort", private_port},
+                     {"PublicPort", std::atoi(b.value("HostPort", "0").c_str())},
+                     {"Type", type}});
+  }
+  return out;
 }
 
 json list_item(const Container& c, const std::optional<engine::Health>& health) {
@@ -139,12 +187,12 @@ json list_item(const Container& c, const std::optional<engine::Health>& health) 
       {"ImageID", c.image_id},
       {"Command", command_line(c)},
       {"Created", c.created / 1'000'000'000},
-      {"Ports", json::array()},
+      {"Ports", port_list(c)},
       {"Labels", c.config.value("Labels", json::object())},
       {"State", c.state.status},
       {"Status", status_text(c, health)},
       {"HostConfig", {{"NetworkMode", c.host_config.value("NetworkMode", "default")}}},
-      {"NetworkSettings", {{"Networks", json::object()}}},
+      {"NetworkSettings", {{"Networks", c.networks}}},
       {"Mounts", mounts_json(c)},
   };
 }

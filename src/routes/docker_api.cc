@@ -11,8 +11,10 @@ void add_docker_routes(http::Router& router, engine::Engine& engine, const Daemo
   add_container_routes(router, engine);
   add_exec_routes(router, engine);
   add_image_routes(router, engine);
+  add_build_routes(router, engine);
   add_stats_routes(router, engine);
   add_volume_routes(router, engine);
+  add_network_routes(router, engine);
   // Built last: real routes registered above win over the 501 placeholders.
   add_not_implemented_routes(router);
 }

@@ -28,8 +28,10 @@ void add_system_routes(http::Router& router, engine::Engine& engine, const Daemo
 void add_container_routes(http::Router& router, engine::Engine& engine);
 void add_exec_routes(http::Router& router, engine::Engine& engine);
 void add_volume_routes(http::Router& router, engine::Engine& engine);
+void add_network_routes(http::Router& router, engine::Engine& engine);
 void add_stats_routes(http::Router& router, engine::Engine& engine);
 void add_image_routes(http::Router& router, engine::Engine& engine);
+void add_build_routes(http::Router& router, engine::Engine& engine);
 void add_not_implemented_routes(http::Router& router);
 
 }  // namespace sockerless::routes

@@ -15,17 +15,8 @@ struct Operation {
 };
 
 constexpr Operation kNotYet[] = {
-    {"POST", "/build", "ImageBuild"},
-    {"POST", "/build/prune", "BuildPrune"},
     {"GET", "/images/search", "ImageSearch"},
     {"PUT", "/volumes/{name}", "VolumeUpdate"},
-    {"GET", "/networks", "NetworkList"},
-    {"POST", "/networks/create", "NetworkCreate"},
-    {"POST", "/networks/prune", "NetworkPrune"},
-    {"GET", "/networks/{id}", "NetworkInspect"},
-    {"DELETE", "/networks/{id}", "NetworkDelete"},
-    {"POST", "/networks/{id}/connect", "NetworkConnect"},
-    {"POST", "/networks/{id}/disconnect", "NetworkDisconnect"},
     {"GET", "/plugins/privileges", "GetPluginPrivileges"},
     {"POST", "/plugins/pull", "PluginPull"},
     {"POST", "/plugins/create", "PluginCreate"},

@@ -82,7 +82,7 @@ std::string hosts_content(const ContainerSpec& spec, const std::string& host_hos
   if (spec.network_mode != "host" && spec.network_mode != "none") {
     std::string name = effective_hostname(spec);
     std::string names = spec.domainname.empty() ? name : name + "." + spec.domainname + " " + name;
-    out += "127.0.0.1\t" + names + "\n";
+    out += (spec.ip_address.empty() ? "127.0.0.1" : spec.ip_address) + "\t" + names + "\n";
   }
   return out;
 }

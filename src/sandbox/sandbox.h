@@ -76,6 +76,10 @@ struct ContainerSpec {
   std::vector<Ulimit> ulimits;
   std::int64_t shm_size = 64 << 20;
   std::string network_mode = "default";  // "none" and "default": own netns with lo up; "host"
+  // A network namespace prepared by the caller (bridge networks: veths already in it) to
+  // join instead of a new one; and the container's address there, for /etc/hosts.
+  std::string netns_path;
+  std::string ip_address;
   Resources resources;
   std::string cgroup_parent = "sockerless";  // cgroup path prefix under each hierarchy
   std::vector<Mount> mounts;

@@ -70,6 +70,11 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
                                  const std::vector<int>& fds) {
   const ContainerSpec& spec = plan.spec;
   ::umask(0);
+  if (!spec.netns_path.empty()) {
+    UniqueFd ns(::open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) errors.fail_errno("open network namespace " + spec.netns_path, errno);
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) errors.fail_errno("join network namespace", errno);
+  }
   if (int err = join_cgroups(procs_files(plan.cgroups, spec)))
     errors.fail_errno("join cgroups", err);
   // Its own cgroup namespace once inside: /proc/self/cgroup and a cgroupfs mounted in the
@@ -119,8 +124,12 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
 
 pid_t spawn(const ContainerSpec& spec, const Stdio& stdio) {
   check_spec(spec);
-  ContainerPlan plan{spec, StateLayout(spec.state_dir), {},
-                     {},   effective_hostname(spec),    wants_own_netns(spec.network_mode)};
+  ContainerPlan plan{spec,
+                     StateLayout(spec.state_dir),
+                     {},
+                     {},
+                     effective_hostname(spec),
+                     wants_own_netns(spec.network_mode) && spec.netns_path.empty()};
   plan.process.argv = spec.argv;
   plan.process.env = spec.env;
   plan.process.working_dir = spec.working_dir.empty() ? "/" : spec.working_dir;

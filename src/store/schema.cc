@@ -68,6 +68,14 @@ const std::vector<std::string_view>& migrations() {
       ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT '';
       CREATE INDEX images_parent ON images(parent);
       )",
+      // 5: networks (bridge, host, none and user-defined), each as its engine record.
+      R"(
+      CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+      );
+      )",
   };
   return steps;
 }

@@ -124,14 +124,14 @@ def test_sdk_raises_api_error_for_unknown_route(sockerlessd):
 
 @pytest.mark.provisional
 def test_unimplemented_route_501_sockerless(sockerlessd):
-    """PROVISIONAL: the network API is not implemented yet, so sockerless must say so with
-    501 and a JSON message naming the operation (never a fake success). This test moves
-    to another operation once networks land."""
-    r = sockerlessd.raw("GET", "/networks")
+    """PROVISIONAL: image search and plugins are not implemented yet, so sockerless must
+    say so with 501 and a JSON message naming the operation (never a fake success). This
+    test moves to another operation once those land."""
+    r = sockerlessd.raw("GET", "/images/search?term=busybox")
     assert r.status == 501, r
     assert _is_json(r), r
     msg = r.json()["message"]
-    assert re.search(r"NetworkList", msg) and "GET /networks" in msg, msg
-    r = sockerlessd.raw("POST", "/networks/create", body={"Name": "x"})
+    assert re.search(r"ImageSearch", msg) and "GET /images/search" in msg, msg
+    r = sockerlessd.raw("POST", "/plugins/pull?remote=x", body=[])
     assert r.status == 501, r
-    assert "NetworkCreate" in r.json()["message"]
+    assert "PluginPull" in r.json()["message"]

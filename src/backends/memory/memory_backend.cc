@@ -92,6 +92,8 @@ sandbox::ContainerSpec to_spec(const engine::ContainerLaunch& l, const std::stri
     s.ulimits.push_back(sandbox::Ulimit{u.name, u.soft, u.hard});
   if (l.shm_size > 0) s.shm_size = l.shm_size;
   s.network_mode = l.network_mode;
+  s.netns_path = l.netns_path;
+  s.ip_address = l.ip_address;
   s.resources = to_spec_resources(l);
   for (const auto& m : l.mounts) {
     sandbox::Mount mount;

@@ -1,0 +1,421 @@
+// A container's side of its networks: addresses, the network namespace with one veth per
+// network, published ports, and what inspect shows of them.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "common/digest.h"
+#include "common/errors.h"
+#include "common/ids.h"
+#include "common/time.h"
+#include "engine/networks.h"
+#include "engine/networks_state.h"
+#include "network/netlink.h"
+#include "network/netns.h"
+
+namespace sockerless::engine {
+
+using detail::Endpoint;
+using detail::Net;
+using nlohmann::json;
+namespace net = sockerless::network;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string hashed(const std::string& text, std::size_t n) {
+  return sha256_digest(text).substr(7, n);
+}
+
+std::string host_veth(const std::string& container_id, const std::string& network_id) {
+  return "veth" + hashed(container_id + network_id, 7);
+}
+
+// Wires `ip` into the namespace at ns_path as the lowest free ethN, the host end on the
+// bridge. The first interface gets the default route.
+void plug(const Net& n, const std::string& container_id, net::Ipv4 ip, const std::string& ns_path) {
+  net::Netlink nl;
+  std::string host = host_veth(container_id, n.rec.id);
+  std::string peer = "vp" + hashed(container_id + n.rec.id, 9);
+  if (nl.link_exists(host)) nl.delete_link(host);
+  nl.create_veth(host, peer);
+  try {
+    UniqueFd ns = net::open_netns(ns_path);
+    nl.move_to_netns(peer, ns.get());
+    auto inside = net::Netlink::in_netns(ns.get());
+    int index = 0;
+    while (inside.link_exists("eth" + std::to_string(index)))
+      ++index;
+    std::string ifname = "eth" + std::to_string(index);
+    inside.rename(peer, ifname);
+    inside.set_mac(ifname, net::mac_from_ipv4(ip));
+    inside.add_address(ifname, net::to_in_addr(ip), n.addrs->subnet().prefix);
+    inside.set_up(ifname);
+    if (index == 0) inside.add_default_route(net::to_in_addr(n.addrs->gateway()), ifname);
+    nl.set_master(host, n.rec.bridge);
+    nl.set_up(host);
+  } catch (...) {
+    if (nl.link_exists(host)) nl.delete_link(host);
+    throw;
+  }
+}
+
+void unplug(const Net& n, const std::string& container_id) {
+  try {
+    net::Netlink nl;
+    std::string host = host_veth(container_id, n.rec.id);
+    if (nl.link_exists(host)) nl.delete_link(host);  // its peer goes with it
+  } catch (const std::exception& e) {
+    spdlog::warn("container {}: removing its interface on {}: {}", container_id, n.rec.name,
+                 e.what());
+  }
+}
+
+void clear_addresses(json& e) {
+  e["EndpointID"] = "";
+  e["Gateway"] = "";
+  e["IPAddress"] = "";
+  e["IPPrefixLen"] = 0;
+  e["MacAddress"] = "";
+}
+
+json endpoint_settings(const json& given) {
+  json e = {{"IPAMConfig", nullptr},   {"Links", nullptr},         {"Aliases", nullptr},
+            {"NetworkID", ""},         {"EndpointID", ""},         {"Gateway", ""},
+            {"IPAddress", ""},         {"IPPrefixLen", 0},         {"IPv6Gateway", ""},
+            {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
+            {"DriverOpts", nullptr}};
+  if (given.is_object())
+    for (const char* k : {"IPAMConfig", "Links", "Aliases", "DriverOpts"})
+      if (given.contains(k) && !given[k].is_null()) e[k] = given[k];
+  return e;
+}
+
+std::vector<std::string> strings(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (const auto& v : j)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+// Takes an address on `n` for the container and wires it (with plumbing); fills `e`.
+static void join(Networks::State& s, Net& n, bool plumbing, const std::string& container_id,
+                 const std::string& name, const std::string& hostname, json& e,
+                 const std::string& ns_path) {
+  std::string want;
+  if (e.contains("IPAMConfig") && e["IPAMConfig"].is_object())
+    want = e["IPAMConfig"].value("IPv4Address", "");
+  net::Ipv4 ip;
+  if (!want.empty()) {
+    auto parsed = net::parse_ipv4(want);
+    if (!parsed) throw InvalidArgument("invalid IPv4 address: " + want);
+    n.addrs->allocate_static(*parsed);
+    ip = *parsed;
+  } else {
+    try {
+      ip = n.addrs->allocate();
+    } catch (const Error& err) {
+      throw Error(err.kind(), std::string(err.what()) + ": " + n.rec.name + " (" +
+                                  n.rec.id.substr(0, 12) + ")");
+    }
+  }
+  try {
+    if (plumbing) plug(n, container_id, ip, ns_path);
+  } catch (...) {
+    n.addrs->release(ip);
+    throw;
+  }
+  (void)s;
+  Endpoint ep;
+  ep.container_id = container_id;
+  ep.container_name = name;
+  ep.hostname = hostname;
+  ep.endpoint_id = generate_id();
+  ep.ip = ip;
+  ep.aliases = strings(e.value("Aliases", json(nullptr)));
+  if (n.user_defined() && std::find(ep.aliases.begin(), ep.aliases.end(),
+                                    container_id.substr(0, 12)) == ep.aliases.end()) {
+    ep.aliases.push_back(container_id.substr(0, 12));
+    json aliases = e.value("Aliases", json(nullptr));
+    if (!aliases.is_array()) aliases = json::array();
+    aliases.push_back(container_id.substr(0, 12));
+    e["Aliases"] = aliases;
+  }
+  e["NetworkID"] = n.rec.id;
+  e["EndpointID"] = ep.endpoint_id;
+  e["Gateway"] = net::format_ipv4(n.addrs->gateway());
+  e["IPAddress"] = net::format_ipv4(ip);
+  e["IPPrefixLen"] = n.addrs->subnet().prefix;
+  e["MacAddress"] = net::format_mac(net::mac_from_ipv4(ip));
+  n.endpoints[container_id] = ep;
+}
+
+static void leave(Net& n, bool plumbing, const std::string& container_id) {
+  auto it = n.endpoints.find(container_id);
+  if (it == n.endpoints.end()) return;
+  if (plumbing) unplug(n, container_id);
+  n.addrs->release(it->second.ip);
+  n.endpoints.erase(it);
+}
+
+NetworkAttachment Networks::attach(const std::string& container_id, const std::string& name,
+                                   const std::string& hostname, json& endpoints,
+                                   const json& host_config, const json& exposed, json& ports) {
+  NetworkAttachment out;
+  ports = json::object();
+  if (!endpoints.is_object() || endpoints.empty()) return out;
+  std::string mode = host_config.value("NetworkMode", "default");
+  std::string primary = mode == "default" ? "bridge" : mode;
+  std::lock_guard lock(s_->mu);
+  std::vector<std::string> order;
+  if (Net* p = s_->find(primary); p && endpoints.contains(p->rec.name))
+    order.push_back(p->rec.name);
+  for (const auto& [k, v] : endpoints.items())
+    if (std::find(order.begin(), order.end(), k) == order.end()) order.push_back(k);
+  for (const auto& k : order) {
+    Net* n = s_->find(k);
+    if (!n) throw NotFound("network " + k + " not found");
+    if (n->rec.driver != "bridge") return out;  // host, none: nothing to wire
+  }
+  if (!plumbing_) return out;  // records only: no addresses to give
+
+  std::string ns_path = data_root_ + "/netns/" + container_id;
+  fs::create_directories(data_root_ + "/netns");
+  if (!fs::exists(ns_path)) net::create_netns(ns_path);
+  std::vector<Net*> joined;
+  try {
+    for (const auto& k : order) {
+      Net* n = s_->find(k);
+      join(*s_, *n, plumbing_, container_id, name, hostname, endpoints[k], ns_path);
+      joined.push_back(n);
+    }
+    Net* first = joined.front();
+    out.netns_path = ns_path;
+    out.ip_address = endpoints[first->rec.name].value("IPAddress", "");
+    if (first->user_defined() && first->dns)
+      out.dns.push_back(net::format_ipv4(first->addrs->gateway()));
+    publish_ports(container_id, name, endpoints[first->rec.name], host_config, exposed, ports);
+  } catch (...) {
+    s_->proxies.erase(container_id);
+    for (Net* n : joined) {
+      leave(*n, plumbing_, container_id);
+      clear_addresses(endpoints[n->rec.name]);
+    }
+    net::remove_netns(ns_path);
+    throw;
+  }
+  return out;
+}
+
+void Networks::publish_ports(const std::string& container_id, const std::string& name,
+                             const json& endpoint, const json& host_config, const json& exposed,
+                             json& ports) {
+  // Exposed ports are listed (null when not published), as dockerd's inspect does.
+  if (exposed.is_object())
+    for (const auto& [port, _] : exposed.items())
+      ports[port] = nullptr;
+  json bindings = host_config.value("PortBindings", json::object());
+  if (!bindings.is_object()) bindings = json::object();
+  if (host_config.value("PublishAllPorts", false) && exposed.is_object())
+    for (const auto& [port, _] : exposed.items())
+      if (!bindings.contains(port)) bindings[port] = json::array({json::object()});
+  auto target = net::parse_ipv4(endpoint.value("IPAddress", ""));
+  if (!target) return;
+  auto& proxies = s_->proxies[container_id];
+  for (const auto& [port, list] : bindings.items()) {
+    auto slash = port.find('/');
+    std::string proto = slash == std::string::npos ? "tcp" : port.substr(slash + 1);
+    int container_port = std::atoi(port.substr(0, slash).c_str());
+    if (container_port <= 0 || container_port > 65535 || (proto != "tcp" && proto != "udp"))
+      throw InvalidArgument("invalid port specification: \"" + port + "\"");
+    std::string key = std::to_string(container_port) + "/" + proto;
+    json published = json::array();
+    for (const auto& b : list.is_array() ? list : json::array({json::object()})) {
+      std::string host_ip = b.is_object() ? b.value("HostIp", "") : "";
+      std::string host_port = b.is_object() ? b.value("HostPort", "") : "";
+      net::PortMapping m;
+      m.protocol = proto == "udp" ? net::Protocol::Udp : net::Protocol::Tcp;
+      auto hip = net::parse_ipv4(host_ip.empty() ? "0.0.0.0" : host_ip);
+      if (!hip) throw InvalidArgument("invalid host IP for port " + key + ": " + host_ip);
+      m.host_ip = net::to_in_addr(*hip);
+      m.host_port = static_cast<std::uint16_t>(std::atoi(host_port.c_str()));
+      m.target_ip = net::to_in_addr(*target);
+      m.target_port = static_cast<std::uint16_t>(container_port);
+      try {
+        proxies.push_back(std::make_unique<net::PortProxy>(*s_->loop, m));
+      } catch (const net::PortBindError& e) {
+        throw Internal("driver failed programming external connectivity on endpoint " + name +
+                       " (" + endpoint.value("EndpointID", "") + "): " + e.what());
+      }
+      published.push_back(json{{"HostIp", net::format_ipv4(*hip)},
+                               {"HostPort", std::to_string(proxies.back()->host_port())}});
+    }
+    ports[key] = published;
+  }
+}
+
+void Networks::detach(const std::string& container_id, json& endpoints, json& ports) {
+  std::lock_guard lock(s_->mu);
+  s_->proxies.erase(container_id);
+  for (auto& [id, n] : s_->nets)
+    if (n.endpoints.count(container_id)) leave(n, plumbing_, container_id);
+  if (plumbing_) {
+    std::string ns_path = data_root_ + "/netns/" + container_id;
+    try {
+      net::remove_netns(ns_path);
+    } catch (const std::exception& e) {
+      spdlog::warn("container {}: removing its network namespace: {}", container_id, e.what());
+    }
+  }
+  if (endpoints.is_object())
+    for (auto& [k, e] : endpoints.items())
+      clear_addresses(e);
+  ports = json::object();
+}
+
+void Networks::connect(const std::string& container_id, const std::string& name,
+                       const std::string& hostname, const std::string& network, bool running,
+                       const json& endpoint_config, json& endpoints) {
+  std::lock_guard lock(s_->mu);
+  Net* n = s_->find(network);
+  if (!n) throw NotFound("network " + network + " not found");
+  if (n->rec.driver != "bridge")
+    throw Forbidden(
+        "container cannot be disconnected from host network or connected to host network");
+  if (!endpoints.is_object()) endpoints = json::object();
+  for (const auto& [k, e] : endpoints.items()) {
+    Net* other = s_->find(k);
+    if (other && other->rec.driver != "bridge")
+      throw Forbidden(
+          "container sharing network namespace with another container or host cannot be connected "
+          "to any other network");
+  }
+  if (endpoints.contains(n->rec.name))
+    throw Forbidden("endpoint with name " + name + " already exists in network " + n->rec.name);
+  json e = endpoint_settings(endpoint_config);
+  e["NetworkID"] = n->rec.id;
+  std::string want = e["IPAMConfig"].is_object() ? e["IPAMConfig"].value("IPv4Address", "") : "";
+  if (!want.empty() && !n->rec.ipam_given)
+    throw Forbidden(
+        "user specified IP address is supported only when connecting to networks with user "
+        "configured subnets");
+  if (running && plumbing_) {
+    std::string ns_path = data_root_ + "/netns/" + container_id;
+    if (!fs::exists(ns_path))
+      throw Conflict("container " + container_id + " has no network namespace to connect");
+    join(*s_, *n, plumbing_, container_id, name, hostname, e, ns_path);
+  }
+  endpoints[n->rec.name] = e;
+}
+
+void Networks::disconnect(const std::string& container_id, const std::string& network, bool running,
+                          json& endpoints) {
+  std::lock_guard lock(s_->mu);
+  Net* n = s_->find(network);
+  if (!n) throw NotFound("network " + network + " not found");
+  if (!endpoints.is_object() || !endpoints.contains(n->rec.name))
+    throw Forbidden("container " + container_id + " is not connected to network " + network);
+  if (running) leave(*n, plumbing_, container_id);
+  endpoints.erase(n->rec.name);
+}
+
+void Networks::restore(const std::string& container_id, const std::string& name,
+                       const std::string& hostname, const json& endpoints, const json& ports) {
+  std::lock_guard lock(s_->mu);
+  if (!endpoints.is_object()) return;
+  for (const auto& [k, e] : endpoints.items()) {
+    Net* n = s_->find(k);
+    auto ip = net::parse_ipv4(e.value("IPAddress", ""));
+    if (!n || !ip || !n->addrs) continue;
+    try {
+      if (!n->addrs->is_allocated(*ip)) n->addrs->allocate_static(*ip);
+    } catch (const std::exception& err) {
+      spdlog::warn("container {}: address {} on {}: {}", container_id, e.value("IPAddress", ""), k,
+                   err.what());
+      continue;
+    }
+    Endpoint ep;
+    ep.container_id = container_id;
+    ep.container_name = name;
+    ep.hostname = hostname;
+    ep.endpoint_id = e.value("EndpointID", "");
+    ep.ip = *ip;
+    ep.aliases = strings(e.value("Aliases", json(nullptr)));
+    n->endpoints[container_id] = ep;
+  }
+  if (!plumbing_ || !ports.is_object()) return;
+  auto& proxies = s_->proxies[container_id];
+  for (const auto& [key, list] : ports.items()) {
+    if (!list.is_array()) continue;
+    auto slash = key.find('/');
+    for (const auto& [k, e] : endpoints.items()) {
+      auto target = net::parse_ipv4(e.value("IPAddress", ""));
+      if (!target) continue;
+      for (const auto& b : list) {
+        net::PortMapping m;
+        m.protocol = key.substr(slash + 1) == "udp" ? net::Protocol::Udp : net::Protocol::Tcp;
+        m.host_ip = net::to_in_addr(net::parse_ipv4(b.value("HostIp", "0.0.0.0")).value_or(0));
+        m.host_port = static_cast<std::uint16_t>(std::atoi(b.value("HostPort", "0").c_str()));
+        m.target_ip = net::to_in_addr(*target);
+        m.target_port = static_cast<std::uint16_t>(std::atoi(key.substr(0, slash).c_str()));
+        try {
+          proxies.push_back(std::make_unique<net::PortProxy>(*s_->loop, m));
+        } catch (const std::exception& err) {
+          spdlog::warn("container {}: republishing {}: {}", container_id, key, err.what());
+        }
+      }
+      break;
+    }
+  }
+}
+
+int Networks::endpoint_count(const std::string& network_id) const {
+  std::lock_guard lock(s_->mu);
+  auto it = s_->nets.find(network_id);
+  return it == s_->nets.end() ? 0 : static_cast<int>(it->second.endpoints.size());
+}
+
+json Networks::containers_on(const std::string& network_id) const {
+  std::lock_guard lock(s_->mu);
+  json out = json::object();
+  auto it = s_->nets.find(network_id);
+  if (it == s_->nets.end()) return out;
+  const Net& n = it->second;
+  for (const auto& [cid, e] : n.endpoints)
+    out[cid] = {
+        {"Name", e.container_name},
+        {"EndpointID", e.endpoint_id},
+        {"MacAddress", net::format_mac(net::mac_from_ipv4(e.ip))},
+        {"IPv4Address", net::format_ipv4(e.ip) + "/" + std::to_string(n.addrs->subnet().prefix)},
+        {"IPv6Address", ""}};
+  return out;
+}
+
+json network_json(const NetworkRecord& n, const json& containers) {
+  json config = json::array();
+  if (!n.subnet.empty()) {
+    json c = {{"Subnet", n.subnet}, {"Gateway", n.gateway}};
+    if (!n.ip_range.empty()) c["IPRange"] = n.ip_range;
+    config.push_back(c);
+  }
+  return {{"Name", n.name},
+          {"Id", n.id},
+          {"Created", format_rfc3339_nano(from_unix_nanos(n.created))},
+          {"Scope", n.scope},
+          {"Driver", n.driver},
+          {"EnableIPv6", n.enable_ipv6},
+          {"IPAM", {{"Driver", "default"}, {"Options", json::object()}, {"Config", config}}},
+          {"Internal", n.internal},
+          {"Attachable", n.attachable},
+          {"Ingress", false},
+          {"ConfigFrom", {{"Network", ""}}},
+          {"ConfigOnly", false},
+          {"Containers", containers},
+          {"Options", n.options},
+          {"Labels", n.labels}};
+}
+
+}  // namespace sockerless::engine

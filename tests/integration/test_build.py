@@ -1,0 +1,218 @@
+"""docker build with the classic builder (DOCKER_BUILDKIT=0), sockerlessd against dockerd.
+
+The same contexts are built on both daemons with the docker CLI and the Python SDK; the
+user-visible output is compared with image/container IDs masked, and the images are run
+to check what the Dockerfile set up. Every image and container a test makes in the shared
+dockerd is removed again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+
+BUILD_ENV = {"DOCKER_BUILDKIT": "0"}
+HEX12 = re.compile(r"\b[0-9a-f]{12}\b")
+
+
+def ids(d, kind: str) -> set[str]:
+    args = ["images", "-a", "-q", "--no-trunc"] if kind == "image" else ["ps", "-a", "-q", "--no-trunc"]
+    r = d.docker(*args)
+    assert r.returncode == 0, r.stderr
+    return set(r.stdout.split())
+
+
+@pytest.fixture
+def clean(request):
+    """Removes whatever images/containers the test leaves in the daemons it touched."""
+    seen = {}
+
+    def track(d):
+        if id(d) not in seen:
+            seen[id(d)] = (d, ids(d, "image"), ids(d, "container"))
+        return d
+
+    yield track
+    for d, images, containers in seen.values():
+        for c in ids(d, "container") - containers:
+            d.docker("rm", "-f", c)
+        for _ in range(5):  # children before parents
+            left = ids(d, "image") - images
+            if not left:
+                break
+            for i in left:
+                d.docker("rmi", "-f", i)
+
+
+def build(d, ctx: Path, *args: str, ok: bool = True):
+    r = d.docker("build", *args, str(ctx), env=BUILD_ENV, timeout=120)
+    if ok:
+        assert r.returncode == 0, f"{d}: {r.stdout}\n{r.stderr}"
+    return r
+
+
+def masked(text: str) -> list[str]:
+    return [HEX12.sub("<id>", line) for line in text.splitlines()]
+
+
+def write_context(root: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(content)
+    return root
+
+
+def multistage(registry, root: Path) -> Path:
+    base = registry.ref("busybox:latest")
+    return write_context(root, {
+        "Dockerfile": f"""ARG BASE={base}
+FROM $BASE AS builder
+ARG GREETING=hello
+RUN mkdir -p /out && echo "$GREETING from builder" > /out/greeting.txt
+FROM $BASE
+ENV APP_HOME=/app
+WORKDIR $APP_HOME
+COPY --from=builder /out/greeting.txt ./
+COPY files/ ./files/
+COPY hello.sh /usr/local/bin/
+LABEL org.example.kind=test
+USER 1234
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /app/greeting.txt; id -u; pwd; echo $APP_HOME; ls /app/files; cat /usr/local/bin/hello.sh"]
+""",
+        "files/a.txt": "a\n",
+        "files/sub/b.txt": "b\n",
+        "hello.sh": "echo hello\n",
+    })
+
+
+@pytest.fixture
+def pulled(registry, sockerlessd, dockerd, clean):
+    """The base image pulled in both daemons, so build output carries no pull progress."""
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        r = d.docker("pull", registry.ref("busybox:latest"))
+        assert r.returncode == 0, r.stderr
+    return registry
+
+
+@pytest.mark.timeout(300)
+def test_multistage_build_run_and_cache_match_dockerd(pulled, sockerlessd, dockerd, tmp_path):
+    ctx = multistage(pulled, tmp_path / "ctx")
+    outputs, cached, runs = {}, {}, {}
+    for d in (sockerlessd, dockerd):
+        first = build(d, ctx, "--build-arg", "GREETING=hi", "-t", "sockerless-build-test:multi")
+        outputs[d.name] = masked(first.stdout)
+        image_id = d.docker("inspect", "-f", "{{.Id}}", "sockerless-build-test:multi").stdout.strip()
+        second = build(d, ctx, "--build-arg", "GREETING=hi", "-t", "sockerless-build-test:multi")
+        cached[d.name] = masked(second.stdout)
+        assert d.docker("inspect", "-f", "{{.Id}}",
+                        "sockerless-build-test:multi").stdout.strip() == image_id
+        r = d.docker("run", "--rm", "sockerless-build-test:multi")
+        assert r.returncode == 0, r.stderr
+        runs[d.name] = r.stdout
+        cfg = json.loads(d.docker("inspect", "sockerless-build-test:multi").stdout)[0]["Config"]
+        assert cfg["User"] == "1234" and cfg["WorkingDir"] == "/app"
+        assert cfg["Labels"] == {"org.example.kind": "test"}
+        assert "APP_HOME=/app" in cfg["Env"]
+    assert runs["sockerlessd"] == "hi from builder\n1234\n/app\n/app\na.txt\nsub\necho hello\n"
+    assert runs["sockerlessd"] == runs["dockerd"]
+    assert outputs["sockerlessd"] == outputs["dockerd"]
+    assert cached["sockerlessd"] == cached["dockerd"]
+    assert cached["sockerlessd"].count(" ---> Using cache") == 11
+    assert "Successfully tagged sockerless-build-test:multi" in cached["sockerlessd"]
+
+
+@pytest.mark.timeout(240)
+def test_dockerignore_quiet_tags_and_target(pulled, sockerlessd, dockerd, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": f"FROM {pulled.ref('busybox:latest')} AS first\nCOPY . /ctx/\n"
+                      "FROM first\nRUN touch /second\n",
+        ".dockerignore": "secret.txt\n*.log\n",
+        "keep.txt": "keep\n",
+        "secret.txt": "secret\n",
+        "debug.log": "log\n",
+    })
+    listings = {}
+    for d in (sockerlessd, dockerd):
+        q = build(d, ctx, "-q", "--target", "first", "-t", "sockerless-build-test:a",
+                  "-t", "sockerless-build-test:b")
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}\n", q.stdout), q.stdout
+        image_id = q.stdout.strip()
+        for tag in ("a", "b"):
+            got = d.docker("inspect", "-f", "{{.Id}}", f"sockerless-build-test:{tag}").stdout.strip()
+            assert got == image_id
+        r = d.docker("run", "--rm", "sockerless-build-test:a", "sh", "-c",
+                     "ls -A /ctx; test -e /second || echo target-stopped")
+        assert r.returncode == 0, r.stderr
+        listings[d.name] = r.stdout
+    assert listings["sockerlessd"] == ".dockerignore\nDockerfile\nkeep.txt\ntarget-stopped\n"
+    assert listings["sockerlessd"] == listings["dockerd"]
+
+
+def test_daemon_applies_dockerignore_to_raw_contexts(pulled, sockerlessd):
+    """A client that sends everything still gets .dockerignore applied by sockerless."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in {
+            "Dockerfile": f"FROM {pulled.ref('busybox:latest')}\nCOPY . /ctx/\n",
+            ".dockerignore": "secret.txt\n",
+            "secret.txt": "secret\n",
+            "keep.txt": "keep\n",
+        }.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data.encode()))
+    r = sockerlessd.raw("POST", "/build?t=sockerless-build-test:raw&q=1", buf.getvalue(),
+                        {"Content-Type": "application/x-tar"}, timeout=60)
+    assert r.status == 200, r.text
+    messages = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+    assert not any("error" in m for m in messages), messages
+    out = sockerlessd.docker("run", "--rm", "sockerless-build-test:raw", "ls", "-A", "/ctx")
+    assert out.stdout == ".dockerignore\nDockerfile\nkeep.txt\n"
+    sockerlessd.docker("rmi", "sockerless-build-test:raw")
+
+
+@pytest.mark.timeout(120)
+def test_failing_run_reports_exit_code(pulled, sockerlessd, dockerd, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": f"FROM {pulled.ref('busybox:latest')}\nRUN echo before\nRUN exit 3\n",
+    })
+    for d in (sockerlessd, dockerd):
+        r = build(d, ctx, "--force-rm", ok=False)
+        assert r.returncode != 0
+        assert "The command '/bin/sh -c exit 3' returned a non-zero code: 3" in r.stderr, r.stderr
+        assert "before" in r.stdout
+
+
+def test_buildkit_session_is_refused(sockerlessd):
+    r = sockerlessd.raw("POST", "/build?version=2", b"", {"Content-Type": "application/x-tar"})
+    assert r.status == 400
+    assert "DOCKER_BUILDKIT=0" in r.json()["message"]
+
+
+@pytest.mark.timeout(240)
+def test_sdk_build_with_buildargs(pulled, sockerlessd, dockerd, tmp_path, clean):
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": f"FROM {pulled.ref('busybox:latest')}\nARG WHO=nobody\n"
+                      "RUN echo \"built by $WHO\" > /who\nCMD [\"cat\", \"/who\"]\n",
+    })
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        client = d.client(timeout=120)
+        image, logs = client.images.build(path=str(ctx), buildargs={"WHO": "sdk"},
+                                          tag="sockerless-build-test:sdk", rm=True)
+        streams = "".join(chunk.get("stream", "") for chunk in logs)
+        assert "Step 3/4 : RUN echo \"built by $WHO\" > /who" in streams
+        assert image.id.startswith("sha256:")
+        out = client.containers.run("sockerless-build-test:sdk", remove=True)
+        assert out == b"built by sdk\n"
+        with pytest.raises(Exception) as err:
+            client.images.build(path=str(ctx), dockerfile="Nope")
+        assert "Nope" in str(err.value)

@@ -1,0 +1,170 @@
+"""Networks on the memory backend with the docker CLI: the predefined networks, user-defined
+bridge networks with IPAM, containers reaching each other by name through the embedded DNS,
+connect/disconnect on running containers, published ports reached from the host, and the
+network API's errors. Where dockerd's behaviour is the reference it is noted; the harness's
+dockerd runs with --bridge=none, so traffic is compared against expectations, not against it.
+
+Deliberate differences (README): the embedded DNS server listens on the network's gateway
+(dockerd: 127.0.0.11 inside the container), and published ports always go through the
+userland proxy (dockerd: iptables DNAT, with the proxy for loopback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+
+import pytest
+
+from harness import free_tcp_port, wait_until
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="bridge networks need root")
+
+
+@pytest.fixture(scope="module")
+def busybox(sockerlessd, registry):
+    ref = f"{registry.host}/busybox:latest"
+    r = sockerlessd.docker("pull", "-q", ref, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return ref
+
+
+@pytest.fixture(autouse=True)
+def cleanup(sockerlessd):
+    yield
+    ids = sockerlessd.docker("ps", "-aq").stdout.split()
+    if ids:
+        sockerlessd.docker("rm", "-f", *ids, timeout=60)
+    sockerlessd.docker("network", "prune", "-f")
+
+
+def links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+
+
+def test_predefined_networks(sockerlessd):
+    names = sockerlessd.docker("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout.split("\n")
+    assert {"bridge bridge", "host host", "none null"} <= set(names)
+    r = sockerlessd.docker("network", "rm", "bridge")
+    assert r.returncode != 0 and "bridge is a pre-defined network and cannot be removed" in r.stderr
+
+
+def test_default_bridge_gives_an_address_and_outbound_route(sockerlessd, busybox):
+    doc = json.loads(sockerlessd.docker("network", "inspect", "bridge").stdout)[0]
+    subnet = doc["IPAM"]["Config"][0]["Subnet"]
+    gateway = doc["IPAM"]["Config"][0]["Gateway"]
+    r = sockerlessd.docker("run", "--rm", busybox, "sh", "-c",
+                           "ip -4 -o addr show eth0; ip route; ping -c1 -W2 " + gateway)
+    assert r.returncode == 0, r.stderr
+    assert "eth0" in r.stdout and f"default via {gateway}" in r.stdout
+    assert "1 packets received" in r.stdout
+    prefix = subnet.split("/")[1]
+    assert f"/{prefix}" in r.stdout
+
+
+def test_user_network_dns_by_name_alias_and_id(sockerlessd, busybox):
+    before = links()
+    assert sockerlessd.docker("network", "create", "--subnet", "10.231.0.0/24",
+                              "appnet").returncode == 0
+    srv = sockerlessd.docker("run", "-d", "--name", "web", "--network", "appnet",
+                             "--network-alias", "www", "--ip", "10.231.0.50", busybox,
+                             "sh", "-c", "echo hello-from-web > /www/index.html 2>/dev/null || "
+                             "(mkdir -p /www && echo hello-from-web > /www/index.html); "
+                             "httpd -f -p 80 -h /www").stdout.strip()
+    assert srv
+    doc = json.loads(sockerlessd.docker("inspect", srv).stdout)[0]
+    ep = doc["NetworkSettings"]["Networks"]["appnet"]
+    assert ep["IPAddress"] == "10.231.0.50" and ep["Gateway"] == "10.231.0.1"
+    assert ep["MacAddress"] == "02:42:0a:e7:00:32"
+    for name in ("web", "www", srv[:12]):
+        # nc, not wget: Debian's busybox-static wget segfaults (on the host too).
+        r = sockerlessd.docker("run", "--rm", "--network", "appnet", busybox, "sh", "-c",
+                               f'printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc {name} 80')
+        assert r.returncode == 0, (name, r.stderr)
+        assert r.stdout.endswith("\nhello-from-web\n"), r.stdout
+    # A name that is not a container goes nowhere (no upstream answers it here).
+    r = sockerlessd.docker("run", "--rm", "--network", "appnet", busybox, "nslookup",
+                           "no-such-container-here")
+    assert r.returncode != 0
+    net = json.loads(sockerlessd.docker("network", "inspect", "appnet").stdout)[0]
+    assert srv in net["Containers"]
+    assert net["Containers"][srv]["IPv4Address"] == "10.231.0.50/24"
+    r = sockerlessd.docker("network", "rm", "appnet")
+    assert r.returncode != 0 and "has active endpoints" in r.stderr
+    sockerlessd.docker("rm", "-f", srv)
+    assert sockerlessd.docker("network", "rm", "appnet").returncode == 0
+    assert links() - before == set(), "interfaces left behind"
+
+
+def test_connect_and_disconnect_a_running_container(sockerlessd, busybox):
+    sockerlessd.docker("network", "create", "left")
+    sockerlessd.docker("network", "create", "right")
+    a = sockerlessd.docker("run", "-d", "--name", "alpha", "--network", "left", busybox,
+                           "sleep", "60").stdout.strip()
+    b = sockerlessd.docker("run", "-d", "--name", "beta", "--network", "right", busybox,
+                           "sleep", "60").stdout.strip()
+    assert sockerlessd.docker("exec", a, "ping", "-c1", "-W2", "beta").returncode != 0
+    assert sockerlessd.docker("network", "connect", "right", a).returncode == 0
+    r = sockerlessd.docker("exec", a, "ping", "-c1", "-W2", "beta")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "eth1" in sockerlessd.docker("exec", a, "ip", "-o", "link").stdout
+    r = sockerlessd.docker("network", "connect", "right", a)
+    assert r.returncode != 0 and "already exists in network right" in r.stderr
+    assert sockerlessd.docker("network", "disconnect", "right", a).returncode == 0
+    assert "eth1" not in sockerlessd.docker("exec", a, "ip", "-o", "link").stdout
+    nets = json.loads(sockerlessd.docker("inspect", a).stdout)[0]["NetworkSettings"]["Networks"]
+    assert list(nets) == ["left"]
+    sockerlessd.docker("rm", "-f", a, b)
+
+
+def test_published_port_reaches_the_container(sockerlessd, busybox):
+    port = free_tcp_port()
+    cid = sockerlessd.docker("run", "-d", "-p", f"127.0.0.1:{port}:80", busybox, "sh", "-c",
+                             "mkdir /www && echo published > /www/index.html && "
+                             "httpd -f -p 80 -h /www").stdout.strip()
+    assert cid
+    assert sockerlessd.docker("port", cid).stdout.strip() == f"80/tcp -> 127.0.0.1:{port}"
+
+    def fetch():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := s.recv(4096):
+                    data += chunk
+                return data
+        except OSError:
+            return b""
+
+    wait_until(lambda: b"published" in fetch(), timeout=10, what="the published port to answer")
+    ps = sockerlessd.docker("ps", "--format", "{{.Ports}}").stdout.strip()
+    assert ps == f"127.0.0.1:{port}->80/tcp"
+    sockerlessd.docker("stop", "-t", "1", cid)
+    assert fetch() == b""  # the proxy went with the container
+    r = sockerlessd.docker("inspect", "-f", "{{json .NetworkSettings.Ports}}", cid)
+    assert r.stdout.strip() == "{}"
+
+
+def test_network_errors_match_dockerd(sockerlessd, dockerd):
+    for d in (sockerlessd, dockerd):
+        d.docker("network", "create", "twice")
+    outs = {}
+    for d in (sockerlessd, dockerd):
+        outs[d.name] = [
+            d.docker("network", "create", "twice").stderr.strip(),
+            d.docker("network", "inspect", "nope").stderr.strip(),
+            d.docker("network", "rm", "none").stderr.strip(),
+            d.docker("network", "create", "--driver", "nosuchdriver", "x").returncode != 0,
+        ]
+        d.docker("network", "rm", "twice")
+    assert outs["sockerlessd"] == outs["dockerd"]
+
+
+def test_network_none_and_host(sockerlessd, busybox):
+    r = sockerlessd.docker("run", "--rm", "--network", "none", busybox, "ip", "-o", "link")
+    assert "eth0" not in r.stdout and "lo" in r.stdout
+    r = sockerlessd.docker("run", "--rm", "--network", "host", busybox, "hostname")
+    assert r.stdout.strip() == socket.gethostname()
