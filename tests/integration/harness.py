@@ -219,6 +219,41 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
+def remove_daemon_bridges(data_root: str) -> list[str]:
+    """The Linux bridges (and their iptables rules) a sockerlessd with this data root made
+    and did not remove (it was killed, or it left them for running containers). Returns
+    the names it removed."""
+    import sqlite3
+
+    names = []
+    db = os.path.join(data_root, "sockerless.db")
+    if os.path.exists(db):
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
+            for (doc,) in con.execute("SELECT doc FROM networks"):
+                bridge = jsonlib.loads(doc).get("bridge")
+                if bridge:
+                    names.append(bridge)
+            con.close()
+        except sqlite3.Error:
+            pass
+    removed = []
+    for name in names:
+        if subprocess.run(["ip", "link", "show", name], capture_output=True).returncode != 0:
+            continue
+        subprocess.run(["ip", "link", "delete", name], capture_output=True)
+        removed.append(name)
+        for table, chain in (("nat", "POSTROUTING"), ("filter", "FORWARD")):
+            rules = subprocess.run(["iptables", "-w", "-t", table, "-S", chain],
+                                   capture_output=True, text=True).stdout.splitlines()
+            for rule in rules:
+                words = rule.split()
+                if name in words and words[:1] == ["-A"]:
+                    subprocess.run(["iptables", "-w", "-t", table, "-D", *words[1:]],
+                                   capture_output=True)
+    return removed
+
+
 def make_tmpdir(prefix: str) -> str:
     # Directly under /tmp: unix socket paths must stay below 108 bytes.
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
@@ -396,6 +431,10 @@ class Daemon:
         left = umount_under(self.tmp)
         if left:
             problems.append(f"could not unmount: {left}")
+        if self.data_root:
+            leftover = remove_daemon_bridges(self.data_root)
+            if leftover and self.proc.returncode == 0:
+                problems.append(f"bridges left after a clean exit: {leftover}")
         for f in (self._out, self._err):
             try:
                 f.close()
