@@ -84,11 +84,10 @@ std::string normalize_dest(const std::string& workdir, const std::string& dest) 
 // One build: the state that lives from the context to the final tag.
 class BuildRun {
  public:
-  BuildRun(Containers& containers, image::ImageService& images, Backend& backend,
-           const BuildOptions& options, const BuildOutput& out)
+  BuildRun(Containers& containers, image::ImageService& images, const BuildOptions& options,
+           const BuildOutput& out)
       : containers_(containers),
         images_(images),
-        backend_(backend),
         options_(options),
         out_(out),
         args_(options.build_args) {}
@@ -328,11 +327,9 @@ class BuildRun {
     info.created_by = build::created_by(cmd);
     info.author = state_->author;
     info.empty_layer = !layer;
-    ContainerLaunch launch;
-    launch.id = container;
     current_ = images_.commit(current_, config, info,
                               [&](const std::function<void(const char*, std::size_t)>& sink) {
-                                backend_.write_changes(launch, sink);
+                                containers_.write_changes(container, sink);
                               });
   }
 
@@ -624,7 +621,6 @@ class BuildRun {
 
   Containers& containers_;
   image::ImageService& images_;
-  Backend& backend_;
   const BuildOptions& options_;
   const BuildOutput& out_;
   build::BuildArgs args_;
@@ -642,11 +638,11 @@ class BuildRun {
 
 }  // namespace
 
-Builder::Builder(Containers& containers, image::ImageService& images, Backend& backend)
-    : containers_(containers), images_(images), backend_(backend) {}
+Builder::Builder(Containers& containers, image::ImageService& images)
+    : containers_(containers), images_(images) {}
 
 std::string Builder::build(int context_fd, const BuildOptions& options, const BuildOutput& out) {
-  BuildRun run(containers_, images_, backend_, options, out);
+  BuildRun run(containers_, images_, options, out);
   return run.run(context_fd);
 }
 

@@ -20,7 +20,6 @@ class ImageService;
 
 namespace sockerless::engine {
 
-class Backend;
 class Containers;
 
 // What POST /build asks for (query parameters, decoded).
@@ -67,7 +66,7 @@ struct BuildPruneResult {
 
 class Builder {
  public:
-  Builder(Containers& containers, image::ImageService& images, Backend& backend);
+  Builder(Containers& containers, image::ImageService& images);
 
   // Builds the context read from `context_fd` (a tar, any compression; ignored when
   // options.remote is set) and returns the final image ID ("sha256:…"). Progress goes to
@@ -82,7 +81,6 @@ class Builder {
  private:
   Containers& containers_;
   image::ImageService& images_;
-  Backend& backend_;
 };
 
 }  // namespace sockerless::engine

@@ -369,6 +369,12 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
   if (network.rfind("container:", 0) == 0)
     throw NotImplemented("network mode \"" + network + "\" is not supported by sockerless yet");
   json endpoints = json::object();
+  bool publishes = host_config.contains("PortBindings") &&
+                   host_config["PortBindings"].is_object() && !host_config["PortBindings"].empty();
+  if (publishes && network != "host" && (!networks_ || !networks_->plumbing()))
+    throw NotImplemented(
+        "published ports (-p) need bridge networking, which needs a root daemon on the "
+        "memory backend");
   if (networks_) {
     json given = json::object();
     if (body.contains("NetworkingConfig") && body["NetworkingConfig"].is_object())
@@ -1060,7 +1066,7 @@ std::string Containers::commit(const std::string& ref, const CommitOptions& o) {
   try {
     id = images_.commit(c.image_id, config, info,
                         [&](const std::function<void(const char*, std::size_t)>& sink) {
-                          backend_.write_changes(launch_for(c), sink);
+                          write_changes(c.id, sink);
                         });
   } catch (...) {
     if (paused_here) backend_.unpause(c.id);
@@ -1069,6 +1075,11 @@ std::string Containers::commit(const std::string& ref, const CommitOptions& o) {
   if (paused_here) backend_.unpause(c.id);
   publish(c, "commit", {{"comment", o.comment}, {"imageID", id}, {"imageRef", repo_tag}});
   return id;
+}
+
+void Containers::write_changes(const std::string& ref,
+                               const std::function<void(const char*, std::size_t)>& sink) {
+  backend_.write_changes(launch_for(get(ref)), sink);
 }
 
 json Containers::update(const std::string& ref, const json& body) {
@@ -1129,12 +1140,19 @@ json Containers::update(const std::string& ref, const json& body) {
     e->c.host_config = h;
     c = e->c;
   }
-  if (c.running() && backend_.supports(Capability::Containers)) {
+  if (c.running()) {
     try {
       backend_.update_resources(launch_for(c));
     } catch (const std::exception& err) {
-      std::lock_guard lock(mu_);
-      if (auto e = find(c.id)) e->c.host_config = previous;
+      {
+        std::lock_guard lock(mu_);
+        if (auto e = find(c.id)) e->c.host_config = previous;
+      }
+      // A backend without live updates says so (501); the kernel refusing a limit is the
+      // request's fault (400), as with dockerd.
+      if (auto* typed = dynamic_cast<const Error*>(&err);
+          typed && typed->kind() == ErrorKind::NotImplemented)
+        throw;
       throw InvalidArgument("Cannot update container " + c.id + ": " + err.what());
     }
   }
@@ -1149,52 +1167,26 @@ json Containers::update(const std::string& ref, const json& body) {
 void Containers::connect_network(const std::string& ref, const std::string& network,
                                  const json& endpoint_config) {
   if (!networks_) throw NotImplemented("networks are not available");
-  Container c;
-  {
-    std::lock_guard lock(mu_);
-    auto e = find(ref);
-    if (!e) throw NotFound("No such container: " + ref);
-    std::string mode = e->c.host_config.value("NetworkMode", "default");
-    if (mode == "host" || mode == "none" || mode.rfind("container:", 0) == 0)
-      throw Forbidden(
-          "container sharing network namespace with another container or host cannot be "
-          "connected to any other network");
-    networks_->connect(e->c.id, e->c.name, e->c.config.value("Hostname", ""), network,
-                       e->c.running(), endpoint_config, e->c.networks);
-    persist(e->c);
-    c = e->c;
-  }
-  auto n = networks_->get(network);
-  Event ev;
-  ev.type = "network";
-  ev.action = "connect";
-  ev.actor_id = n.id;
-  ev.attributes = {{"container", c.id}, {"name", n.name}, {"type", n.driver}};
-  events_.publish(std::move(ev));
+  std::lock_guard lock(mu_);
+  auto e = find(ref);
+  if (!e) throw NotFound("No such container: " + ref);
+  networks_->connect(e->c.id, e->c.name, e->c.config.value("Hostname", ""), network, e->c.running(),
+                     endpoint_config, e->c.networks);
+  persist(e->c);
 }
 
 void Containers::disconnect_network(const std::string& ref, const std::string& network,
                                     bool force) {
   if (!networks_) throw NotImplemented("networks are not available");
-  Container c;
-  {
-    std::lock_guard lock(mu_);
-    auto e = find(ref);
-    if (!e) {
-      if (!force) throw NotFound("No such container: " + ref);
-      return;
-    }
-    networks_->disconnect(e->c.id, network, e->c.running(), e->c.networks);
-    persist(e->c);
-    c = e->c;
+  std::lock_guard lock(mu_);
+  auto e = find(ref);
+  if (!e) {
+    // A removed container has no endpoint left to force away.
+    if (!force) throw NotFound("No such container: " + ref);
+    return;
   }
-  auto n = networks_->get(network);
-  Event ev;
-  ev.type = "network";
-  ev.action = "disconnect";
-  ev.actor_id = n.id;
-  ev.attributes = {{"container", c.id}, {"name", n.name}, {"type", n.driver}};
-  events_.publish(std::move(ev));
+  networks_->disconnect(e->c.id, network, e->c.running(), e->c.networks);
+  persist(e->c);
 }
 
 int Containers::network_users(const std::string& network_id) const {

@@ -99,6 +99,10 @@ class Containers {
     nlohmann::json config;
   };
   std::string commit(const std::string& ref, const CommitOptions& options);
+  // The container's filesystem changes as an uncompressed layer tar, to `sink` (commit,
+  // and the builder's steps).
+  void write_changes(const std::string& ref,
+                     const std::function<void(const char*, std::size_t)>& sink);
   void rename(const std::string& ref, const std::string& new_name);
   // docker network connect / disconnect.
   void connect_network(const std::string& ref, const std::string& network,

@@ -74,7 +74,7 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
       *db_, options_.data_root + "/volumes", events_,
       [this](const std::string& name) { return containers_->volume_users(name); });
   containers_->set_volumes(volumes_.get());
-  builder_ = std::make_unique<Builder>(*containers_, *images_, *backend_);
+  builder_ = std::make_unique<Builder>(*containers_, *images_);
   execs_ = std::make_unique<Execs>(*containers_, *backend_, events_);
   health_ = std::make_unique<HealthChecker>(*containers_, *backend_, events_);
   containers_->on_started([this](const std::string& id) { health_->started(id); });

@@ -79,18 +79,6 @@ void clear_addresses(json& e) {
   e["MacAddress"] = "";
 }
 
-json endpoint_settings(const json& given) {
-  json e = {{"IPAMConfig", nullptr},   {"Links", nullptr},         {"Aliases", nullptr},
-            {"NetworkID", ""},         {"EndpointID", ""},         {"Gateway", ""},
-            {"IPAddress", ""},         {"IPPrefixLen", 0},         {"IPv6Gateway", ""},
-            {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
-            {"DriverOpts", nullptr}};
-  if (given.is_object())
-    for (const char* k : {"IPAMConfig", "Links", "Aliases", "DriverOpts"})
-      if (given.contains(k) && !given[k].is_null()) e[k] = given[k];
-  return e;
-}
-
 std::vector<std::string> strings(const json& j) {
   std::vector<std::string> out;
   if (j.is_array())
@@ -102,9 +90,8 @@ std::vector<std::string> strings(const json& j) {
 }  // namespace
 
 // Takes an address on `n` for the container and wires it (with plumbing); fills `e`.
-static void join(Networks::State& s, Net& n, bool plumbing, const std::string& container_id,
-                 const std::string& name, const std::string& hostname, json& e,
-                 const std::string& ns_path) {
+static void join(Net& n, bool plumbing, const std::string& container_id, const std::string& name,
+                 const std::string& hostname, json& e, const std::string& ns_path) {
   std::string want;
   if (e.contains("IPAMConfig") && e["IPAMConfig"].is_object())
     want = e["IPAMConfig"].value("IPv4Address", "");
@@ -128,7 +115,6 @@ static void join(Networks::State& s, Net& n, bool plumbing, const std::string& c
     n.addrs->release(ip);
     throw;
   }
-  (void)s;
   Endpoint ep;
   ep.container_id = container_id;
   ep.container_name = name;
@@ -189,7 +175,7 @@ NetworkAttachment Networks::attach(const std::string& container_id, const std::s
   try {
     for (const auto& k : order) {
       Net* n = s_->find(k);
-      join(*s_, *n, plumbing_, container_id, name, hostname, endpoints[k], ns_path);
+      join(*n, plumbing_, container_id, name, hostname, endpoints[k], ns_path);
       joined.push_back(n);
     }
     Net* first = joined.front();
@@ -295,7 +281,7 @@ void Networks::connect(const std::string& container_id, const std::string& name,
   }
   if (endpoints.contains(n->rec.name))
     throw Forbidden("endpoint with name " + name + " already exists in network " + n->rec.name);
-  json e = endpoint_settings(endpoint_config);
+  json e = detail::endpoint_settings(endpoint_config);
   e["NetworkID"] = n->rec.id;
   std::string want = e["IPAMConfig"].is_object() ? e["IPAMConfig"].value("IPv4Address", "") : "";
   if (!want.empty() && !n->rec.ipam_given)
@@ -306,9 +292,10 @@ void Networks::connect(const std::string& container_id, const std::string& name,
     std::string ns_path = data_root_ + "/netns/" + container_id;
     if (!fs::exists(ns_path))
       throw Conflict("container " + container_id + " has no network namespace to connect");
-    join(*s_, *n, plumbing_, container_id, name, hostname, e, ns_path);
+    join(*n, plumbing_, container_id, name, hostname, e, ns_path);
   }
   endpoints[n->rec.name] = e;
+  detail::publish(events_, n->rec, "connect", {{"container", container_id}});
 }
 
 void Networks::disconnect(const std::string& container_id, const std::string& network, bool running,
@@ -320,6 +307,7 @@ void Networks::disconnect(const std::string& container_id, const std::string& ne
     throw Forbidden("container " + container_id + " is not connected to network " + network);
   if (running) leave(*n, plumbing_, container_id);
   endpoints.erase(n->rec.name);
+  detail::publish(events_, n->rec, "disconnect", {{"container", container_id}});
 }
 
 void Networks::restore(const std::string& container_id, const std::string& name,
@@ -370,12 +358,6 @@ void Networks::restore(const std::string& container_id, const std::string& name,
       break;
     }
   }
-}
-
-int Networks::endpoint_count(const std::string& network_id) const {
-  std::lock_guard lock(s_->mu);
-  auto it = s_->nets.find(network_id);
-  return it == s_->nets.end() ? 0 : static_cast<int>(it->second.endpoints.size());
 }
 
 json Networks::containers_on(const std::string& network_id) const {

@@ -146,6 +146,30 @@ void tear_down(Net& n, bool nat) {
   if (nl.link_exists(n.rec.bridge)) nl.delete_link(n.rec.bridge);
 }
 
+void publish(EventBus& events, const NetworkRecord& r, const std::string& action,
+             std::map<std::string, std::string> extra) {
+  Event e;
+  e.type = "network";
+  e.action = action;
+  e.actor_id = r.id;
+  e.attributes = std::move(extra);
+  e.attributes["name"] = r.name;
+  e.attributes["type"] = r.driver;
+  events.publish(std::move(e));
+}
+
+json endpoint_settings(const json& given) {
+  json e = {{"IPAMConfig", nullptr},   {"Links", nullptr},         {"Aliases", nullptr},
+            {"NetworkID", ""},         {"EndpointID", ""},         {"Gateway", ""},
+            {"IPAddress", ""},         {"IPPrefixLen", 0},         {"IPv6Gateway", ""},
+            {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
+            {"DriverOpts", nullptr}};
+  if (given.is_object())
+    for (const char* k : {"IPAMConfig", "Links", "Aliases", "DriverOpts"})
+      if (given.contains(k) && !given[k].is_null()) e[k] = given[k];
+  return e;
+}
+
 }  // namespace detail
 
 Networks::Networks(store::Database& db, EventBus& events, std::string data_root, bool plumbing)
@@ -186,18 +210,6 @@ void persist(store::Database& db, const NetworkRecord& r) {
     s.bind(1, r.id).bind(2, r.name).bind(3, to_doc(r).dump());
     s.run();
   });
-}
-
-void publish(EventBus& events, const NetworkRecord& r, const std::string& action,
-             std::map<std::string, std::string> extra = {}) {
-  Event e;
-  e.type = "network";
-  e.action = action;
-  e.actor_id = r.id;
-  e.attributes = std::move(extra);
-  e.attributes["name"] = r.name;
-  e.attributes["type"] = r.driver;
-  events.publish(std::move(e));
 }
 
 }  // namespace
@@ -350,7 +362,7 @@ std::string Networks::create(const json& body) {
     throw;
   }
   s_->nets[r.id] = std::move(n);
-  publish(events_, r, "create");
+  detail::publish(events_, r, "create");
   return r.id;
 }
 
@@ -399,7 +411,7 @@ void Networks::remove(const std::string& ref, int endpoints) {
     spdlog::warn("network {}: {}", r.name, e.what());
   }
   s_->nets.erase(r.id);
-  publish(events_, r, "destroy");
+  detail::publish(events_, r, "destroy");
 }
 
 std::vector<std::string> Networks::prune(const std::function<bool(const NetworkRecord&)>& keep,
@@ -419,19 +431,6 @@ std::vector<std::string> Networks::prune(const std::function<bool(const NetworkR
 
 json Networks::initial_endpoints(const std::string& mode, const json& config) const {
   json out = json::object();
-  auto settings = [](const std::string& name, const json& given) {
-    json e = {{"IPAMConfig", nullptr},   {"Links", nullptr},         {"Aliases", nullptr},
-              {"NetworkID", ""},         {"EndpointID", ""},         {"Gateway", ""},
-              {"IPAddress", ""},         {"IPPrefixLen", 0},         {"IPv6Gateway", ""},
-              {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
-              {"DriverOpts", nullptr}};
-    (void)name;
-    if (given.is_object()) {
-      for (const char* k : {"IPAMConfig", "Links", "Aliases", "DriverOpts"})
-        if (given.contains(k) && !given[k].is_null()) e[k] = given[k];
-    }
-    return e;
-  };
   std::lock_guard lock(s_->mu);
   std::string primary = mode.empty() || mode == "default" ? "bridge" : mode;
   if (primary.rfind("container:", 0) == 0) return out;
@@ -454,7 +453,7 @@ json Networks::initial_endpoints(const std::string& mode, const json& config) co
           "user specified IP address is supported only when connecting to networks with user "
           "configured subnets");
   }
-  json e = settings(n->rec.name, given);
+  json e = detail::endpoint_settings(given);
   e["NetworkID"] = n->rec.id;
   out[n->rec.name] = e;
   if (config.is_object())
@@ -462,7 +461,7 @@ json Networks::initial_endpoints(const std::string& mode, const json& config) co
       if (name == primary || name == n->rec.name || name == mode) continue;
       Net* other = s_->find(name);
       if (!other) throw NotFound("network " + name + " not found");
-      json oe = settings(other->rec.name, cfg);
+      json oe = detail::endpoint_settings(cfg);
       oe["NetworkID"] = other->rec.id;
       out[other->rec.name] = oe;
     }

@@ -97,7 +97,6 @@ class Networks {
 
   // For network inspect: the containers on a network, as dockerd lists them.
   nlohmann::json containers_on(const std::string& network_id) const;
-  int endpoint_count(const std::string& network_id) const;
 
   struct State;  // networks_state.h
 

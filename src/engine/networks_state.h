@@ -18,7 +18,7 @@ namespace sockerless::engine::detail {
 namespace net = sockerless::network;
 
 struct Endpoint {
-  std::string container_id, container_name, hostname, endpoint_id, host_veth;
+  std::string container_id, container_name, hostname, endpoint_id;
   std::vector<std::string> aliases;
   net::Ipv4 ip = 0;
 };
@@ -38,6 +38,11 @@ std::vector<net::Cidr> host_subnets();
 void bring_up(Net& n, bool nat, std::vector<std::string>& warnings, net::DnsResolver resolver);
 // Removes them again (best effort for NAT).
 void tear_down(Net& n, bool nat);
+// A network event (create, destroy, connect, disconnect) with dockerd's attributes.
+void publish(EventBus& events, const NetworkRecord& r, const std::string& action,
+             std::map<std::string, std::string> extra = {});
+// NetworkSettings.Networks[name] before any address: what the request configured.
+nlohmann::json endpoint_settings(const nlohmann::json& given);
 // The DNS answer for `name` asked by `client`: containers sharing a network with it.
 std::optional<std::vector<in_addr>> resolve(const std::map<std::string, Net>& nets,
                                             const in_addr& client, const std::string& name);

@@ -58,10 +58,12 @@ std::optional<ImageRecord> ImageStore::get(const std::string& id) const {
   return r;
 }
 
-std::vector<ImageRecord> ImageStore::list() const {
+std::vector<ImageRecord> ImageStore::records(const std::string& where,
+                                             const std::string& value) const {
   auto lock = db_.lock();
   std::vector<std::string> ids;
-  auto s = db_.prepare("SELECT id FROM images ORDER BY created_at DESC");
+  auto s = db_.prepare("SELECT id FROM images " + where + " ORDER BY created_at DESC");
+  if (!where.empty()) s.bind(1, value);
   while (s.step())
     ids.push_back(s.text(0));
   std::vector<ImageRecord> out;
@@ -70,17 +72,12 @@ std::vector<ImageRecord> ImageStore::list() const {
   return out;
 }
 
+std::vector<ImageRecord> ImageStore::list() const {
+  return records("", "");
+}
+
 std::vector<ImageRecord> ImageStore::children(const std::string& parent) const {
-  auto lock = db_.lock();
-  std::vector<std::string> ids;
-  auto s = db_.prepare("SELECT id FROM images WHERE parent = ? ORDER BY created_at DESC");
-  s.bind(1, parent);
-  while (s.step())
-    ids.push_back(s.text(0));
-  std::vector<ImageRecord> out;
-  for (const auto& id : ids)
-    if (auto r = get(id)) out.push_back(std::move(*r));
-  return out;
+  return records("WHERE parent = ?", parent);
 }
 
 std::optional<std::string> ImageStore::find(std::string_view name) const {

@@ -83,6 +83,8 @@ class ImageStore {
   std::string scratch_path(const std::string& prefix) const;
 
  private:
+  // The images (newest first) the SQL condition `where` (one ? bound to value) selects.
+  std::vector<ImageRecord> records(const std::string& where, const std::string& value) const;
   std::vector<std::string> refs_of(const std::string& table, const std::string& id) const;
 
   store::Database& db_;

@@ -3,6 +3,7 @@
 #include <optional>
 #include <sstream>
 
+#include "api/json_stream.h"
 #include "api/respond.h"
 #include "common/errors.h"
 #include "engine/builder.h"
@@ -13,26 +14,6 @@ namespace sockerless::routes {
 namespace {
 
 using nlohmann::json;
-
-// The build's output: the HTTP stream starts with the first message, so failures before
-// it get a status code; later ones travel in the stream as dockerd writes them.
-class BuildStream {
- public:
-  explicit BuildStream(http::Responder& out) : out_(out) {}
-  void operator()(const json& message) {
-    if (!stream_) {
-      http::Headers h;
-      h.set("Content-Type", "application/json");
-      stream_.emplace(out_.stream(200, std::move(h)));
-    }
-    stream_->write(api::dump_json(message));
-  }
-  bool started() const { return stream_.has_value(); }
-
- private:
-  http::Responder& out_;
-  std::optional<http::StreamWriter> stream_;
-};
 
 json parse_json_query(const http::Request& req, const char* key) {
   auto text = req.query.get(key).value_or("");
@@ -86,7 +67,7 @@ engine::BuildOptions build_options(const http::Request& req) {
 
 void build(engine::Engine& engine, http::Request& req, http::Responder& out) {
   auto options = build_options(req);
-  BuildStream stream(out);
+  api::JsonStream stream(out);
   engine::BuildOutput output;
   if (!options.quiet) output.stream = [&](const std::string& text) { stream({{"stream", text}}); };
   output.message = [&](const json& m) { stream(m); };
@@ -94,10 +75,10 @@ void build(engine::Engine& engine, http::Request& req, http::Responder& out) {
     std::string id = engine.builder().build(req.body_fd.get(), options, output);
     if (options.quiet) stream({{"stream", id + "\n"}});
   } catch (const engine::BuildStepFailed& e) {
-    stream({{"errorDetail", {{"code", e.code()}, {"message", e.what()}}}, {"error", e.what()}});
+    stream.error(e.what(), e.code());  // a failing RUN: in the stream even before output
   } catch (const std::exception& e) {
     if (!stream.started()) throw;
-    stream({{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}});
+    stream.error(e.what());
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "api/errors.h"
 #include "api/filters.h"
+#include "api/json_stream.h"
 #include "api/respond.h"
 #include "common/errors.h"
 #include "common/time.h"
@@ -260,34 +261,7 @@ image::AuthConfig client_auth(const http::Request& req) {
   }
 }
 
-// A JSON message stream that starts only with its first message, so that errors before
-// it still get a proper status code, and errors after it travel inside the stream.
-class JsonStream {
- public:
-  explicit JsonStream(http::Responder& out) : out_(out) {}
-  void operator()(const json& message) {
-    if (!stream_) {
-      http::Headers h;
-      h.set("Content-Type", "application/json");
-      stream_.emplace(out_.stream(200, std::move(h)));
-    }
-    stream_->write(api::dump_json(message));
-  }
-  // Runs `body`; failures after the stream began become an error message in it.
-  template <class F>
-  void run(F&& body) {
-    try {
-      body();
-    } catch (const std::exception& e) {
-      if (!stream_) throw;
-      (*this)({{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}});
-    }
-  }
-
- private:
-  http::Responder& out_;
-  std::optional<http::StreamWriter> stream_;
-};
+using api::JsonStream;
 
 std::vector<std::string> changes_of(const http::Request& req) {
   return req.query.all("changes");

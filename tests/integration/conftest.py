@@ -190,3 +190,37 @@ def tls_files():
         yield make_tls_files(d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+# ------------------------------------------------------------ the busybox test image
+
+
+@pytest.fixture(scope="module")
+def busybox(sockerlessd, registry):
+    """The busybox test image, pulled into this module's sockerlessd."""
+    ref = f"{registry.host}/busybox:latest"
+    r = sockerlessd.docker("pull", "-q", ref, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return ref
+
+
+@pytest.fixture(scope="module")
+def pair(sockerlessd, dockerd, registry):
+    """Both engines with the busybox test image pulled, for scenarios compared between
+    them; the image leaves the session's dockerd with the module."""
+    ref = f"{registry.host}/busybox:latest"
+    for d in (sockerlessd, dockerd):
+        r = d.docker("pull", "-q", ref, timeout=60)
+        assert r.returncode == 0, (d.name, r.stderr)
+    yield {"sockerlessd": sockerlessd, "dockerd": dockerd, "image": ref}
+    dockerd.docker("rmi", "-f", ref)
+
+
+@pytest.fixture(params=["sockerlessd", "dockerd"])
+def target(request, pair):
+    """(daemon, image) for each engine in turn; its containers are removed afterwards."""
+    d = pair[request.param]
+    yield d, pair["image"]
+    ids = d.docker("ps", "-aq").stdout.split()
+    if ids:
+        d.docker("rm", "-f", *ids, timeout=60)

@@ -24,25 +24,6 @@ HANDSHAKE = {
 }
 
 
-@pytest.fixture(scope="module")
-def pair(sockerlessd, dockerd, registry):
-    ref = f"{registry.host}/busybox:latest"
-    for d in (sockerlessd, dockerd):
-        r = d.docker("pull", "-q", ref, timeout=60)
-        assert r.returncode == 0, r.stderr
-    yield {"sockerlessd": sockerlessd, "dockerd": dockerd, "image": ref}
-    dockerd.docker("rmi", "-f", ref)
-
-
-@pytest.fixture(params=["sockerlessd", "dockerd"])
-def target(request, pair):
-    d = pair[request.param]
-    yield d, pair["image"]
-    ids = d.docker("ps", "-aq").stdout.split()
-    if ids:
-        d.docker("rm", "-f", *ids, timeout=60)
-
-
 def create(d, image, cmd, **config) -> str:
     r = d.raw("POST", f"{V}/containers/create", {"Image": image, "Cmd": cmd, **config})
     assert r.status == 201, r

@@ -10,15 +10,6 @@ import time
 import pytest
 
 
-@pytest.fixture(scope="module")
-def busybox(sockerlessd, registry):
-    """The busybox test image, pulled into this module's sockerlessd."""
-    ref = f"{registry.host}/busybox:latest"
-    r = sockerlessd.docker("pull", "-q", ref, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return ref
-
-
 @pytest.fixture(autouse=True)
 def no_leftover_containers(sockerlessd):
     """Whatever a test leaves behind (also when it fails) is removed before the next."""

@@ -23,18 +23,6 @@ import pytest
 from harness import wait_until
 
 
-@pytest.fixture(scope="module")
-def pair(sockerlessd, dockerd, registry):
-    """Both engines with the busybox test image pulled; the image leaves dockerd with the
-    module (dockerd is shared by the whole session)."""
-    ref = f"{registry.host}/busybox:latest"
-    for d in (sockerlessd, dockerd):
-        r = d.docker("pull", "-q", ref, timeout=60)
-        assert r.returncode == 0, (d.name, r.stderr)
-    yield {"sockerlessd": sockerlessd, "dockerd": dockerd, "image": ref}
-    dockerd.docker("rmi", "-f", ref)
-
-
 @pytest.fixture(autouse=True)
 def no_leftover_containers(pair):
     yield

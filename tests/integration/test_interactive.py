@@ -19,25 +19,6 @@ from harness import DOCKER_CLI, cli_env, wait_until
 pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="tmux not installed")
 
 
-@pytest.fixture(scope="module")
-def pair(sockerlessd, dockerd, registry):
-    ref = f"{registry.host}/busybox:latest"
-    for d in (sockerlessd, dockerd):
-        r = d.docker("pull", "-q", ref, timeout=60)
-        assert r.returncode == 0, r.stderr
-    yield {"sockerlessd": sockerlessd, "dockerd": dockerd, "image": ref}
-    dockerd.docker("rmi", "-f", ref)
-
-
-@pytest.fixture(params=["sockerlessd", "dockerd"])
-def target(request, pair):
-    d = pair[request.param]
-    yield d, pair["image"]
-    ids = d.docker("ps", "-aq").stdout.split()
-    if ids:
-        d.docker("rm", "-f", *ids, timeout=60)
-
-
 class Terminal:
     """A tmux session of its own (private socket) running one shell command."""
 

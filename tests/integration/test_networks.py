@@ -23,14 +23,6 @@ from harness import free_tcp_port, wait_until
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="bridge networks need root")
 
 
-@pytest.fixture(scope="module")
-def busybox(sockerlessd, registry):
-    ref = f"{registry.host}/busybox:latest"
-    r = sockerlessd.docker("pull", "-q", ref, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return ref
-
-
 @pytest.fixture(autouse=True)
 def cleanup(sockerlessd):
     yield
@@ -52,7 +44,7 @@ def test_predefined_networks(sockerlessd):
     assert r.returncode != 0 and "bridge is a pre-defined network and cannot be removed" in r.stderr
 
 
-def test_default_bridge_gives_an_address_and_outbound_route(sockerlessd, busybox):
+def test_default_bridge_gives_an_address_and_a_route_to_the_gateway(sockerlessd, busybox):
     doc = json.loads(sockerlessd.docker("network", "inspect", "bridge").stdout)[0]
     subnet = doc["IPAM"]["Config"][0]["Subnet"]
     gateway = doc["IPAM"]["Config"][0]["Gateway"]
@@ -148,18 +140,26 @@ def test_published_port_reaches_the_container(sockerlessd, busybox):
     assert r.stdout.strip() == "{}"
 
 
-def test_network_errors_match_dockerd(sockerlessd, dockerd):
-    for d in (sockerlessd, dockerd):
-        d.docker("network", "create", "twice")
+def test_network_errors_match_dockerd(pair):
     outs = {}
-    for d in (sockerlessd, dockerd):
-        outs[d.name] = [
+    for name in ("sockerlessd", "dockerd"):
+        d, img = pair[name], pair["image"]
+        d.docker("network", "create", "twice")
+        d.docker("network", "create", "other")
+        cid = d.docker("run", "-d", "--name", "netc", "--network", "twice", img, "sleep",
+                       "60").stdout.strip()
+        outs[name] = [
             d.docker("network", "create", "twice").stderr.strip(),
             d.docker("network", "inspect", "nope").stderr.strip(),
             d.docker("network", "rm", "none").stderr.strip(),
             d.docker("network", "create", "--driver", "nosuchdriver", "x").returncode != 0,
+            d.docker("network", "rm", "twice").stderr.strip().replace(
+                json.loads(d.docker("network", "inspect", "twice").stdout)[0]["Id"], "<id>"),
+            d.docker("network", "disconnect", "other", cid).stderr.strip().replace(cid, "<id>"),
+            d.docker("network", "connect", "twice", cid).stderr.strip().replace(cid, "<id>"),
         ]
-        d.docker("network", "rm", "twice")
+        d.docker("rm", "-f", cid)
+        d.docker("network", "rm", "twice", "other")
     assert outs["sockerlessd"] == outs["dockerd"]
 
 
