@@ -16,7 +16,7 @@ build_pkgs=(
 )
 test_pkgs=(
   docker.io docker-registry skopeo busybox-static openssl iproute2 procps
-  python3 python3-venv python3-pip curl socat apache2-utils
+  python3 python3-venv python3-pip curl socat apache2-utils docker-compose tmux
 )
 
 pkgs=("${build_pkgs[@]}")
