@@ -196,6 +196,18 @@ NetworkAttachment Networks::attach(const std::string& container_id, const std::s
   return out;
 }
 
+std::vector<std::string> Networks::resolvers(const json& endpoints,
+                                             const std::string& network_mode) const {
+  std::vector<std::string> out;
+  if (!endpoints.is_object() || endpoints.empty()) return out;
+  std::lock_guard lock(s_->mu);
+  Net* first = s_->find(network_mode == "default" ? "bridge" : network_mode);
+  if (!first || !endpoints.contains(first->rec.name)) first = s_->find(endpoints.begin().key());
+  if (first && first->user_defined() && first->dns && first->addrs)
+    out.push_back(net::format_ipv4(first->addrs->gateway()));
+  return out;
+}
+
 void Networks::publish_ports(const std::string& container_id, const std::string& name,
                              const json& endpoint, const json& host_config, const json& exposed,
                              json& ports) {

@@ -118,6 +118,8 @@ void bring_up(Net& n, bool nat, std::vector<std::string>& warnings, net::DnsReso
   if (nat && !n.rec.internal) {
     net::enable_ip_forward();
     net::add_nat_rules(net::format_cidr(subnet.canonical()), n.rec.bridge);
+  } else if (nat) {
+    net::add_internal_rules(n.rec.bridge);
   }
   if (n.user_defined() && !n.dns) {
     net::DnsServerConfig cfg;
@@ -134,16 +136,33 @@ void bring_up(Net& n, bool nat, std::vector<std::string>& warnings, net::DnsReso
 
 void tear_down(Net& n, bool nat) {
   if (n.rec.bridge.empty()) return;
-  if (nat && !n.rec.internal) {
-    try {
+  try {
+    if (nat && !n.rec.internal)
       net::remove_nat_rules(net::format_cidr(net::parse_cidr(n.rec.subnet).canonical()),
                             n.rec.bridge);
-    } catch (const std::exception& e) {
-      spdlog::warn("network {}: removing NAT rules: {}", n.rec.name, e.what());
-    }
+    else if (nat)
+      net::remove_internal_rules(n.rec.bridge);
+  } catch (const std::exception& e) {
+    spdlog::warn("network {}: removing iptables rules: {}", n.rec.name, e.what());
   }
   net::Netlink nl;
   if (nl.link_exists(n.rec.bridge)) nl.delete_link(n.rec.bridge);
+}
+
+void isolate(std::map<std::string, Net>& nets, const Net& n, bool add) {
+  for (const auto& [id, other] : nets) {
+    if (&other == &n || other.rec.driver != "bridge" || other.rec.bridge.empty() ||
+        other.rec.bridge == n.rec.bridge)
+      continue;
+    try {
+      if (add)
+        net::add_isolation_rules(n.rec.bridge, other.rec.bridge);
+      else
+        net::remove_isolation_rules(n.rec.bridge, other.rec.bridge);
+    } catch (const std::exception& e) {
+      spdlog::warn("network {}: isolation from {}: {}", n.rec.name, other.rec.name, e.what());
+    }
+  }
 }
 
 void publish(EventBus& events, const NetworkRecord& r, const std::string& action,
@@ -271,6 +290,9 @@ void Networks::init() {
       s_->warnings.push_back("WARNING: network " + n.rec.name + ": " + e.what());
     }
   }
+  if (plumbing_ && s_->nat)
+    for (auto& [id, n] : s_->nets)
+      if (n.rec.driver == "bridge") detail::isolate(s_->nets, n, true);
 }
 
 void Networks::shutdown() {
@@ -283,6 +305,7 @@ void Networks::shutdown() {
     // A bridge with containers still on it stays (they outlive the daemon).
     if (plumbing_ && n.endpoints.empty()) {
       try {
+        if (s_->nat) detail::isolate(s_->nets, n, false);
         detail::tear_down(n, s_->nat);
       } catch (const std::exception& e) {
         spdlog::warn("network {}: {}", n.rec.name, e.what());
@@ -361,7 +384,8 @@ std::string Networks::create(const json& body) {
     if (plumbing_) detail::tear_down(n, s_->nat);
     throw;
   }
-  s_->nets[r.id] = std::move(n);
+  Net& added = s_->nets[r.id] = std::move(n);
+  if (plumbing_ && s_->nat) detail::isolate(s_->nets, added, true);
   detail::publish(events_, r, "create");
   return r.id;
 }
@@ -406,6 +430,7 @@ void Networks::remove(const std::string& ref, int endpoints) {
   });
   dns = std::move(n->dns);
   try {
+    if (plumbing_ && s_->nat) detail::isolate(s_->nets, *n, false);
     if (plumbing_) detail::tear_down(*n, s_->nat);
   } catch (const std::exception& e) {
     spdlog::warn("network {}: {}", r.name, e.what());

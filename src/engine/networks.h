@@ -95,6 +95,11 @@ class Networks {
                const std::string& hostname, const nlohmann::json& endpoints,
                const nlohmann::json& ports);
 
+  // The nameservers a container attached with `endpoints` was given (the embedded DNS of
+  // its first user-defined network), for a container joining its namespace.
+  std::vector<std::string> resolvers(const nlohmann::json& endpoints,
+                                     const std::string& network_mode) const;
+
   // For network inspect: the containers on a network, as dockerd lists them.
   nlohmann::json containers_on(const std::string& network_id) const;
 

@@ -38,6 +38,9 @@ std::vector<net::Cidr> host_subnets();
 void bring_up(Net& n, bool nat, std::vector<std::string>& warnings, net::DnsResolver resolver);
 // Removes them again (best effort for NAT).
 void tear_down(Net& n, bool nat);
+// Drops forwarding between `n` and every other bridge network in `nets`, both ways, as
+// dockerd's isolation chains do (`add`), or stops doing so.
+void isolate(std::map<std::string, Net>& nets, const Net& n, bool add);
 // A network event (create, destroy, connect, disconnect) with dockerd's attributes.
 void publish(EventBus& events, const NetworkRecord& r, const std::string& action,
              std::map<std::string, std::string> extra = {});

@@ -67,6 +67,11 @@ std::vector<Rule> isolation_rules(const std::string& a, const std::string& b) {
           {"filter", "FORWARD", {"-i", b, "-o", a, "-j", "DROP"}, true}};
 }
 
+std::vector<Rule> internal_rules(const std::string& bridge) {
+  return {{"filter", "FORWARD", {"-i", bridge, "!", "-o", bridge, "-j", "DROP"}, true},
+          {"filter", "FORWARD", {"!", "-i", bridge, "-o", bridge, "-j", "DROP"}, true}};
+}
+
 }  // namespace
 
 IptablesResult run_iptables(const std::vector<std::string>& args) {
@@ -141,6 +146,16 @@ void add_isolation_rules(const std::string& bridge_a, const std::string& bridge_
 
 void remove_isolation_rules(const std::string& bridge_a, const std::string& bridge_b) {
   for (const auto& rule : isolation_rules(bridge_a, bridge_b))
+    remove(rule);
+}
+
+void add_internal_rules(const std::string& bridge) {
+  for (const auto& rule : internal_rules(bridge))
+    ensure(rule);
+}
+
+void remove_internal_rules(const std::string& bridge) {
+  for (const auto& rule : internal_rules(bridge))
     remove(rule);
 }
 

@@ -35,6 +35,11 @@ void add_nat_rules(const std::string& subnet, const std::string& bridge);
 // Removes them (those present); never throws for missing ones.
 void remove_nat_rules(const std::string& subnet, const std::string& bridge);
 
+// An internal network: nothing is forwarded in or out of its bridge
+//   FORWARD -i <bridge> ! -o <bridge> -j DROP, FORWARD ! -i <bridge> -o <bridge> -j DROP
+void add_internal_rules(const std::string& bridge);
+void remove_internal_rules(const std::string& bridge);
+
 // Isolation between two bridge networks, both ways: FORWARD -i a -o b -j DROP and back.
 void add_isolation_rules(const std::string& bridge_a, const std::string& bridge_b);
 void remove_isolation_rules(const std::string& bridge_a, const std::string& bridge_b);
