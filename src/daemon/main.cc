@@ -206,9 +206,12 @@ int run(const std::vector<std::string>& args) {
       spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
-    server.stop(std::chrono::seconds(config.shutdown_timeout));
+    // No new requests; the containers stop (their `logs -f` streams end with them), event
+    // streams end, and what is still in flight has the shutdown timeout to finish.
+    server.close_listeners();
     if (!config.live_restore) engine.containers().stop_all();
     engine.events().close_all();
+    server.stop(std::chrono::seconds(config.shutdown_timeout));
     if (metrics_server) metrics_server->stop(std::chrono::milliseconds(0));
     spdlog::info("stopped");
   } catch (const std::exception& e) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -88,6 +89,7 @@ struct ContainerLaunch {
   struct Mount {
     std::string type, source, target, propagation;
     bool readonly = false;
+    bool recursive = true;  // bind: false for bind-nonrecursive
     std::int64_t tmpfs_size = 0;
     unsigned tmpfs_mode = 01777;
   };
@@ -179,6 +181,16 @@ class Backend {
   // Throws StartFailure. Only called for a container that is not running.
   virtual StartResult start(const ContainerLaunch& /*launch*/) { unsupported("start"); }
 
+  // Daemon start-up, for a container the engine has not recorded as running: the daemon
+  // may have died between starting its process and recording that. Such a start was
+  // never acknowledged, so the process is stopped (SIGKILL) and its end awaited. Returns
+  // whether there was one.
+  virtual bool discard_unrecorded_start(const std::string& /*id*/) { return false; }
+
+  // Daemon start-up: the state (processes, mounts, files) of containers that have no
+  // record any more -- the daemon died while removing them -- is removed.
+  virtual void collect_garbage(const std::set<std::string>& /*known_ids*/) {}
+
   // Delivers a signal to the main process (the engine builds stop/kill/restart on this).
   virtual void signal(const std::string& /*id*/, int /*signal*/) { unsupported("signal"); }
 
@@ -231,7 +243,8 @@ class Backend {
                                 const std::string& /*path*/) {
     unsupported("archive");
   }
-  // The path as a tar stream (read the returned descriptor to its end).
+  // The path as a tar stream (read the returned descriptor to its end); an empty path is
+  // docker export's stream: the root filesystem without volumes, named relative to it.
   virtual UniqueFd archive_get(const ContainerLaunch& /*launch*/, int /*pid*/,
                                const std::string& /*path*/, PathStat& /*stat*/) {
     unsupported("archive");

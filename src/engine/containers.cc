@@ -16,6 +16,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "common/units.h"
+#include "engine/container_entry.h"
 #include "engine/networks.h"
 #include "engine/volumes.h"
 #include "image/changes.h"
@@ -28,13 +29,6 @@ namespace sockerless::engine {
 using nlohmann::json;
 
 std::string random_container_name();
-
-struct Containers::Entry {
-  Container c;
-  bool starting = false;
-  bool removed = false;
-  std::vector<ContainerLaunch::EarlyAttach> early_attach;
-};
 
 namespace {
 
@@ -225,6 +219,28 @@ Containers::Containers(store::Database& db, Backend& backend, image::ImageServic
       by_id_[entry->c.id] = entry;
     }
   }
+  // What a removal the daemon died in the middle of left behind goes.
+  std::set<std::string> known;
+  for (const auto& [id, entry] : by_id_)
+    known.insert(id);
+  try {
+    backend_.collect_garbage(known);
+  } catch (const std::exception& e) {
+    spdlog::warn("collecting the state of removed containers: {}", e.what());
+  }
+  if (networks_) networks_->discard_namespaces_except(known);
+  // A start the daemon died in the middle of was never acknowledged: its process goes.
+  for (const auto& [id, entry] : by_id_) {
+    if (entry->c.running()) continue;
+    try {
+      if (backend_.discard_unrecorded_start(id))
+        spdlog::info("container {}: stopped a start that was not recorded", id);
+      // A container that is not running has no namespace (even a half-made one).
+      if (networks_) networks_->discard_namespace(id);
+    } catch (const std::exception& e) {
+      spdlog::warn("container {}: {}", id, e.what());
+    }
+  }
   // Containers that were running when the daemon stopped: their monitors may still be
   // there; wait on them again (a monitor that is gone reports the recorded exit).
   for (const auto& id : running) {
@@ -365,9 +381,9 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
     if (!host_config.contains(k) || host_config[k].is_null()) host_config[k] = false;
   if (!host_config.contains("Runtime") || host_config["Runtime"] == "")
     host_config["Runtime"] = "sockerless-" + backend_.describe().name;  // as /info names it
+  if (host_config["NetworkMode"].get<std::string>().rfind("container:", 0) == 0)
+    host_config["NetworkMode"] = validate_container_network(config, host_config);
   const std::string network = host_config["NetworkMode"].get<std::string>();
-  if (network.rfind("container:", 0) == 0)
-    throw NotImplemented("network mode \"" + network + "\" is not supported by sockerless yet");
   json endpoints = json::object();
   bool publishes = host_config.contains("PortBindings") &&
                    host_config["PortBindings"].is_object() && !host_config["PortBindings"].empty();
@@ -381,7 +397,7 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
       given = body["NetworkingConfig"].value("EndpointsConfig", json::object());
     endpoints = networks_->initial_endpoints(network, given);
   } else if (network != "default" && network != "bridge" && network != "none" &&
-             network != "host") {
+             network != "host" && network.rfind("container:", 0) != 0) {
     throw NotFound("network " + network + " not found");
   }
 
@@ -401,7 +417,8 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
   }
   c.config = config;
   c.host_config = host_config;
-  c.mounts = resolve_mounts(host_config, config.value("Volumes", json(nullptr)));
+  std::vector<VolumeFill> fills;
+  c.mounts = resolve_mounts(host_config, config.value("Volumes", json(nullptr)), fills);
   c.networks = endpoints;
 
   std::string name = requested_name;
@@ -429,127 +446,9 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
     by_id_[c.id] = entry;
     by_name_[name] = c.id;
   }
+  populate_volumes(c, fills);
   publish(c, "create");
   return {c.id, {}};
-}
-
-// Binds ("src:dst[:opts]"), Mounts (--mount) and the image's VOLUMEs, as inspect's
-// Mounts shows them; named and anonymous volumes are created here, as dockerd does.
-json Containers::resolve_mounts(const json& host_config, const json& image_volumes) {
-  json out = json::array();
-  std::set<std::string> targets;
-  auto volume_mount = [&](const std::string& name, const std::string& target, bool rw,
-                          bool anonymous) {
-    if (!volumes_) throw NotImplemented("volumes are not available");
-    auto v = volumes_->create(name, "local", {}, {}, anonymous);
-    out.push_back({{"Type", "volume"},
-                   {"Name", v.name},
-                   {"Source", v.mountpoint},
-                   {"Destination", target},
-                   {"Driver", "local"},
-                   {"Mode", ""},
-                   {"RW", rw},
-                   {"Propagation", ""}});
-    targets.insert(target);
-  };
-  if (host_config.contains("Binds") && host_config["Binds"].is_array())
-    for (const auto& b : host_config["Binds"]) {
-      std::string spec = b.get<std::string>();
-      std::vector<std::string> parts;
-      std::size_t start = 0, colon;
-      while ((colon = spec.find(':', start)) != std::string::npos) {
-        parts.push_back(spec.substr(start, colon - start));
-        start = colon + 1;
-      }
-      parts.push_back(spec.substr(start));
-      if (parts.size() < 2 || parts.size() > 3 || parts[1].empty() || parts[1].front() != '/')
-        throw InvalidArgument("invalid volume specification: '" + spec + "'");
-      std::string mode = parts.size() == 3 ? parts[2] : "";
-      bool rw = true;
-      std::string propagation;
-      std::size_t p = 0;
-      while (p <= mode.size() && !mode.empty()) {
-        auto comma = mode.find(',', p);
-        std::string opt =
-            mode.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
-        if (opt == "ro")
-          rw = false;
-        else if (opt == "rw" || opt == "z" || opt == "Z" || opt == "nocopy" || opt.empty()) {
-        } else if (opt == "shared" || opt == "rshared" || opt == "slave" || opt == "rslave" ||
-                   opt == "private" || opt == "rprivate")
-          propagation = opt;
-        else
-          throw InvalidArgument("invalid mode: " + opt);
-        if (comma == std::string::npos) break;
-        p = comma + 1;
-      }
-      if (parts[0].front() == '/') {
-        std::error_code ec;
-        std::filesystem::create_directories(parts[0], ec);  // -v creates a missing host path
-        out.push_back({{"Type", "bind"},
-                       {"Source", parts[0]},
-                       {"Destination", parts[1]},
-                       {"Mode", mode},
-                       {"RW", rw},
-                       {"Propagation", propagation.empty() ? "rprivate" : propagation}});
-        targets.insert(parts[1]);
-      } else {
-        volume_mount(parts[0], parts[1], rw, false);
-      }
-    }
-  if (host_config.contains("Mounts") && host_config["Mounts"].is_array())
-    for (const auto& m : host_config["Mounts"]) {
-      std::string type = m.value("Type", "");
-      std::string target = m.value("Target", "");
-      std::string source = m.value("Source", "");
-      bool rw = !m.value("ReadOnly", false);
-      if (target.empty() || target.front() != '/')
-        throw InvalidArgument("invalid mount config for type \"" + type +
-                              "\": invalid mount path: '" + target +
-                              "' mount path must be absolute");
-      if (type == "bind") {
-        if (!std::filesystem::exists(source))
-          throw InvalidArgument(
-              "invalid mount config for type \"bind\": bind source path does not exist: " + source);
-        std::string propagation =
-            m.contains("BindOptions") ? m["BindOptions"].value("Propagation", "") : "";
-        out.push_back({{"Type", "bind"},
-                       {"Source", source},
-                       {"Destination", target},
-                       {"Mode", ""},
-                       {"RW", rw},
-                       {"Propagation", propagation.empty() ? "rprivate" : propagation}});
-        targets.insert(target);
-      } else if (type == "volume") {
-        volume_mount(source, target, rw, source.empty());
-      } else if (type == "tmpfs") {
-        std::int64_t size =
-            m.contains("TmpfsOptions") ? m["TmpfsOptions"].value("SizeBytes", std::int64_t{0}) : 0;
-        out.push_back({{"Type", "tmpfs"},
-                       {"Source", ""},
-                       {"Destination", target},
-                       {"Mode", ""},
-                       {"RW", rw},
-                       {"Propagation", ""},
-                       {"TmpfsSize", size}});
-        targets.insert(target);
-      } else {
-        throw InvalidArgument("mount type unknown: \"" + type + "\"");
-      }
-    }
-  if (image_volumes.is_object())
-    for (const auto& [target, _] : image_volumes.items())
-      if (!targets.count(target)) volume_mount("", target, true, true);
-  return out;
-}
-
-std::vector<std::string> Containers::volume_users(const std::string& name) const {
-  std::lock_guard lock(mu_);
-  std::vector<std::string> out;
-  for (const auto& [id, e] : by_id_)
-    for (const auto& m : e->c.mounts)
-      if (m.value("Type", "") == "volume" && m.value("Name", "") == name) out.push_back(id);
-  return out;
 }
 
 ContainerLaunch Containers::launch_for(const Container& c) {
@@ -600,20 +499,12 @@ ContainerLaunch Containers::launch_for(const Container& c) {
     l.cpu_quota = nano * l.cpu_period / 1000000000;
   }
   l.cpu_shares = h.value("CpuShares", std::int64_t{0});
-  l.cpu_quota = h.value("CpuQuota", std::int64_t{0});
-  l.cpu_period = h.value("CpuPeriod", std::int64_t{0});
+  if (std::int64_t quota = h.value("CpuQuota", std::int64_t{0}); quota != 0) l.cpu_quota = quota;
+  if (std::int64_t period = h.value("CpuPeriod", std::int64_t{0}); period != 0)
+    l.cpu_period = period;
   if (h.contains("PidsLimit") && h["PidsLimit"].is_number()) l.pids_limit = h["PidsLimit"];
-  for (const auto& m : c.mounts) {
-    ContainerLaunch::Mount mount;
-    mount.type = m.value("Type", "bind") == "tmpfs" ? "tmpfs" : "bind";
-    mount.source = m.value("Source", "");
-    mount.target = m.value("Destination", "");
-    mount.readonly = !m.value("RW", true);
-    mount.propagation = m.value("Propagation", "");
-    mount.tmpfs_size = m.value("TmpfsSize", std::int64_t{0});
-    mount.tmpfs_mode = m.value("TmpfsMode", 01777u);
-    l.mounts.push_back(mount);
-  }
+  for (const auto& m : c.mounts)
+    l.mounts.push_back(launch_mount(m));
   // --tmpfs /path:opts: not part of Mounts in dockerd's inspect either.
   if (h.contains("Tmpfs") && h["Tmpfs"].is_object())
     for (const auto& [target, opts] : h["Tmpfs"].items()) {
@@ -657,7 +548,24 @@ void Containers::start(const std::string& ref) {
     hostname = entry->c.config.value("Hostname", "");
   }
   // The network comes first: the container's process starts inside it.
-  if (networks_) {
+  const std::string network_mode = host_config.value("NetworkMode", "default");
+  const bool joins_other = network_mode.rfind("container:", 0) == 0;
+  if (joins_other) {
+    try {
+      join_container_network(network_mode, launch);
+    } catch (const std::exception& e) {
+      {
+        std::lock_guard lock(mu_);
+        entry->starting = false;
+        entry->c.state.exit_code = 128;  // dockerd's code for a start that failed
+        entry->c.state.error = e.what();
+        persist(entry->c);
+      }
+      changed_.notify_all();
+      throw;
+    }
+  }
+  if (networks_ && !joins_other) {
     try {
       auto attached = networks_->attach(entry->c.id, entry->c.name, hostname, endpoints,
                                         host_config, exposed, ports);
@@ -684,9 +592,13 @@ void Containers::start(const std::string& ref) {
     entry->c.ports = ports;
   };
   StartResult started;
+  bool volumes_held = false;
   try {
+    mount_volumes(entry->c.id);
+    volumes_held = true;
     started = backend_.start(launch);
   } catch (const StartFailure& f) {
+    if (volumes_held) release_volumes(entry->c.id);
     release_network();
     bool auto_remove = false;
     {
@@ -709,6 +621,7 @@ void Containers::start(const std::string& ref) {
     if (f.exit_code() == 127 || f.exit_code() == 126) throw InvalidArgument(message);
     throw Internal(message);
   } catch (...) {
+    if (volumes_held) release_volumes(entry->c.id);
     release_network();
     {
       std::lock_guard lock(mu_);
@@ -728,6 +641,7 @@ void Containers::start(const std::string& ref) {
     s.finished_at = 0;
     s.exit_code = 0;
     s.error.clear();
+    s.oom_killed = false;  // as dockerd's SetRunning
     entry->c.manually_stopped = false;
     persist(entry->c);
     snapshot = entry->c;
@@ -765,9 +679,10 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
     s.exit_code = status.code;
     s.finished_at = status.finished_at;
     s.error = status.error;
+    s.oom_killed = status.oom_killed;
     entry->c.exits++;
     auto_remove = entry->c.host_config.value("AutoRemove", false);
-    restart_delay = restart_decision(entry->c, status.code);
+    if (!shutting_down_) restart_delay = restart_decision(entry->c, status.code);
     if (restart_delay) {
       s.status = "restarting";
       entry->c.restart_count++;
@@ -785,7 +700,9 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
     persist(entry->c);
   }
   changed_.notify_all();
+  if (status.oom_killed) publish(snapshot, "oom");  // dockerd reports it before the die
   publish(snapshot, "die", {{"exitCode", std::to_string(status.code)}});
+  release_volumes(id);
   if (restart_delay) {
     auto life = life_of(this);
     std::thread([this, id, delay = *restart_delay, life] {
@@ -846,6 +763,20 @@ void Containers::destroy(const std::shared_ptr<Entry>& entry) {
     if (entry->removed) return;
     entry->c.state.status = "removing";
     snapshot = entry->c;
+    // The record goes first: a crash after this leaves files and processes that start-up
+    // collects (collect_garbage), never a container that is listed but half removed.
+    db_.transaction([&] {
+      auto s = db_.prepare("DELETE FROM containers WHERE id = ?");
+      s.bind(1, snapshot.id);
+      s.run();
+    });
+    entry->removed = true;
+    by_id_.erase(snapshot.id);
+    if (auto it = by_name_.find(snapshot.name); it != by_name_.end() && it->second == snapshot.id)
+      by_name_.erase(it);
+    for (auto& a : entry->early_attach)
+      a.deliver(UniqueFd());
+    entry->early_attach.clear();
   }
   try {
     backend_.remove(snapshot.id);
@@ -853,21 +784,6 @@ void Containers::destroy(const std::shared_ptr<Entry>& entry) {
     spdlog::warn("removing container {}: {}", snapshot.id, e.what());
   }
   if (networks_) networks_->detach(snapshot.id, snapshot.networks, snapshot.ports);
-  {
-    std::lock_guard lock(mu_);
-    entry->removed = true;
-    by_id_.erase(snapshot.id);
-    if (auto it = by_name_.find(snapshot.name); it != by_name_.end() && it->second == snapshot.id)
-      by_name_.erase(it);
-    db_.transaction([&] {
-      auto s = db_.prepare("DELETE FROM containers WHERE id = ?");
-      s.bind(1, snapshot.id);
-      s.run();
-    });
-    for (auto& a : entry->early_attach)
-      a.deliver(UniqueFd());
-    entry->early_attach.clear();
-  }
   changed_.notify_all();
   if (on_destroyed_) on_destroyed_(snapshot.id);
   publish(snapshot, "destroy");
@@ -931,7 +847,8 @@ void Containers::stop(const std::string& ref, std::optional<int> timeout,
   auto exited = [&] { return entry->c.exits != exits || entry->removed; };
   {
     std::lock_guard lock(mu_);
-    entry->c.manually_stopped = true;
+    // Stopped by the daemon's shutdown: the restart policy applies at the next start-up.
+    if (!shutting_down_) entry->c.manually_stopped = true;
   }
   backend_.signal(c.id, sig);
   publish(c, "kill", {{"signal", std::to_string(sig)}});
@@ -1375,14 +1292,26 @@ PathStat Containers::archive_stat(const std::string& ref, const std::string& pat
 
 UniqueFd Containers::archive_get(const std::string& ref, const std::string& path, PathStat& stat) {
   Container c = get(ref);
-  return backend_.archive_get(named(launch_for(c), ref), c.running() ? c.state.pid : 0, path, stat);
+  UniqueFd tar =
+      backend_.archive_get(named(launch_for(c), ref), c.running() ? c.state.pid : 0, path, stat);
+  publish(c, "archive-path");
+  return tar;
+}
+
+UniqueFd Containers::export_rootfs(const std::string& ref) {
+  Container c = get(ref);
+  PathStat ignored;
+  UniqueFd tar =
+      backend_.archive_get(named(launch_for(c), ref), c.running() ? c.state.pid : 0, "", ignored);
+  publish(c, "export");
+  return tar;
 }
 
 void Containers::archive_put(const std::string& ref, const std::string& dir, int tar_fd,
                              bool no_overwrite_dir_non_dir, bool copy_uid_gid) {
   Container c = get(ref);
-  if (c.host_config.value("ReadonlyRootfs", false))
-    throw Forbidden("container rootfs is marked read-only");
+  // A read-only root still takes copies into its volumes: the backend, which resolves the
+  // path, refuses what dockerd refuses.
   backend_.archive_put(named(launch_for(c), ref), c.running() ? c.state.pid : 0, dir, tar_fd,
                        no_overwrite_dir_non_dir, copy_uid_gid);
   publish(c, "extract-to-dir");
@@ -1394,6 +1323,10 @@ std::string Containers::log_path(const std::string& ref) const {
 }
 
 void Containers::stop_all() {
+  {
+    std::lock_guard lock(mu_);
+    shutting_down_ = true;
+  }
   std::vector<std::thread> stoppers;
   for (const auto& c : list())
     if (c.running())
@@ -1406,6 +1339,27 @@ void Containers::stop_all() {
       });
   for (auto& t : stoppers)
     t.join();
+}
+
+void Containers::restart_after_boot() {
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, e] : by_id_) {
+      auto& s = e->c.state;
+      // "restarting": the daemon went away during a restart back-off.
+      if (s.status != "exited" && s.status != "restarting") continue;
+      if (s.status == "restarting") s.status = "exited";
+      if (restart_decision(e->c, s.exit_code)) due.push_back(id);
+    }
+  }
+  for (const auto& id : due) {
+    try {
+      start(id);  // not counted in RestartCount, as with dockerd
+    } catch (const std::exception& e) {
+      spdlog::error("restarting container {} at start-up: {}", id, e.what());
+    }
+  }
 }
 
 std::optional<std::pair<bool, std::string>> Containers::image_user(

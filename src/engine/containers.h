@@ -46,7 +46,7 @@ struct Container {
   std::string image_ref;                            // as given to create
   nlohmann::json config;                            // Docker's Config, merged with the image's
   nlohmann::json host_config;                       // as given, with defaults
-  nlohmann::json mounts = nlohmann::json::array();  // as inspect's Mounts shows them
+  nlohmann::json mounts = nlohmann::json::array();  // as inspect shows them, see public_mounts
   std::vector<std::string> argv;
   ContainerState state;
   int restart_count = 0;
@@ -141,8 +141,12 @@ class Containers {
   UniqueFd archive_get(const std::string& ref, const std::string& path, PathStat& stat);
   void archive_put(const std::string& ref, const std::string& dir, int tar_fd,
                    bool no_overwrite_dir_non_dir, bool copy_uid_gid);
+  // docker export: the root filesystem alone (no volumes), entries named relative to it.
+  UniqueFd export_rootfs(const std::string& ref);
 
-  void set_volumes(Volumes* volumes) { volumes_ = volumes; }
+  // The volumes the containers mount; containers still running from a previous run keep
+  // holding their volumes' mounts.
+  void set_volumes(Volumes* volumes);
   // IDs of the containers that mount the named volume.
   std::vector<std::string> volume_users(const std::string& name) const;
 
@@ -156,6 +160,9 @@ class Containers {
   // Daemon shutdown without live-restore: stops every running container (in parallel,
   // each with its own stop timeout), as dockerd does.
   void stop_all();
+  // Daemon start-up: starts the stopped containers whose restart policy says so (those
+  // the last shutdown stopped, or that exited while no daemon ran), as dockerd does.
+  void restart_after_boot();
 
   // A container using the image: (running?, id).
   std::optional<std::pair<bool, std::string>> image_user(const std::string& image_id) const;
@@ -177,8 +184,29 @@ class Containers {
   ContainerLaunch launch_for(const Container& c);
   void remove_anonymous_volumes(const Container& c);
   void set_paused(const std::string& ref, bool paused);
+  // --network container:<ref>: dockerd's conflicts checked at create, the mode as stored
+  // (the full ID when the container exists); at start, the launch joins that container's
+  // network namespace and takes its hostname and resolvers.
+  std::string validate_container_network(const nlohmann::json& config,
+                                         const nlohmann::json& host_config) const;
+  void join_container_network(const std::string& mode, ContainerLaunch& launch) const;
+  // container_mounts.cc: the mounts inspect shows, from Binds, Mounts, VolumesFrom and the
+  // image's VOLUMEs (volumes created as needed); `fills` gets the new volumes to fill from
+  // the image, which populate_volumes does once the container exists (removing it when
+  // that fails). mount_volumes/release_volumes hold the volumes' own mounts (local driver
+  // options) while the container runs, with dockerd's volume mount/unmount events.
+  struct VolumeFill {
+    std::string destination;
+    bool image_volume = false;  // a VOLUME: must not land on a file
+  };
   nlohmann::json resolve_mounts(const nlohmann::json& host_config,
-                                const nlohmann::json& image_volumes);
+                                const nlohmann::json& image_volumes,
+                                std::vector<VolumeFill>& fills);
+  void populate_volumes(const Container& c, const std::vector<VolumeFill>& fills);
+  void mount_volumes(const std::string& id);
+  void release_volumes(const std::string& id);
+  nlohmann::json mounts_of(const std::string& id) const;  // [] when the container is gone
+  static ContainerLaunch::Mount launch_mount(const nlohmann::json& mount);
   static std::optional<std::chrono::milliseconds> restart_decision(const Container& c,
                                                                    int exit_code);
 
@@ -195,8 +223,11 @@ class Containers {
   std::function<void(const std::string&)> on_destroyed_;
   std::function<void(const std::string&)> on_started_;
   Volumes* volumes_ = nullptr;
+  bool shutting_down_ = false;  // stop_all: exits are not restarts, stops are not manual
 };
 
+// A container's mounts as inspect shows them: without the keys only its launch reads.
+nlohmann::json public_mounts(const nlohmann::json& mounts);
 // Go's units.HumanDuration, as `docker ps` STATUS uses it.
 std::string human_duration(std::int64_t nanos);
 // Docker's signal names ("SIGTERM", "TERM", "15") to numbers; throws InvalidArgument.

@@ -75,13 +75,14 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
       [this](const std::string& name) { return containers_->volume_users(name); });
   containers_->set_volumes(volumes_.get());
   builder_ = std::make_unique<Builder>(*containers_, *images_);
-  execs_ = std::make_unique<Execs>(*containers_, *backend_, events_);
+  execs_ = std::make_unique<Execs>(*db_, *containers_, *backend_, events_);
   health_ = std::make_unique<HealthChecker>(*containers_, *backend_, events_);
   containers_->on_started([this](const std::string& id) { health_->started(id); });
   containers_->on_destroyed([this](const std::string& id) {
     execs_->forget_container(id);
     health_->forget(id);
   });
+  containers_->restart_after_boot();
 }
 
 Engine::~Engine() {

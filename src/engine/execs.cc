@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/ids.h"
 #include "engine/containers.h"
+#include "store/database.h"
 
 namespace sockerless::engine {
 
@@ -35,8 +36,85 @@ void publish(EventBus& events, const Container& c, const std::string& action,
 
 }  // namespace
 
-Execs::Execs(Containers& containers, Backend& backend, EventBus& events)
-    : containers_(containers), backend_(backend), events_(events) {}
+Execs::Execs(store::Database& db, Containers& containers, Backend& backend, EventBus& events)
+    : db_(db), containers_(containers), backend_(backend), events_(events) {
+  std::vector<std::string> orphans;  // of containers removed in a run that crashed
+  {
+    auto lock = db_.lock();
+    auto s = db_.prepare("SELECT doc FROM execs");
+    while (s.step()) {
+      ExecRecord r = from_json(json::parse(s.text(0)));
+      r.running = false;
+      execs_[r.id] = std::move(r);
+    }
+  }
+  for (const auto& [id, r] : execs_) {
+    try {
+      containers_.get(r.container_id);
+    } catch (const NotFound&) {
+      orphans.push_back(r.container_id);
+    }
+  }
+  for (const auto& container_id : orphans)
+    forget_container(container_id);
+}
+
+json Execs::to_json(const ExecRecord& r) {
+  json d = {{"id", r.id},
+            {"container_id", r.container_id},
+            {"argv", r.argv},
+            {"env", r.env},
+            {"user", r.user},
+            {"working_dir", r.working_dir},
+            {"detach_keys", r.detach_keys},
+            {"tty", r.tty},
+            {"privileged", r.privileged},
+            {"attach_stdin", r.attach_stdin},
+            {"attach_stdout", r.attach_stdout},
+            {"attach_stderr", r.attach_stderr},
+            {"height", r.height},
+            {"width", r.width},
+            {"started", r.started},
+            {"running", r.running},
+            {"pid", r.pid}};
+  if (r.exit_code) d["exit_code"] = *r.exit_code;
+  return d;
+}
+
+ExecRecord Execs::from_json(const json& d) {
+  ExecRecord r;
+  r.id = d.value("id", "");
+  r.container_id = d.value("container_id", "");
+  r.argv = d.value("argv", std::vector<std::string>{});
+  r.env = d.value("env", std::vector<std::string>{});
+  r.user = d.value("user", "");
+  r.working_dir = d.value("working_dir", "");
+  r.detach_keys = d.value("detach_keys", "");
+  r.tty = d.value("tty", false);
+  r.privileged = d.value("privileged", false);
+  r.attach_stdin = d.value("attach_stdin", false);
+  r.attach_stdout = d.value("attach_stdout", false);
+  r.attach_stderr = d.value("attach_stderr", false);
+  r.height = d.value("height", 0);
+  r.width = d.value("width", 0);
+  r.started = d.value("started", false);
+  r.running = d.value("running", false);
+  r.pid = d.value("pid", 0);
+  if (d.contains("exit_code") && d["exit_code"].is_number())
+    r.exit_code = d["exit_code"].get<int>();
+  return r;
+}
+
+// With mu_ held.
+void Execs::persist(const ExecRecord& r) {
+  db_.transaction([&] {
+    auto s = db_.prepare("INSERT OR REPLACE INTO execs (id, container_id, doc) VALUES (?, ?, ?)");
+    s.bind(1, r.id);
+    s.bind(2, r.container_id);
+    s.bind(3, to_json(r).dump());
+    s.run();
+  });
+}
 
 std::string Execs::create(const std::string& container_ref, const json& body) {
   Container c = containers_.get(container_ref);
@@ -79,6 +157,7 @@ std::string Execs::create(const std::string& container_ref, const json& body) {
   }
   {
     std::lock_guard lock(mu_);
+    persist(r);
     execs_[r.id] = r;
   }
   publish(events_, c, "exec_create: " + command_text(r.argv), {{"execID", r.id}});
@@ -106,6 +185,7 @@ UniqueFd Execs::start(const std::string& id, std::optional<bool> tty, int height
     }
     it->second.started = true;
     it->second.running = true;
+    persist(it->second);
     r = it->second;
   }
   Container c = containers_.get(r.container_id);
@@ -144,6 +224,11 @@ void Execs::on_exit(const std::string& id, int exit_code) {
     it->second.running = false;
     it->second.exit_code = exit_code;
     r = it->second;
+    try {
+      persist(r);
+    } catch (const std::exception&) {
+      // The exit is still known in memory; inspect shows it until the daemon restarts.
+    }
   }
   try {
     publish(events_, containers_.get(r.container_id), "exec_die",
@@ -161,6 +246,11 @@ void Execs::resize(const std::string& id, int height, int width) {
 void Execs::forget_container(const std::string& container_id) {
   std::lock_guard lock(mu_);
   std::erase_if(execs_, [&](const auto& kv) { return kv.second.container_id == container_id; });
+  db_.transaction([&] {
+    auto s = db_.prepare("DELETE FROM execs WHERE container_id = ?");
+    s.bind(1, container_id);
+    s.run();
+  });
 }
 
 int Execs::drain(const std::string& id, UniqueFd conn, std::string* output) {

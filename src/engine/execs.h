@@ -17,6 +17,11 @@
 namespace sockerless::engine {
 
 class Containers;
+}  // namespace sockerless::engine
+namespace sockerless::store {
+class Database;
+}
+namespace sockerless::engine {
 
 struct ExecRecord {
   std::string id, container_id;
@@ -32,7 +37,9 @@ struct ExecRecord {
 
 class Execs {
  public:
-  Execs(Containers& containers, Backend& backend, EventBus& events);
+  // Loads the records of earlier runs; one that was running when the daemon went away
+  // is no longer followed: it shows as not running, with no exit code.
+  Execs(store::Database& db, Containers& containers, Backend& backend, EventBus& events);
 
   // POST /containers/{id}/exec: returns the exec ID.
   std::string create(const std::string& container_ref, const nlohmann::json& body);
@@ -52,6 +59,11 @@ class Execs {
   int drain(const std::string& id, UniqueFd connection, std::string* output = nullptr);
 
  private:
+  void persist(const ExecRecord& r);
+  static nlohmann::json to_json(const ExecRecord& r);
+  static ExecRecord from_json(const nlohmann::json& doc);
+
+  store::Database& db_;
   Containers& containers_;
   Backend& backend_;
   EventBus& events_;

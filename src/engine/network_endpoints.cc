@@ -196,6 +196,21 @@ NetworkAttachment Networks::attach(const std::string& container_id, const std::s
   return out;
 }
 
+void Networks::discard_namespace(const std::string& container_id) {
+  std::string ns_path = data_root_ + "/netns/" + container_id;
+  if (plumbing_ && fs::exists(ns_path)) net::remove_netns(ns_path);
+}
+
+void Networks::discard_namespaces_except(const std::set<std::string>& container_ids) {
+  std::error_code ec;
+  std::vector<std::string> gone;
+  for (const auto& e : fs::directory_iterator(data_root_ + "/netns", ec))
+    if (!container_ids.count(e.path().filename().string()))
+      gone.push_back(e.path().filename().string());
+  for (const auto& id : gone)
+    discard_namespace(id);
+}
+
 std::vector<std::string> Networks::resolvers(const json& endpoints,
                                              const std::string& network_mode) const {
   std::vector<std::string> out;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,11 @@ class Networks {
   void restore(const std::string& container_id, const std::string& name,
                const std::string& hostname, const nlohmann::json& endpoints,
                const nlohmann::json& ports);
+
+  // Daemon start-up: the namespace of a container whose start was never recorded goes.
+  void discard_namespace(const std::string& container_id);
+  // ... and those of containers that have no record any more.
+  void discard_namespaces_except(const std::set<std::string>& container_ids);
 
   // The nameservers a container attached with `endpoints` was given (the embedded DNS of
   // its first user-defined network), for a container joining its namespace.

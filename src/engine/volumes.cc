@@ -1,5 +1,7 @@
 #include "engine/volumes.h"
 
+#include <sys/mount.h>
+
 #include <filesystem>
 #include <regex>
 
@@ -17,25 +19,14 @@ namespace {
 
 const std::regex kVolumeName("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
 
-std::int64_t dir_size(const std::string& path) {
-  std::int64_t total = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(
-           path, fs::directory_options::skip_permission_denied, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_regular_file(ec) && !it->is_symlink(ec))
-      total += static_cast<std::int64_t>(it->file_size(ec));
-  }
-  return total;
-}
-
 }  // namespace
 
 json Volume::to_json() const {
-  return {{"CreatedAt", format_rfc3339_nano(from_unix_nanos(created_at))},
+  // dockerd's local driver: the directory's time, to the second.
+  std::int64_t seconds = created_at / 1'000'000'000 * 1'000'000'000;
+  return {{"CreatedAt", format_rfc3339_nano(from_unix_nanos(seconds))},
           {"Driver", driver},
-          {"Labels", labels},
+          {"Labels", labels.empty() ? json(nullptr) : json(labels)},
           {"Mountpoint", mountpoint},
           {"Name", name},
           {"Options", options.empty() ? json(nullptr) : json(options)},
@@ -85,17 +76,26 @@ Volume Volumes::create(std::string name, const std::string& driver_in,
                        const std::map<std::string, std::string>& labels,
                        const std::map<std::string, std::string>& options, bool anonymous) {
   std::string driver = driver_in.empty() ? "local" : driver_in;
-  if (driver != "local") throw NotFound("plugin \"" + driver + "\" not found");
-  if (!options.empty())
-    throw NotImplemented("volume driver options (-o) are not supported by sockerless yet");
-  if (name.empty())
-    name = generate_id();
-  else if (!std::regex_match(name, kVolumeName))
+  if (name.empty()) name = generate_id();
+  if (driver != "local")
+    throw NotFound("create " + name + ": error looking up volume plugin " + driver + ": plugin \"" +
+                   driver + "\" not found");
+  if (auto existing = find(name)) return *existing;
+  if (name.size() == 1)
+    throw InvalidArgument("create " + name +
+                          ": volume name is too short, names should be at least two "
+                          "alphanumeric characters");
+  if (!std::regex_match(name, kVolumeName))
     throw InvalidArgument(
         "create " + name + ": \"" + name +
         "\" includes invalid characters for a local volume name, only "
         "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" "
         "are allowed. If you intended to pass a host directory, use absolute path");
+  try {
+    local_driver::validate_options(options);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument("create " + name + ": " + e.what());
+  }
   Volume v;
   {
     std::lock_guard lock(mu_);
@@ -185,6 +185,15 @@ void Volumes::remove(const std::string& name, bool force) {
     throw Conflict("remove " + name + ": volume is in use - [" + list + "]");
   }
   {
+    // Its own mount goes first; nothing is ever deleted through one (a bind of a host
+    // directory would take the host's files with it).
+    std::lock_guard mounts(mount_mu_);
+    holders_.erase(name);
+    if (local_driver::is_mountpoint(v.mountpoint)) ::umount2(v.mountpoint.c_str(), MNT_DETACH);
+    if (local_driver::is_mountpoint(v.mountpoint))
+      throw Internal("remove " + name + ": volume has active mounts");
+  }
+  {
     std::lock_guard lock(mu_);
     volumes_.erase(name);
     db_.transaction([&] {
@@ -221,7 +230,7 @@ std::pair<std::vector<std::string>, std::int64_t> Volumes::prune(const api::Filt
       excluded = excluded || one.match_labels("label", v.labels);
     }
     if (excluded) continue;
-    std::int64_t size = dir_size(v.mountpoint);
+    std::int64_t size = local_driver::disk_usage(v.mountpoint);
     try {
       remove(v.name, false);
       removed.push_back(v.name);
@@ -235,6 +244,24 @@ std::pair<std::vector<std::string>, std::int64_t> Volumes::prune(const api::Filt
   e.attributes = {{"reclaimed", std::to_string(reclaimed)}};
   events_.publish(std::move(e));
   return {removed, reclaimed};
+}
+
+std::vector<Volumes::Usage> Volumes::usage() const {
+  std::vector<Volume> all;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [n, v] : volumes_)
+      all.push_back(v);
+  }
+  std::vector<Usage> out;
+  for (auto& v : all) {
+    Usage u;
+    u.size = local_driver::disk_usage(v.mountpoint);
+    u.ref_count = static_cast<std::int64_t>(in_use_(v.name).size());
+    u.volume = std::move(v);
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 }  // namespace sockerless::engine

@@ -208,6 +208,7 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::atomic<std::size_t> next_context{0};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> listeners_closed{false};
 
   std::vector<std::string> addresses;
   std::vector<std::string> unix_paths;
@@ -892,9 +893,9 @@ void Server::start() {
     impl.threads.emplace_back([c = ctx.get()] { c->run(); });
 }
 
-void Server::stop(std::chrono::milliseconds grace) {
+void Server::close_listeners() {
   Impl& impl = *impl_;
-  if (impl.stopping.exchange(true)) return;
+  if (impl.listeners_closed.exchange(true)) return;
   auto& ctx0 = *impl.contexts.front();
   std::promise<void> closed;
   net::post(ctx0, [&impl, &closed] {
@@ -906,6 +907,12 @@ void Server::stop(std::chrono::milliseconds grace) {
     closed.set_value();
   });
   closed.get_future().wait();
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+  Impl& impl = *impl_;
+  if (impl.stopping.exchange(true)) return;
+  close_listeners();
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (impl.close_connections(true) > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

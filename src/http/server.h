@@ -66,6 +66,8 @@ class Server {
   // Stops accepting, lets requests in flight finish for up to `grace`, then closes every
   // connection; streams, hijacked connections and WebSockets see their descriptors close.
   void stop(std::chrono::milliseconds grace);
+  // The first step of stop() on its own: no new connections; open ones carry on.
+  void close_listeners();
   // True once stop() began: long-running handlers should wind down.
   bool stopping() const;
 

@@ -54,6 +54,7 @@ Launched launch(const std::string& self_exe, const std::string& state_dir,
     if (!out) throw std::runtime_error("cannot write " + state_dir + "/monitor.json");
   }
   ::unlink((state_dir + "/exit.json").c_str());
+  ::unlink((state_dir + "/pid").c_str());  // a previous run's: never to be signalled
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -110,6 +111,7 @@ bool read_exit(const std::string& state_dir, Exit& out) {
   if (!doc.is_object()) return false;
   out.code = doc.value("ExitCode", 0);
   out.finished_at = doc.value("FinishedAt", 0LL);
+  out.oom_killed = doc.value("OOMKilled", false);
   return true;
 }
 

@@ -108,21 +108,8 @@ int run_exec_relay(const std::string& state_dir, int fd) {
   std::vector<Out> outs;
   sandbox::Stdio stdio;
   int p[2];
-  if (req.tty) {
-    pty = UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    ::grantpt(pty.get());
-    ::unlockpt(pty.get());
-    child_in = UniqueFd(::open(::ptsname(pty.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (req.height > 0 && req.width > 0) {
-      winsize ws{};
-      ws.ws_row = static_cast<unsigned short>(req.height);
-      ws.ws_col = static_cast<unsigned short>(req.width);
-      ::ioctl(pty.get(), TIOCSWINSZ, &ws);
-    }
-    stdio = {child_in.get(), child_in.get(), child_in.get()};
-    outs.push_back({UniqueFd(::dup(pty.get())), api::StreamType::Stdout});
-    in_w = UniqueFd(::dup(pty.get()));
-  } else {
+  // A TTY comes from the sandbox, opened in the container's own devpts.
+  if (!req.tty) {
     if (req.attach_stdin && ::pipe2(p, O_CLOEXEC) == 0) {
       child_in = UniqueFd(p[0]);
       in_w = UniqueFd(p[1]);
@@ -146,10 +133,19 @@ int run_exec_relay(const std::string& state_dir, int fd) {
   spec.working_dir = req.working_dir;
   spec.user = req.user;
   spec.tty = req.tty;
+  if (req.height > 0 && req.width > 0)
+    spec.tty_size = {static_cast<unsigned short>(req.height),
+                     static_cast<unsigned short>(req.width)};
   spec.privileged = req.privileged;
   pid_t pid = -1;
   try {
-    pid = sandbox::enter(container_pid, config.spec, spec, stdio);
+    auto started = sandbox::enter(container_pid, config.spec, spec, stdio);
+    pid = started.pid;
+    if (req.tty) {
+      pty = std::move(started.pty);
+      outs.push_back({UniqueFd(::fcntl(pty.get(), F_DUPFD_CLOEXEC, 0)), api::StreamType::Stdout});
+      in_w = UniqueFd(::fcntl(pty.get(), F_DUPFD_CLOEXEC, 0));
+    }
   } catch (const sandbox::SandboxError& e) {
     // The exec step's detail already reads "exec: …" (docker's wording).
     std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();

@@ -82,16 +82,8 @@ class Monitor {
     sandbox::Stdio stdio;
     UniqueFd child_in, child_out, child_err;
     try {
-      if (config_.spec.tty) {
-        pty_ = UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-        if (!pty_ || ::grantpt(pty_.get()) != 0 || ::unlockpt(pty_.get()) != 0)
-          throw sandbox::SandboxError("open pty", std::strerror(errno));
-        child_in = UniqueFd(::open(::ptsname(pty_.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
-        if (!child_in) throw sandbox::SandboxError("open pty", std::strerror(errno));
-        stdio = {child_in.get(), child_in.get(), child_in.get()};
-        stdin_ = UniqueFd(::dup(pty_.get()));
-        outputs_.push_back({UniqueFd(::dup(pty_.get())), "stdout", api::StreamType::Stdout, {}});
-      } else {
+      // A TTY comes from the sandbox, opened in the container's own devpts.
+      if (!config_.spec.tty) {
         int p[2];
         if (config_.open_stdin) {
           if (::pipe2(p, O_CLOEXEC) != 0)
@@ -111,7 +103,16 @@ class Monitor {
         outputs_.push_back({UniqueFd(p[0]), "stderr", api::StreamType::Stderr, {}});
         stdio = {child_in.get(), child_out.get(), child_err.get()};
       }
-      pid_ = sandbox::spawn(config_.spec, stdio);
+      auto started = sandbox::spawn(config_.spec, stdio);
+      pid_ = started.pid;
+      if (config_.spec.tty) {
+        pty_ = std::move(started.pty);
+        stdin_ = UniqueFd(::fcntl(pty_.get(), F_DUPFD_CLOEXEC, 0));
+        outputs_.push_back({UniqueFd(::fcntl(pty_.get(), F_DUPFD_CLOEXEC, 0)),
+                            "stdout",
+                            api::StreamType::Stdout,
+                            {}});
+      }
     } catch (const sandbox::SandboxError& e) {
       // The exec step's detail already reads "exec: …" (docker's wording).
       std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();
@@ -412,7 +413,15 @@ class Monitor {
   void finish() {
     for (auto& o : outputs_)
       if (!o.partial.empty()) log_line(o, o.partial);
-    json exit = {{"ExitCode", exit_code_}, {"FinishedAt", unix_nanos(Clock::now())}};
+    // Before cleanup removes the cgroup that counted the kills.
+    bool oom_killed = false;
+    try {
+      oom_killed = sandbox::oom_killed(config_.spec);
+    } catch (const std::exception&) {
+    }
+    json exit = {{"ExitCode", exit_code_},
+                 {"FinishedAt", unix_nanos(Clock::now())},
+                 {"OOMKilled", oom_killed}};
     write_file_atomic(dir_ + "/exit.json", exit.dump());
     // Let attached clients read what is left, then close them.
     for (auto& c : clients_) {

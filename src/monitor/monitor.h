@@ -9,7 +9,8 @@
 //   attach.sock    attach and control connections (see below)
 //   container.log  the output, json-file format
 //   pid            the container's main pid
-//   exit.json      {"ExitCode":…,"FinishedAt":<unix nanos>} once it has exited
+//   exit.json      {"ExitCode":…,"FinishedAt":<unix nanos>,"OOMKilled":…} once it has
+//                  exited (OOMKilled: the kernel's OOM killer killed one of its processes)
 //
 // An attach connection starts with one JSON line from the client:
 //   {"stdin":true,"stdout":true,"stderr":true}   then raw stdin in, output out (Docker's
@@ -68,6 +69,7 @@ void resize(const std::string& state_dir, int height, int width);
 struct Exit {
   int code = 0;
   long long finished_at = 0;
+  bool oom_killed = false;
 };
 bool read_exit(const std::string& state_dir, Exit& out);
 

@@ -23,6 +23,9 @@ void spawn_role(const std::string& self_exe, const std::string& role, const std:
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
   posix_spawn_file_actions_adddup2(&fa, fd3, 3);
+  // Nothing else of the daemon's: a monitor outlives it and must not keep its listening
+  // sockets, connections or pipes open.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
   std::vector<std::string> args = {"sockerlessd", role, dir};
   std::vector<char*> argv;
   for (auto& a : args)

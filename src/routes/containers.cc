@@ -66,12 +66,7 @@ std::string status_text(const Container& c,
 }
 
 json mounts_json(const Container& c) {
-  json out = json::array();
-  for (auto m : c.mounts) {
-    m.erase("TmpfsSize");
-    out.push_back(m);
-  }
-  return out;
+  return engine::public_mounts(c.mounts);
 }
 
 // NetworkSettings: the endpoints, with the default bridge's also at the top level as
@@ -593,13 +588,31 @@ void wait(engine::Engine& engine, http::Request& req, http::Responder& out) {
   stream.write(api::dump_json(body));
 }
 
+// X-Docker-Container-Path-Stat: base64 of the JSON Go's encoder writes for dockerd's
+// ContainerPathStat (its field order, <>& and line separators escaped, bad UTF-8 replaced).
 std::string stat_header(const engine::PathStat& st) {
-  json j = {{"name", st.name},
-            {"size", st.size},
-            {"mode", st.mode},
-            {"mtime", st.mtime},
-            {"linkTarget", st.link_target}};
-  return image::base64_encode(j.dump());
+  nlohmann::ordered_json j = {{"name", st.name},
+                              {"size", st.size},
+                              {"mode", st.mode},
+                              {"mtime", st.mtime},
+                              {"linkTarget", st.link_target}};
+  std::string text = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  std::string go;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '<' || c == '>' || c == '&') {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
+      go += esc;
+    } else if (c == '\xe2' && i + 2 < text.size() && text[i + 1] == '\x80' &&
+               (text[i + 2] == '\xa8' || text[i + 2] == '\xa9')) {
+      go += text[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
+      i += 2;
+    } else {
+      go += c;
+    }
+  }
+  return image::base64_encode(go);
 }
 
 // Sends a tar the backend produces as the response body.
@@ -614,7 +627,8 @@ void stream_tar(UniqueFd tar, http::Responder& out, http::Headers headers) {
 
 std::string archive_path(const http::Request& req) {
   auto p = req.query.get("path");
-  if (!p || p->empty()) throw InvalidArgument("Path cannot be empty");
+  // dockerd's wording, missing space included.
+  if (!p || p->empty()) throw InvalidArgument("bad parameter: pathcannot be empty");
   return *p;
 }
 
@@ -754,10 +768,8 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                                http::Execution::Blocking, http::BodyMode::Streamed});
   router.add("GET", "/containers/{id}/export",
              on_worker([&engine](http::Request& r, http::Responder& o) {
-               // The whole root filesystem, as the archive API's GET of "/" reads it.
                engine.require(engine::Capability::Archive, "export");
-               engine::PathStat st;
-               UniqueFd tar = engine.containers().archive_get(r.param("id"), "/", st);
+               UniqueFd tar = engine.containers().export_rootfs(r.param("id"));
                http::Headers h;
                h.set("Content-Type", "application/x-tar");
                stream_tar(std::move(tar), o, std::move(h));

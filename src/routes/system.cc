@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/time.h"
 #include "engine/containers.h"
+#include "engine/volumes.h"
 #include "image/image_service.h"
 #include "image/reference.h"
 #include "routes/docker_api.h"
@@ -261,11 +262,19 @@ void disk_usage(engine::Engine& engine, http::Request& req, http::Responder& out
                             // SizeRw/SizeRootFs are left out rather than reported as 0:
                             // the container's layer size is not measured yet.
                             {"Labels", c.config.value("Labels", json::object())},
-                            {"Mounts", c.mounts}});
+                            {"Mounts", engine::public_mounts(c.mounts)}});
     }
     doc["Containers"] = containers;
   }
-  if (want("volume")) doc["Volumes"] = json::array();
+  if (want("volume")) {
+    json volumes = json::array();
+    for (const auto& u : engine.volumes().usage()) {
+      json v = u.volume.to_json();
+      v["UsageData"] = {{"Size", u.size}, {"RefCount", u.ref_count}};
+      volumes.push_back(std::move(v));
+    }
+    doc["Volumes"] = volumes;
+  }
   if (want("build-cache")) doc["BuildCache"] = json::array();
   out.send(api::json_response(200, doc));
 }

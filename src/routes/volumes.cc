@@ -25,6 +25,11 @@ std::map<std::string, std::string> string_map(const json& j, const char* key) {
   return out;
 }
 
+// A string field that may be absent or null ("" then).
+std::string string_field(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
 }  // namespace
 
 void add_volume_routes(http::Router& router, engine::Engine& engine) {
@@ -40,7 +45,7 @@ void add_volume_routes(http::Router& router, engine::Engine& engine) {
                if (!body.is_object())
                  throw InvalidArgument("invalid JSON: the body must be an object");
                auto v = engine.volumes().create(
-                   body.value("Name", ""), body.value("Driver", "local"),
+                   string_field(body, "Name"), string_field(body, "Driver"),
                    string_map(body, "Labels"), string_map(body, "DriverOpts"));
                o.send(api::json_response(201, v.to_json()));
              }));

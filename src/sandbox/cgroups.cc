@@ -312,6 +312,21 @@ void remove_cgroups(const ContainerSpec& spec) {
   if (!failures.empty()) throw SandboxError("remove cgroups", failures);
 }
 
+bool oom_killed(const ContainerSpec& spec) {
+  // v2 counts kills in memory.events, v1 (kernel 4.13+) in memory.oom_control; both as an
+  // "oom_kill N" line. Only the hierarchy that holds the memory controller has one.
+  for (const auto& h : find_hierarchies()) {
+    if (!h.has("memory")) continue;
+    std::string dir = container_cgroup(h, spec);
+    std::istringstream in(read_file(dir + (h.unified ? "/memory.events" : "/memory.oom_control")));
+    std::string key;
+    std::uint64_t value = 0;
+    while (in >> key >> value)
+      if (key == "oom_kill" && value > 0) return true;
+  }
+  return false;
+}
+
 bool freeze_cgroups(const ContainerSpec& spec, bool frozen) {
   auto hierarchies = find_hierarchies();
   for (const auto& h : hierarchies) {

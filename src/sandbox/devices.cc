@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <string>
 
@@ -55,7 +54,7 @@ void make_device(const ErrorChannel& errors, int dev_fd, const std::string& dev_
 
 }  // namespace
 
-void setup_dev(const ErrorChannel& errors, int root_fd, std::int64_t shm_size, int console_fd) {
+void setup_dev(const ErrorChannel& errors, int root_fd, std::int64_t shm_size) {
   UniqueFd mount_point = mkdir_all_in_root(root_fd, "/dev", 0755);
   if (!mount_point) errors.fail_errno("mount /dev", errno);
   if (::mount("tmpfs", fd_path(mount_point.get()).c_str(), "tmpfs", MS_NOSUID | MS_STRICTATIME,
@@ -95,16 +94,6 @@ void setup_dev(const ErrorChannel& errors, int root_fd, std::int64_t shm_size, i
   for (const auto& link : kLinks)
     if (::symlinkat(link.target, dev.get(), link.name) != 0)
       errors.fail_errno(std::string("create /dev/") + link.name, errno);
-
-  // The terminal by its path: a bind mount's source must be a mount of this namespace, and
-  // the descriptor still refers to the caller's. Without a path there is no console.
-  char tty_path[PATH_MAX];
-  if (console_fd >= 0 && ::ttyname_r(console_fd, tty_path, sizeof tty_path) == 0) {
-    UniqueFd f(::openat(dev.get(), "console", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
-    if (!f) errors.fail_errno("mount /dev/console", errno);
-    if (::mount(tty_path, (dev_path + "/console").c_str(), nullptr, MS_BIND, nullptr) != 0)
-      errors.fail("mount /dev/console", std::string(tty_path) + ": " + std::strerror(errno));
-  }
 }
 
 }  // namespace sockerless::sandbox

@@ -1,6 +1,6 @@
 // /dev as docker makes it: a small tmpfs with null, zero, full, random, urandom and tty,
 // a private devpts instance (ptmx → pts/ptmx), shm of the requested size, mqueue, the
-// fd/stdin/stdout/stderr links, and /dev/console for a TTY.
+// fd/stdin/stdout/stderr links. (/dev/console for a TTY comes with the terminal: pty.h.)
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,6 @@
 
 namespace sockerless::sandbox {
 
-// `console_fd`: the pty slave to bind over /dev/console, or -1.
-void setup_dev(const ErrorChannel& errors, int root_fd, std::int64_t shm_size, int console_fd);
+void setup_dev(const ErrorChannel& errors, int root_fd, std::int64_t shm_size);
 
 }  // namespace sockerless::sandbox

@@ -11,9 +11,11 @@
 #include "sandbox/cgroups.h"
 #include "sandbox/launch.h"
 #include "sandbox/process.h"
+#include "sandbox/pty.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/user.h"
+#include "sandbox/userns.h"
 
 namespace sockerless::sandbox {
 namespace {
@@ -31,6 +33,8 @@ constexpr struct {
 constexpr std::size_t kBeforeClone = 4;
 constexpr std::size_t kStdio = 3;
 constexpr std::size_t kRootFd = kStdio + std::size(kNamespaces);
+constexpr std::size_t kPtySocket = kRootFd + 1;
+constexpr std::size_t kUserNs = kPtySocket + 1;
 
 UniqueFd open_proc(pid_t pid, const std::string& what, int flags) {
   std::string path = "/proc/" + std::to_string(pid) + "/" + what;
@@ -50,8 +54,8 @@ void join(const ErrorChannel& errors, const std::vector<int>& fds, std::size_t i
 
 }  // namespace
 
-pid_t enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec& exec,
-            const Stdio& stdio) {
+Started enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec& exec,
+              const Stdio& stdio) {
   if (exec.argv.empty() || exec.argv.front().empty())
     throw SandboxError("exec", "no command specified");
   ProcessSpec process;
@@ -78,9 +82,17 @@ pid_t enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec&
   }
   held.push_back(open_proc(container_pid, "root", O_RDONLY | O_DIRECTORY));
   launch_spec.inherit.push_back(held.back().get());
+  PtyChannel pty;
+  if (exec.tty) pty = make_pty_channel();
+  launch_spec.inherit.push_back(pty.child.get());
+  held.push_back(foreign_user_namespace(container_pid));
+  launch_spec.inherit.push_back(held.back().get());
   const std::vector<std::string> cgroup_procs = procs_files(existing_cgroups(container), container);
 
   launch_spec.before_clone = [&](const ErrorChannel& errors, const std::vector<int>& fds) {
+    // First: its capabilities there are what allow joining the namespaces it owns.
+    if (fds[kUserNs] >= 0 && ::setns(fds[kUserNs], CLONE_NEWUSER) != 0)
+      errors.fail_errno("join user namespace", errno);
     for (std::size_t i = 0; i < kBeforeClone; ++i)
       join(errors, fds, i);
   };
@@ -91,13 +103,18 @@ pid_t enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec&
       join(errors, fds, i);
     if (::fchdir(fds[kRootFd]) != 0 || ::chroot(".") != 0 || ::chdir("/") != 0)
       errors.fail_errno("enter container root", errno);
+    int in = fds[0], out = fds[1], err = fds[2];
+    if (exec.tty)
+      in = out = err = open_container_pty(errors, fds[kPtySocket], exec.tty_size, false);
     auto user = resolve_user_in_root(user_spec, container.additional_groups);
     if (auto* message = std::get_if<std::string>(&user)) errors.fail("user", *message);
     ProcessSpec p = process;
     p.user = std::get<ExecUser>(user);
-    exec_process(errors, p, fds[0], fds[1], fds[2]);
+    exec_process(errors, p, in, out, err);
   };
-  return launch(launch_spec);
+  Started started{launch(launch_spec), {}};
+  if (exec.tty) started.pty = receive_pty_master(pty.parent.get(), started.pid);
+  return started;
 }
 
 }  // namespace sockerless::sandbox

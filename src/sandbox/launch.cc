@@ -138,6 +138,14 @@ int wait_for(pid_t pid) {
   std::vector<int> fds = isolate_fds(spec.inherit, {error_w, pid_w});
   run_stage(errors, [&] {
     if (spec.before_clone) spec.before_clone(errors, fds);
+    // The final process holds until its ids are mapped: before that it is nobody.
+    UniqueFd mapped_r, mapped_w;
+    if (spec.map_ids) {
+      int p[2];
+      if (::pipe2(p, O_CLOEXEC) != 0) errors.fail_errno("launch", errno);
+      mapped_r.reset(p[0]);
+      mapped_w.reset(p[1]);
+    }
     // CLONE_PARENT: the process becomes the caller's child, so the caller can wait for it
     // and gets SIGCHLD. No new stack: like fork, the child continues on a copy of ours.
     long pid = ::syscall(SYS_clone, CLONE_PARENT | spec.clone_flags | SIGCHLD, nullptr, nullptr,
@@ -145,6 +153,12 @@ int wait_for(pid_t pid) {
     if (pid < 0) errors.fail_errno("clone", errno);
     if (pid == 0) {
       ::close(pid_w);
+      if (mapped_r) {
+        mapped_w.reset();
+        char go;
+        if (!read_exact(mapped_r.get(), &go, 1)) ::_exit(1);  // the intermediate reports why
+        mapped_r.reset();
+      }
       ErrorChannel child_errors(error_w);
       run_stage(child_errors, [&] {
         spec.child(child_errors, fds);
@@ -155,6 +169,10 @@ int wait_for(pid_t pid) {
     if (::write(pid_w, &child, sizeof child) != sizeof child) {
       ::kill(child, SIGKILL);
       errors.fail_errno("launch", errno);
+    }
+    if (spec.map_ids) {
+      spec.map_ids(errors, child);
+      if (::write(mapped_w.get(), "m", 1) != 1) errors.fail_errno("launch", errno);
     }
   });
 }

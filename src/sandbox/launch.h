@@ -44,6 +44,9 @@ struct LaunchSpec {
   // In the intermediate, before the clone: setns(2) into namespaces the child must be
   // born in (a pid namespace only applies to children).
   std::function<void(const ErrorChannel&, const std::vector<int>& fds)> before_clone;
+  // With CLONE_NEWUSER: in the intermediate, once the final process exists, write its uid
+  // and gid maps; the final process waits for them before `child` runs.
+  std::function<void(const ErrorChannel&, pid_t child)> map_ids;
   // In the final process: set up and exec, or fail. Never returns.
   std::function<void(ErrorChannel&, const std::vector<int>& fds)> child;
 };

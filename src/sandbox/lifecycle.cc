@@ -45,9 +45,27 @@ void unmount_under(const std::string& dir) {
     throw SandboxError("cleanup", "still mounted: " + left.front() + ": " + std::strerror(errno));
 }
 
+// Directories left without permissions for their owner, which only root may empty: a
+// rootless container's root is the daemon's user, and overlayfs's work/work has mode 0.
+void give_back_directories(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
+  if ((st.st_mode & S_IRWXU) != S_IRWXU) ::chmod(path.c_str(), (st.st_mode & 07777) | S_IRWXU);
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return;
+  while (auto* e = ::readdir(dir))
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+      give_back_directories(path + "/" + e->d_name);
+  ::closedir(dir);
+}
+
 void remove_path(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
+  if (ec == std::errc::permission_denied && ::geteuid() != 0) {
+    give_back_directories(path);
+    std::filesystem::remove_all(path, ec);
+  }
   if (ec) throw SandboxError("cleanup", "removing " + path + ": " + ec.message());
 }
 

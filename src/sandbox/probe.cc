@@ -9,6 +9,7 @@
 
 #include "sandbox/cgroups.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/userns.h"
 
 namespace sockerless::sandbox {
 namespace {
@@ -56,10 +57,10 @@ HostSupport probe_host() {
   }
   host.cgroups_v2 = any_v2 && !any_v1;
 
-  if (::geteuid() != 0)
-    host.warnings.push_back(
-        "WARNING: sockerless is not running as root: the memory backend needs root to create "
-        "containers");
+  if (needs_user_namespace()) {
+    host.rootless = describe_rootless(own_id_mapping());
+    host.warnings.push_back("WARNING: " + host.rootless);
+  }
   if (!host.overlayfs)
     host.warnings.push_back(
         "WARNING: overlayfs is not available: containers get a copy of their image's layers");

@@ -118,8 +118,18 @@ void exec_process(ErrorChannel& errors, const ProcessSpec& spec, int in, int out
   if (int e = apply_rlimits(spec.rlimits)) errors.fail_errno("rlimits", e);
   setup_stdio(errors, in, out, err, spec.tty);
 
+  // The terminal belongs to the user it is for, as under runc (its group stays tty's).
+  if (spec.tty && spec.user.uid != 0 && ::fchown(0, spec.user.uid, static_cast<gid_t>(-1)) != 0 &&
+      errno != EPERM && errno != EINVAL)
+    errors.fail_errno("chown the terminal", errno);
   if (int e = restrict_bounding_set(spec.caps)) errors.fail_errno("capabilities", e);
-  if (int e = switch_user(spec.user)) errors.fail_errno("user", e);
+  if (int e = switch_user(spec.user)) {
+    if (e == EINVAL)  // an id the user namespace of a rootless container does not map
+      errors.fail("user", "uid " + std::to_string(spec.user.uid) + " or gid " +
+                              std::to_string(spec.user.gid) +
+                              " is not mapped in the container's user namespace");
+    errors.fail_errno("user", e);
+  }
   if (int e = set_process_capabilities(spec.caps, spec.user.uid == 0))
     errors.fail_errno("capabilities", e);
 

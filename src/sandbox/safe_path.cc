@@ -1,11 +1,13 @@
 #include "sandbox/safe_path.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <vector>
@@ -112,6 +114,24 @@ UniqueFd ensure_file_in_root(int root_fd, std::string_view path) {
     return UniqueFd();
   }
   return open_in_root(root_fd, path, O_PATH);
+}
+
+std::vector<std::string> directory_names(int dir_fd) {
+  std::vector<std::string> names;
+  int copy = ::dup(dir_fd);  // closedir closes it
+  DIR* dir = copy < 0 ? nullptr : ::fdopendir(copy);
+  if (!dir) {
+    if (copy >= 0) ::close(copy);
+    return names;
+  }
+  ::rewinddir(dir);
+  while (dirent* d = ::readdir(dir)) {
+    std::string_view n = d->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::string fd_path(int fd) {

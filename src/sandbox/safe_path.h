@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -24,6 +25,10 @@ UniqueFd mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode,
 // Creates the parents and an empty file where nothing exists yet; returns an O_PATH fd
 // of whatever is at `path` then.
 UniqueFd ensure_file_in_root(int root_fd, std::string_view path);
+
+// The names in the directory `dir_fd` (without "." and ".."), sorted bytewise; empty
+// when it cannot be read.
+std::vector<std::string> directory_names(int dir_fd);
 
 // "/proc/self/fd/N": a name for what `fd` refers to, usable as a mount source or target.
 std::string fd_path(int fd);

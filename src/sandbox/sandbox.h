@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 namespace sockerless::sandbox {
 
 // A failed step, named: "mount overlay rootfs: Permission denied".
@@ -85,19 +87,32 @@ struct ContainerSpec {
   std::vector<Mount> mounts;
 };
 
-// The process's standard streams: for a TTY, the same pty slave fd three times.
+// The process's standard streams (-1: /dev/null). Unused with a TTY: the process then
+// gets a terminal of the container's own devpts (/dev/pts/N, as under docker) as stdin,
+// stdout, stderr and controlling terminal.
 struct Stdio {
   int in = -1, out = -1, err = -1;
 };
 
+struct WindowSize {
+  unsigned short rows = 0, cols = 0;  // 0: leave the kernel's default
+};
+
+// A sandboxed process that runs: its pid (in the caller's pid namespace) and, with a
+// TTY, the terminal's master side for the caller to relay and resize.
+struct Started {
+  pid_t pid = -1;
+  UniqueFd pty;
+};
+
 // Starts the container: namespaces, overlay root, mounts, /proc /dev /sys, generated
 // /etc files, user, capabilities, rlimits, cgroups, then execs spec.argv. Returns the
-// pid of the container's first process (in the caller's pid namespace) once argv has
-// been exec'd successfully. On failure nothing is left behind (mounts, cgroups, the
-// process) and SandboxError names the step; a missing executable gives step "exec" and
-// the detail "exec: \"foo\": executable file not found in $PATH" (docker's wording, so
-// the engine can map it to exit code 127), not executable → 126.
-pid_t spawn(const ContainerSpec& spec, const Stdio& stdio);
+// container's first process once argv has been exec'd successfully (with spec.tty, its
+// terminal is also bound over /dev/console). On failure nothing is left behind (mounts, cgroups,
+// the process) and SandboxError names the step; a missing executable gives step "exec" and the
+// detail "exec: \"foo\": executable file not found in $PATH" (docker's wording, so the engine can
+// map it to exit code 127), not executable → 126.
+Started spawn(const ContainerSpec& spec, const Stdio& stdio);
 
 struct ExecSpec {
   std::vector<std::string> argv;
@@ -105,17 +120,23 @@ struct ExecSpec {
   std::string working_dir;       // "" = the container's
   std::string user;              // "" = the container's
   bool tty = false;
+  WindowSize tty_size;  // set before the process starts
   bool privileged = false;
 };
 
 // Runs a process inside a running container (docker exec): joins the namespaces, root
 // and cgroups of `container_pid`. Same error contract as spawn.
-pid_t enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec& exec,
-            const Stdio& stdio);
+Started enter(pid_t container_pid, const ContainerSpec& container, const ExecSpec& exec,
+              const Stdio& stdio);
 
 // After the container's processes are gone: unmounts its root and mounts, removes its
 // cgroups. Idempotent; keeps upper/ (the container's changes) unless `remove_changes`.
 void cleanup(const ContainerSpec& spec, bool remove_changes);
+
+// Whether the kernel's OOM killer has killed any of the container's processes since it
+// started (its memory cgroup's oom_kill count). Ask before cleanup(), which removes the
+// cgroup; false on a host without a memory cgroup.
+bool oom_killed(const ContainerSpec& spec);
 
 // docker update: writes spec.resources to the running container's cgroups (a pids limit
 // of 0 or -1 lifts the limit). Throws SandboxError("cgroups", …) when the kernel refuses.
@@ -130,6 +151,8 @@ struct HostSupport {
   bool overlayfs = false;
   bool cgroups_v2 = false;
   bool memory_cgroup = false, cpu_cgroup = false, pids_cgroup = false, freezer_cgroup = false;
+  // Not root: containers get a user namespace, and this says what they do without.
+  std::string rootless;
   std::vector<std::string> warnings;
 };
 HostSupport probe_host();

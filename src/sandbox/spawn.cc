@@ -18,10 +18,12 @@
 #include "sandbox/mounts.h"
 #include "sandbox/network.h"
 #include "sandbox/process.h"
+#include "sandbox/pty.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/system_mounts.h"
 #include "sandbox/user.h"
+#include "sandbox/userns.h"
 
 namespace sockerless::sandbox {
 namespace {
@@ -87,7 +89,7 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
   if (!root) errors.fail_errno("open rootfs", errno);
 
   mount_proc(errors, root.get());
-  setup_dev(errors, root.get(), spec.shm_size, spec.tty ? fds[0] : -1);
+  setup_dev(errors, root.get(), spec.shm_size);
   mount_sys(errors, root.get(), !spec.privileged);
   mount_cgroups(root.get(), plan.cgroups, !spec.privileged);
   if (!spec.privileged) restrict_proc_and_sys(errors, root.get());
@@ -110,6 +112,8 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
 
   root.reset();
   enter_rootfs(errors, plan.layout.rootfs);
+  int in = fds[0], out = fds[1], err = fds[2];
+  if (spec.tty) in = out = err = open_container_pty(errors, fds[3], {}, true);
 
   ProcessSpec process = plan.process;
   auto user = resolve_user_in_root(spec.user, spec.additional_groups);
@@ -117,12 +121,12 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
   process.user = std::get<ExecUser>(user);
   create_working_dir(errors, process.working_dir, process.user);
   if (spec.readonly_rootfs) make_root_readonly(errors);
-  exec_process(errors, process, fds[0], fds[1], fds[2]);
+  exec_process(errors, process, in, out, err);
 }
 
 }  // namespace
 
-pid_t spawn(const ContainerSpec& spec, const Stdio& stdio) {
+Started spawn(const ContainerSpec& spec, const Stdio& stdio) {
   check_spec(spec);
   ContainerPlan plan{spec,
                      StateLayout(spec.state_dir),
@@ -145,12 +149,24 @@ pid_t spawn(const ContainerSpec& spec, const Stdio& stdio) {
   LaunchSpec launch_spec;
   launch_spec.clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
                             (plan.own_netns ? CLONE_NEWNET : 0);
-  launch_spec.inherit = {stdio.in, stdio.out, stdio.err};
+  IdMapping ids;
+  if (needs_user_namespace()) {
+    ids = own_id_mapping();
+    launch_spec.clone_flags |= CLONE_NEWUSER;
+    launch_spec.map_ids = [&](const ErrorChannel& errors, pid_t child) {
+      if (auto e = write_id_mapping(child, ids); !e.empty()) errors.fail("user namespace", e);
+    };
+  }
+  PtyChannel pty;
+  if (spec.tty) pty = make_pty_channel();
+  launch_spec.inherit = {stdio.in, stdio.out, stdio.err, pty.child.get()};
   launch_spec.child = [&](ErrorChannel& errors, const std::vector<int>& fds) {
     container_main(errors, plan, fds);
   };
   try {
-    return launch(launch_spec);
+    Started started{launch(launch_spec), {}};
+    if (spec.tty) started.pty = receive_pty_master(pty.parent.get(), started.pid);
+    return started;
   } catch (...) {
     try {
       cleanup(spec, false);

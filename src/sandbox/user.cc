@@ -183,7 +183,13 @@ std::variant<ExecUser, std::string> resolve_user_in_root(
 }
 
 int switch_user(const ExecUser& user) {
-  if (::setgroups(user.groups.size(), user.groups.data()) != 0) return errno;
+  // A user namespace mapped without newgidmap forbids setgroups(2) (setgroups "deny"): the
+  // process keeps the groups it has, which are the namespace's root group only.
+  if (::setgroups(user.groups.size(), user.groups.data()) != 0) {
+    int err = errno;
+    if (err != EPERM || read_file("/proc/self/setgroups").value_or("").rfind("deny", 0) != 0)
+      return err;
+  }
   if (::setgid(user.gid) != 0) return errno;
   if (::setuid(user.uid) != 0) return errno;
   return 0;

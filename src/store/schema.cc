@@ -76,6 +76,15 @@ const std::vector<std::string_view>& migrations() {
         doc TEXT NOT NULL
       );
       )",
+      // 6: exec instances, kept until their container is removed, as dockerd keeps them.
+      R"(
+      CREATE TABLE execs (
+        id TEXT PRIMARY KEY,
+        container_id TEXT NOT NULL,
+        doc TEXT NOT NULL
+      );
+      CREATE INDEX execs_by_container ON execs (container_id);
+      )",
   };
   return steps;
 }

@@ -219,6 +219,69 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
+def _daemon_ids(data_root: str, table: str) -> list[tuple[str, str]]:
+    """(id, doc) rows of one table of a sockerlessd's state database, read-only."""
+    import sqlite3
+
+    db = os.path.join(data_root, "sockerless.db")
+    if not os.path.exists(db):
+        return []
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
+        try:
+            return list(con.execute(f"SELECT id, doc FROM {table}"))
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return []
+
+
+def _container_cgroups(container_id: str) -> list[str]:
+    """The cgroup directories (v1 hierarchies or v2) of a sockerless container."""
+    out = []
+    root = "/sys/fs/cgroup"
+    for base in [root] + [os.path.join(root, d) for d in sorted(os.listdir(root))]:
+        path = os.path.join(base, "sockerless", container_id)
+        if os.path.isdir(path):
+            out.append(path)
+    return out
+
+
+def remove_daemon_containers(data_root: str) -> list[str]:
+    """Processes and cgroups of the containers a sockerlessd with this data root recorded,
+    that survived it and its monitors (a test killed them). Returns the container IDs whose
+    processes had to be killed."""
+    killed = []
+    for cid, _ in _daemon_ids(data_root, "containers"):
+        groups = _container_cgroups(cid)
+        pids = set()
+        for g in groups:
+            for dirpath, _, files in os.walk(g):
+                if "cgroup.procs" in files:
+                    try:
+                        pids |= {int(x) for x in open(os.path.join(dirpath, "cgroup.procs")).read().split()}
+                    except OSError:
+                        pass
+        if pids:
+            killed.append(cid)
+            for pid in pids:
+                try:
+                    os.kill(pid, sig_mod.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for g in groups:
+            for dirpath, _, _ in sorted(os.walk(g), key=lambda w: -len(w[0])):
+                for _ in range(50):  # the killed processes leave the group asynchronously
+                    try:
+                        os.rmdir(dirpath)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.02)
+    return killed
+
+
 def remove_daemon_bridges(data_root: str) -> list[str]:
     """The Linux bridges (and their iptables rules) a sockerlessd with this data root made
     and did not remove (it was killed, or it left them for running containers). Returns
@@ -428,6 +491,10 @@ class Daemon:
         if strays:
             problems.append(f"stray processes after {self.name} exit: {strays}")
             kill_pids(strays)
+        if self.data_root and self.name == "sockerlessd":
+            orphans = remove_daemon_containers(self.data_root)
+            if orphans and self.proc.returncode == 0:
+                problems.append(f"containers still running after a clean exit: {orphans}")
         left = umount_under(self.tmp)
         if left:
             problems.append(f"could not unmount: {left}")

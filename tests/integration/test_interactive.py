@@ -93,9 +93,8 @@ def test_run_it_shell(target, term):
     t = term(d, "run", "-it", "--rm", img, "sh")
     t.wait_for("/ #")
     t.type("echo answer=$((6*7)); tty")
-    screen = t.wait_for("answer=42")
-    # dockerd: /dev/pts/0; sockerless opens the pty in the monitor, so /dev/console (README).
-    assert "/dev/pts/0" in screen or "/dev/console" in screen
+    t.wait_for("answer=42")
+    t.wait_for("/dev/pts/0")
     # Ctrl-C interrupts the foreground command, not the shell.
     t.type("sleep 100")
     time.sleep(0.5)
@@ -131,13 +130,62 @@ def test_detach_keys_and_attach(target, term):
     assert d.docker("wait", "detachable").stdout.strip() == "5"
 
 
-def test_exec_it(target, term):
+@pytest.mark.parametrize("container_tty", [False, True], ids=["", "tty-container"])
+def test_exec_it(target, term, container_tty):
+    """The exec's terminal is the next free one of the container's own devpts; its size is
+    the client's from the start, and resizes reach it."""
     d, img = target
-    cid = d.docker("run", "-d", img, "sleep", "60").stdout.strip()
+    cid = d.docker("run", "-dt" if container_tty else "-d", img, "sleep", "60").stdout.strip()
     t = term(d, "exec", "-it", cid, "sh")
     t.wait_for("/ #")
-    t.type("echo in-exec $((1+1)); stty size")
-    t.wait_for("in-exec 2")
+    t.type("echo in-exec $((1+1)) $(tty); stty size")
+    t.wait_for(f"in-exec 2 /dev/pts/{1 if container_tty else 0}")
     t.wait_for("30 100")
+    t.resize(90, 20)
+    time.sleep(0.5)
+    t.type("stty size")
+    t.wait_for("20 90")
     t.type("exit 4")
     assert t.exit_code() == 4
+
+
+def tty_scenario(d, img):
+    """What a container sees of its terminals, without a terminal on the client side."""
+    seen = {}
+    r = d.docker("run", "--rm", "-t", "-u", "1000", img, "sh", "-c",
+                 "tty; stat -c '%a %u %g %t,%T' /dev/pts/0 /dev/console; echo /dev/pts/*;"
+                 r"sed -n 's|^[^ ]* [^ ]* [^ ]* \([^ ]*\) /dev/console .* - \([^ ]*\) .*|\1 \2|p'"
+                 " /proc/self/mountinfo")
+    seen["run -t -u 1000"] = (r.returncode, r.stdout.replace("\r\n", "\n"), r.stderr)
+    for flag in ("--init", "--read-only"):
+        r = d.docker("run", "--rm", "-t", flag, img, "tty")
+        seen[f"run -t {flag}"] = (r.returncode, r.stdout.replace("\r\n", "\n"), r.stderr)
+    r = d.docker("run", "--rm", img, "sh", "-c", "tty; test -e /dev/console || echo no-console")
+    seen["run"] = (r.returncode, r.stdout, r.stderr)
+    with_tty = d.docker("run", "-dt", img, "sleep", "60").stdout.strip()
+    without = d.docker("run", "-d", img, "sleep", "60").stdout.strip()
+    try:
+        for name, args in {
+            "exec -t in a tty container": ["exec", "-t", with_tty, "tty"],
+            "exec in a tty container": ["exec", with_tty, "tty"],
+            "exec -t -u 1000": ["exec", "-t", "-u", "1000", with_tty, "sh", "-c",
+                                "stat -c '%a %u %g' $(tty)"],
+            "exec -t": ["exec", "-t", without, "tty"],
+        }.items():
+            r = d.docker(*args)
+            seen[name] = (r.returncode, r.stdout.replace("\r\n", "\n"), r.stderr)
+    finally:
+        d.docker("rm", "-f", with_tty, without, timeout=60)
+    return seen
+
+
+def test_tty_names_match_dockerd(pair):
+    """The pty is opened in the container's own devpts (as runc does): /dev/pts/0 for the
+    container, also bound over /dev/console, the next one for an exec, owned by the user."""
+    img = pair["image"]
+    got = {name: tty_scenario(pair[name], img) for name in ("sockerlessd", "dockerd")}
+    assert got["sockerlessd"] == got["dockerd"]
+    assert got["sockerlessd"]["run -t -u 1000"][1] == (
+        "/dev/pts/0\n620 1000 5 88,0\n620 1000 5 88,0\n/dev/pts/0 /dev/pts/ptmx\n"
+        "/0 devpts\n")
+    assert got["sockerlessd"]["exec -t in a tty container"][1] == "/dev/pts/1\n"

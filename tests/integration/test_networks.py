@@ -168,3 +168,77 @@ def test_network_none_and_host(sockerlessd, busybox):
     assert "eth0" not in r.stdout and "lo" in r.stdout
     r = sockerlessd.docker("run", "--rm", "--network", "host", busybox, "hostname")
     assert r.stdout.strip() == socket.gethostname()
+
+
+def test_network_container_mode_matches_dockerd(target):
+    """--network container:<name>: dockerd's conflicts at create, the shared namespace
+    (loopback included), the other container's hostname, and the start-time errors."""
+    d, image = target
+    for extra, message in [
+        (["--hostname", "x"], "conflicting options: hostname and the network mode"),
+        (["-p", "8080:80"], "conflicting options: port publishing and the container type network mode"),
+        (["--dns", "1.1.1.1"], "conflicting options: dns and the network mode"),
+        (["--add-host", "a:1.2.3.4"], "conflicting options: custom host-to-IP mapping and the network mode"),
+        (["--expose", "80"], "conflicting options: port exposing and the container type network mode"),
+    ]:
+        r = d.docker("create", "--network", "container:whatever", *extra, image, "true")
+        assert r.returncode != 0 and message in r.stderr, (d.name, extra, r.stderr)
+
+    tgt = d.docker("run", "-d", "--name", "nettgt", "--hostname", "tgthost", image,
+                   "sh", "-c", "echo from-loopback > /tmp/x; exec nc -ll -p 7000 -e cat /tmp/x"
+                   ).stdout.strip()
+    assert tgt
+    dep = d.docker("create", "--name", "netdep", "--network", "container:nettgt", image,
+                   "sh", "-c", "hostname; nc 127.0.0.1 7000 </dev/null").stdout.strip()
+    mode = d.docker("inspect", "-f", "{{.HostConfig.NetworkMode}} {{len .NetworkSettings.Networks}}",
+                    dep).stdout.split()
+    assert mode == [f"container:{tgt}", "0"], (d.name, mode)
+    r = d.docker("start", dep)
+    assert r.returncode == 0, (d.name, r.stderr)
+    assert d.docker("wait", dep).stdout.strip() == "0"
+    logs = d.docker("logs", dep).stdout
+    assert logs.split("\n")[:2] == ["tgthost", "from-loopback"], (d.name, logs)
+
+    # The other container stopped: the joining one cannot start.
+    d.docker("stop", "-t", "0", tgt)
+    r = d.docker("start", dep)
+    assert r.returncode != 0
+    assert f"cannot join network of a non running container: {tgt}" in r.stderr, (d.name, r.stderr)
+
+    # A container that did not exist at create fails at start, by the name given.
+    ghost = d.docker("create", "--network", "container:nosuchctr", image, "true").stdout.strip()
+    assert ghost
+    r = d.docker("start", ghost)
+    assert r.returncode != 0 and "No such container: nosuchctr" in r.stderr, (d.name, r.stderr)
+    state = d.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}",
+                     ghost).stdout.strip()
+    assert state == "created 128 No such container: nosuchctr", (d.name, state)
+
+
+def test_bridge_networks_are_isolated_from_each_other(sockerlessd, busybox):
+    """As dockerd's isolation chains: containers on different bridge networks cannot reach
+    each other's addresses; an internal network forwards nothing in or out; a container on
+    both networks reaches both."""
+    d = sockerlessd
+    for args in (["--subnet", "10.241.0.0/24", "isoa"], ["--subnet", "10.242.0.0/24", "isob"],
+                 ["--internal", "--subnet", "10.243.0.0/24", "isoc"]):
+        assert d.docker("network", "create", *args).returncode == 0
+    serve = ["sh", "-c", "echo reached > /tmp/x; exec nc -ll -p 7000 -e cat /tmp/x"]
+    for name, net, ip in (("srva", "isoa", "10.241.0.10"), ("srvc", "isoc", "10.243.0.10")):
+        assert d.docker("run", "-d", "--name", name, "--network", net, "--ip", ip, busybox,
+                        *serve).returncode == 0
+
+    def reach(net: str, ip: str) -> bool:
+        r = d.docker("run", "--rm", "--network", net, busybox, "sh", "-c",
+                     f"nc -w 2 {ip} 7000 </dev/null", timeout=30)
+        return r.stdout.strip() == "reached"
+
+    assert reach("isoa", "10.241.0.10")       # same network
+    assert not reach("isob", "10.241.0.10")   # another bridge
+    assert not reach("isob", "10.243.0.10")   # into an internal network
+    assert reach("isoc", "10.243.0.10")       # inside the internal network
+    assert not reach("isoc", "10.241.0.10")   # out of an internal network
+    both = d.docker("create", "--network", "isob", busybox, "sh", "-c",
+                    "nc -w 2 10.241.0.10 7000 </dev/null").stdout.strip()
+    assert d.docker("network", "connect", "isoa", both).returncode == 0
+    assert d.docker("start", "-a", both).stdout.strip() == "reached"

@@ -121,7 +121,7 @@ TEST_F(SandboxLifecycle, ExecSeesTheSameHostnameFilesAndPidNamespace) {
   exec.working_dir = "/tmp";
   exec.user = "app";
   Pipe exec_out;
-  pid_t pid = enter(c.pid(), s, exec, Stdio{-1, exec_out.w(), -1});
+  pid_t pid = enter(c.pid(), s, exec, Stdio{-1, exec_out.w(), -1}).pid;
   exec_out.close_write();
   EXPECT_EQ(exec_out.read_all(), "shared-host\ndata\n/tmp\nsleep\n1000\n");
   EXPECT_EQ(exit_code(wait_status(pid)), 0);
@@ -129,7 +129,7 @@ TEST_F(SandboxLifecycle, ExecSeesTheSameHostnameFilesAndPidNamespace) {
   // Same namespaces and cgroups as the container.
   exec.argv = {"sleep", "100"};
   exec.user = "";
-  pid = enter(c.pid(), s, exec, Stdio{});
+  pid = enter(c.pid(), s, exec, Stdio{}).pid;
   for (const char* ns : {"mnt", "pid", "uts", "ipc", "net", "cgroup"}) {
     auto link = [&](pid_t p) {
       return fs::read_symlink("/proc/" + std::to_string(p) + "/ns/" + ns).string();
@@ -223,7 +223,7 @@ TEST_F(SandboxLifecycle, CleanupKillsStragglersInTheCgroup) {
   ExecSpec exec;
   exec.argv = {"sleep", "100"};
   exec.env = s.env;
-  pid_t straggler = enter(c.pid(), s, exec, Stdio{});
+  pid_t straggler = enter(c.pid(), s, exec, Stdio{}).pid;
   // Not reaped by the test: cleanup must still get the cgroup removed.
   std::thread reaper([&] { wait_status(straggler); });
   cleanup(s, false);
@@ -231,6 +231,38 @@ TEST_F(SandboxLifecycle, CleanupKillsStragglersInTheCgroup) {
   for (const auto& dir : cgroup_dirs(s))
     EXPECT_FALSE(fs::exists(dir)) << dir;
   EXPECT_EQ(exit_code(c.wait()), 128 + SIGKILL);
+}
+
+TEST_F(SandboxLifecycle, OomKillsAreCountedUntilCleanup) {
+  bool memory_cgroup =
+      fs::exists("/sys/fs/cgroup/memory/cgroup.procs") ||
+      read_file("/sys/fs/cgroup/cgroup.controllers").find("memory") != std::string::npos;
+  if (!memory_cgroup) GTEST_SKIP() << "no memory cgroup on this host";
+  auto quiet = sh("true");
+  EXPECT_EQ(run(quiet).exit_code, 0);
+  // A finished container whose cgroup is gone has no kills to report.
+  EXPECT_FALSE(oom_killed(quiet));
+
+  auto s = sh("echo ready; tail /dev/zero");
+  s.resources.memory = 8 << 20;
+  s.resources.memory_swap = 8 << 20;  // no swap to escape into
+  Container c(s);
+  start_when_ready(c);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(exit_code(c.wait()), 128 + SIGKILL);
+  EXPECT_TRUE(oom_killed(s));
+  cleanup(s, false);
+  EXPECT_FALSE(oom_killed(s));
+}
+
+TEST_F(SandboxLifecycle, ANormalExitIsNoOomKill) {
+  auto s = sh("echo ready; exit 3");
+  s.resources.memory = 64 << 20;
+  Container c(s);
+  start_when_ready(c);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(exit_code(c.wait()), 3);
+  EXPECT_FALSE(oom_killed(s));
 }
 
 long read_counter(pid_t pid) {

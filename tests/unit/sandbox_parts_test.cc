@@ -12,6 +12,7 @@
 #include "sandbox/rlimits.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/user.h"
+#include "sandbox/userns.h"
 #include "sandbox_test_support.h"
 
 namespace sockerless::sandbox::testing {
@@ -214,6 +215,49 @@ TEST(SandboxProbe, ReportsWhatThisHostHas) {
   }
   for (const auto& w : host.warnings)
     EXPECT_EQ(w.rfind("WARNING: ", 0), 0u) << w;
+}
+
+std::string id_map(const std::vector<IdRange>& ranges) {
+  std::string out;
+  for (const auto& r : ranges)
+    out += std::to_string(r.inside) + " " + std::to_string(r.outside) + " " +
+           std::to_string(r.count) + ";";
+  return out;
+}
+
+TEST(SandboxUserNamespace, MapsTheUserToRootAndItsSubordinateRanges) {
+  TempDir bin;
+  // Without the helpers, or without a range for this user: root only.
+  const std::string subuid = "other:100000:65536\napp:200000:1000\n#app:1:1\n1001:300000:10\n";
+  const std::string subgid = "app:400000:65536\n";
+  auto m = plan_id_mapping(1001, 1002, "app", subuid, subgid, bin.path());
+  EXPECT_EQ(id_map(m.uids), "0 1001 1;");
+  EXPECT_EQ(id_map(m.gids), "0 1002 1;");
+  EXPECT_EQ(m.newuidmap, "");
+  EXPECT_NE(describe_rootless(m).find("whose root is uid 1001; no other user exists"),
+            std::string::npos);
+
+  for (const char* helper : {"newuidmap", "newgidmap"}) {
+    write_file(bin.path() + "/" + helper, "#!/bin/sh\n");
+    ::chmod((bin.path() + "/" + helper).c_str(), 0755);
+  }
+  m = plan_id_mapping(1001, 1002, "app", subuid, subgid, "/nonexistent:" + bin.path());
+  // Every range of the user (by name or number), one after the other from id 1.
+  EXPECT_EQ(id_map(m.uids), "0 1001 1;1 200000 1000;1001 300000 10;");
+  EXPECT_EQ(id_map(m.gids), "0 1002 1;1 400000 65536;");
+  EXPECT_EQ(m.newuidmap, bin.path() + "/newuidmap");
+  EXPECT_EQ(m.newgidmap, bin.path() + "/newgidmap");
+  EXPECT_NE(describe_rootless(m).find("container ids 1-1010 map to the subordinate ids"),
+            std::string::npos);
+
+  // Users without groups would be odd: no gid range, no uid range either.
+  m = plan_id_mapping(1001, 1002, "app", subuid, "other:1:2\n", bin.path());
+  EXPECT_EQ(id_map(m.uids), "0 1001 1;");
+}
+
+TEST(SandboxUserNamespace, OwnNamespaceIsNotForeign) {
+  EXPECT_FALSE(foreign_user_namespace(::getpid()));
+  EXPECT_EQ(needs_user_namespace(), ::geteuid() != 0);
 }
 
 TEST(SandboxLayerCopy, AppliesWhiteoutsOpaqueDirsAndKeepsLinks) {

@@ -1,6 +1,5 @@
 // spawn() against a real busybox root: output, exit codes, identity, filesystem, network
 // and capabilities as docker gives them. Needs root; skipped otherwise.
-#include <pty.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -326,22 +325,49 @@ TEST_F(SandboxSpawn, MissingExecutablesGetDockersMessages) {
   expect({"/etc"}, "exec: \"/etc\": is a directory");
 }
 
-TEST_F(SandboxSpawn, TtyIsTheControllingTerminal) {
-  int master = -1, slave = -1;
-  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
-  auto s = sh("test -t 0 && echo is-a-tty > /dev/tty; test -c /dev/console && echo console");
-  s.tty = true;
-  Container c(s);
-  c.start(Stdio{slave, slave, slave});
-  ::close(slave);
+// Everything the container writes to its terminal, until the last process closes it.
+std::string read_terminal(int master) {
   std::string out;
   char buf[256];
   ssize_t n;
   while ((n = ::read(master, buf, sizeof buf)) > 0)
     out.append(buf, static_cast<std::size_t>(n));
-  ::close(master);
+  return out;
+}
+
+TEST_F(SandboxSpawn, TtyComesFromTheContainersOwnDevpts) {
+  // As under runc: /dev/pts/0 of the container's devpts, its controlling terminal, and
+  // also bound over /dev/console; the stdio the caller passes is not used.
+  auto s =
+      sh("tty; test -t 0 && echo is-a-tty > /dev/tty; test -c /dev/console && echo console;"
+         "stat -c '%a %u %g' /dev/pts/0");
+  s.tty = true;
+  s.user = "app";
+  Container c(s);
+  Pipe unused;
+  c.start(Stdio{unused.w(), unused.w(), unused.w()});
+  ASSERT_TRUE(c.pty());
+  std::string out = read_terminal(c.pty().get());
   EXPECT_EQ(exit_code(c.wait()), 0);
-  EXPECT_EQ(out, "is-a-tty\r\nconsole\r\n");
+  EXPECT_EQ(out, "/dev/pts/0\r\nis-a-tty\r\nconsole\r\n620 1000 5\r\n");
+}
+
+TEST_F(SandboxSpawn, TtyInExecIsTheNextPtyOfTheContainer) {
+  auto s = sh("sleep 100");
+  s.tty = true;
+  Container c(s);
+  c.start(Stdio{});
+  ASSERT_TRUE(c.pty());
+  ExecSpec exec;
+  exec.argv = {"sh", "-c", "tty; stty size"};
+  exec.env = s.env;
+  exec.tty = true;
+  exec.tty_size = {33, 77};
+  auto started = enter(c.pid(), s, exec, Stdio{});
+  ASSERT_TRUE(started.pty);
+  std::string out = read_terminal(started.pty.get());
+  EXPECT_EQ(exit_code(wait_status(started.pid)), 0);
+  EXPECT_EQ(out, "/dev/pts/1\r\n33 77\r\n");
 }
 
 TEST_F(SandboxSpawn, LayersStackWithWhiteouts) {

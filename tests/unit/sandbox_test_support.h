@@ -169,7 +169,9 @@ class Container {
   Container& operator=(const Container&) = delete;
 
   pid_t start(const Stdio& stdio) {
-    pid_ = spawn(spec_, stdio);
+    auto started = spawn(spec_, stdio);
+    pty_ = std::move(started.pty);
+    pid_ = started.pid;
     return pid_;
   }
   // Reaps the container's first process; returns its wait status.
@@ -179,12 +181,15 @@ class Container {
     return status;
   }
   pid_t pid() const { return pid_; }
+  // With spec.tty: the master side of the container's terminal.
+  UniqueFd& pty() { return pty_; }
   const ContainerSpec& spec() const { return spec_; }
 
  private:
   ContainerSpec spec_;
   CleanupGuard guard_;  // destroyed after ~Container has killed the process
   pid_t pid_ = -1;
+  UniqueFd pty_;
 };
 
 // A pipe whose write end goes to the container and read end stays with the test.
