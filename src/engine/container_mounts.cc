@@ -478,9 +478,10 @@ void Containers::mount_volumes(const std::string& id) {
   }
 }
 
-void Containers::release_volumes(const std::string& id) {
+// Given the mounts, not looked up: the container's record may already be gone (rm -f).
+void Containers::release_volumes(const std::string& id, const json& mounts) {
   if (!volumes_) return;
-  for (const auto& m : mounts_of(id)) {
+  for (const auto& m : mounts) {
     if (m.value("Type", "") != "volume") continue;
     std::string name = m.value("Name", "");
     volumes_->unmount(name, id);

@@ -598,7 +598,7 @@ void Containers::start(const std::string& ref) {
     volumes_held = true;
     started = backend_.start(launch);
   } catch (const StartFailure& f) {
-    if (volumes_held) release_volumes(entry->c.id);
+    if (volumes_held) release_volumes(entry->c.id, entry->c.mounts);
     release_network();
     bool auto_remove = false;
     {
@@ -621,7 +621,7 @@ void Containers::start(const std::string& ref) {
     if (f.exit_code() == 127 || f.exit_code() == 126) throw InvalidArgument(message);
     throw Internal(message);
   } catch (...) {
-    if (volumes_held) release_volumes(entry->c.id);
+    if (volumes_held) release_volumes(entry->c.id, entry->c.mounts);
     release_network();
     {
       std::lock_guard lock(mu_);
@@ -702,7 +702,7 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
   changed_.notify_all();
   if (status.oom_killed) publish(snapshot, "oom");  // dockerd reports it before the die
   publish(snapshot, "die", {{"exitCode", std::to_string(status.code)}});
-  release_volumes(id);
+  release_volumes(id, snapshot.mounts);
   if (restart_delay) {
     auto life = life_of(this);
     std::thread([this, id, delay = *restart_delay, life] {

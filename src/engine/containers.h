@@ -204,7 +204,7 @@ class Containers {
                                 std::vector<VolumeFill>& fills);
   void populate_volumes(const Container& c, const std::vector<VolumeFill>& fills);
   void mount_volumes(const std::string& id);
-  void release_volumes(const std::string& id);
+  void release_volumes(const std::string& id, const nlohmann::json& mounts);
   nlohmann::json mounts_of(const std::string& id) const;  // [] when the container is gone
   static ContainerLaunch::Mount launch_mount(const nlohmann::json& mount);
   static std::optional<std::chrono::milliseconds> restart_decision(const Container& c,
