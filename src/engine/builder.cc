@@ -15,9 +15,11 @@
 #include "build/dockerignore.h"
 #include "build/stages.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/unique_fd.h"
 #include "engine/backend.h"
 #include "engine/build_copy.h"
+#include "engine/build_git.h"
 #include "engine/containers.h"
 #include "image/image_service.h"
 #include "image/reference.h"
@@ -31,13 +33,6 @@ namespace bf = build_files;
 std::string short_id(const std::string& id) {
   auto hex = id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
   return hex.substr(0, 12);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // Copies everything readable from `fd` into `path`.
@@ -102,12 +97,12 @@ class BuildRun {
       image::with_default_tag(image::parse_reference(t));  // a bad -t fails before any step
     load_context(context_fd);
     std::string name = options_.dockerfile.empty() ? "Dockerfile" : options_.dockerfile;
-    std::string text = read_file(context_->path() + "/" + build::clean_path(name));
-    if (!std::ifstream(context_->path() + "/" + build::clean_path(name)))
+    std::string text = read_file(context_dir_ + "/" + build::clean_path(name));
+    if (!std::ifstream(context_dir_ + "/" + build::clean_path(name)))
       throw InvalidArgument("Cannot locate specified Dockerfile: " + name);
     df_ = build::parse_dockerfile(text, name);
     ignore_ = std::make_unique<build::Dockerignore>(
-        build::parse_dockerignore(read_file(context_->path() + "/.dockerignore")),
+        build::parse_dockerignore(read_file(context_dir_ + "/.dockerignore")),
         build::clean_path(name));
     std::size_t target = build::target_stage(df_, options_.target);
     add_label_step(target);
@@ -141,11 +136,20 @@ class BuildRun {
   void load_context(int fd) {
     context_ = std::make_unique<bf::TempDir>(images_.store().scratch_path("build-context-"));
     std::string spooled = context_->path() + ".body";
+    context_dir_ = context_->path();
+    if (!options_.remote.empty() && bf::is_git_url(options_.remote)) {
+      try {
+        context_dir_ = bf::clone_git(options_.remote, context_->path());
+      } catch (const InvalidArgument& e) {
+        throw Internal(e.what());  // dockerd answers a failed clone with 500 and git's words
+      }
+      return;
+    }
     if (!options_.remote.empty()) {
       const auto& url = options_.remote;
       if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-        throw NotImplemented("remote build contexts other than http(s) URLs (" + url +
-                             ") are not supported by sockerless");
+        throw InvalidArgument("unable to prepare context: remote URL " + url +
+                              " is neither a git repository nor an http(s) URL");
       bf::download(url, spooled);
     } else {
       spool(fd, spooled);
@@ -568,7 +572,7 @@ class BuildRun {
         }
       }
       if (!local.empty()) {
-        auto found = bf::context_items(context_->path(), *ignore_, local, what);
+        auto found = bf::context_items(context_dir_, *ignore_, local, what);
         if (in.kind == build::Kind::Add)
           for (auto& item : found)
             if (!item.dir && bf::is_archive(item.host_path)) item.archive = true;
@@ -632,6 +636,7 @@ class BuildRun {
   std::size_t stage_index_ = 0;
   std::size_t step_ = 0, total_ = 0;
   std::string current_;
+  std::string context_dir_;  // the context's root: the extracted tar, or a git checkout's dir
   std::vector<std::string> step_containers_;
   std::vector<std::string> leftover_;  // removed when the build ends, whatever happens
 };

@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/files.h"
 #include "common/unique_fd.h"
 #include "network/dns_message.h"
 #include "network/ipam.h"
@@ -28,13 +29,6 @@ namespace {
 constexpr int kWorkers = 4;
 constexpr std::size_t kMaxQueued = 256;
 constexpr int kTcpIdleMs = 10000;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 bool is_failure(const dns::Bytes& reply) {
   auto parsed = dns::parse_response(reply);

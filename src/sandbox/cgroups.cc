@@ -9,23 +9,16 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "common/files.h"
 #include "common/unique_fd.h"
 #include "sandbox/mountinfo.h"
 
 namespace sockerless::sandbox {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  if (in) s << in.rdbuf();
-  return s.str();
-}
 
 bool exists(const std::string& path) {
   return ::access(path.c_str(), F_OK) == 0;

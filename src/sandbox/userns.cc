@@ -9,22 +9,15 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
+#include "common/files.h"
 #include "common/unique_fd.h"
 
 extern char** environ;
 
 namespace sockerless::sandbox {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  if (in) s << in.rdbuf();
-  return s.str();
-}
 
 // The "name:start:count" lines of /etc/subuid (or subgid) that belong to the user, by
 // name or by number, one after the other from container id 1.

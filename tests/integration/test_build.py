@@ -216,3 +216,71 @@ def test_sdk_build_with_buildargs(pulled, sockerlessd, dockerd, tmp_path, clean)
         with pytest.raises(Exception) as err:
             client.images.build(path=str(ctx), dockerfile="Nope")
         assert "Nope" in str(err.value)
+
+
+@pytest.fixture
+def git_server(tmp_path, pulled):
+    """A git repository (branch main, a build context in sub/) served by `git daemon` on
+    127.0.0.1, for remote= builds."""
+    import shutil
+    import subprocess
+
+    from harness import free_tcp_port
+
+    if not shutil.which("git"):
+        pytest.skip("git not installed")
+    base = tmp_path / "git"
+    work = base / "work"
+    write_context(work, {
+        "sub/Dockerfile": f"FROM {pulled.ref('busybox:latest')}\nCOPY msg /msg\nCMD [\"cat\", \"/msg\"]\n",
+        "sub/msg": "from git\n",
+        "Dockerfile": f"FROM {pulled.ref('busybox:latest')}\nCMD [\"echo\", \"top\"]\n",
+    })
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": str(base)}
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "ctx"]):
+        subprocess.run(["git", *args], cwd=work, env=env, check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(base / "repo.git")],
+                   env=env, check=True)
+    port = free_tcp_port()
+    daemon = subprocess.Popen(["git", "daemon", "--export-all", "--reuseaddr",
+                               f"--base-path={base}", "--listen=127.0.0.1", f"--port={port}",
+                               str(base)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from harness import wait_until
+        import socket
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_until(up, timeout=10)
+        yield f"git://127.0.0.1:{port}/repo.git"
+    finally:
+        daemon.kill()
+        daemon.wait()
+
+
+@pytest.mark.timeout(120)
+def test_git_remote_context_matches_dockerd(pulled, sockerlessd, dockerd, git_server, clean):
+    """remote=git://…#ref:subdir (what the SDK sends for a git path) beside dockerd: the
+    ref and subdirectory chosen, and dockerd's error for a ref that is not there."""
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        client = d.client(timeout=120)
+        image, _ = client.images.build(path=f"{git_server}#main:sub", tag="sockerless-build-test:git")
+        assert client.containers.run(image.id, remove=True) == b"from git\n", d.name
+        image, _ = client.images.build(path=f"{git_server}#main", tag="sockerless-build-test:git2")
+        assert client.containers.run(image.id, remove=True) == b"top\n", d.name
+        # dockerd 20.10 fetches "master" when the URL names no ref; this repo has none.
+        with pytest.raises(Exception) as err:
+            client.images.build(path=git_server)
+        text = str(err.value)
+        assert "500 Server Error" in text and \
+            "(\"error fetching: fatal: couldn't find remote ref master\n: exit status 128\")" in text, \
+            (d.name, text)
+        with pytest.raises(Exception) as err:
+            client.images.build(path=f"{git_server}#main:nowhere")
+        assert "/nowhere: no such file or directory" in str(err.value), (d.name, str(err.value))
