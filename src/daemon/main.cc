@@ -55,6 +55,9 @@ UniqueFd lock_data_root(const std::string& root) {
 
 gid_t socket_group(const DaemonConfig& c) {
   if (c.group.empty()) return static_cast<gid_t>(-1);
+  // The default "docker" group is root's business: a daemon that is not root keeps its
+  // socket to itself (it could not hand it to a group it is not in anyway).
+  if (!c.group_explicit && ::geteuid() != 0) return static_cast<gid_t>(-1);
   if (struct group* g = ::getgrnam(c.group.c_str())) return g->gr_gid;
   if (c.group_explicit) throw std::runtime_error("group " + c.group + " not found (-G/--group)");
   return static_cast<gid_t>(-1);
