@@ -79,13 +79,13 @@ void mount_stopped(const ContainerSpec& spec, const StateLayout& layout, Archive
         {&layout.hostname, "/etc/hostname"},
         {&layout.resolv_conf, "/etc/resolv.conf"},
     };
-    for (const auto& [source, target] : etc_files)
-      if (::access(source->c_str(), F_OK) == 0 && !mounted_by_user(spec, target))
-        bind_file(errors, root.get(), *source, target);
     std::vector<Mount> binds;
     for (const auto& m : spec.mounts)
       if (m.type != "tmpfs") binds.push_back(m);
     mount_user_mounts(errors, root.get(), binds);
+    for (const auto& [source, target] : etc_files)  // over the user's mounts, as at start
+      if (::access(source->c_str(), F_OK) == 0 && !mounted_by_user(spec, target))
+        bind_file(errors, root.get(), *source, target);
     ::_exit(0);
   }
   write_end.reset();

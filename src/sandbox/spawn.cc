@@ -98,9 +98,11 @@ bool user_mount_at(const ContainerSpec& spec, const std::string& target) {
       {&plan.layout.hostname, "/etc/hostname"},
       {&plan.layout.resolv_conf, "/etc/resolv.conf"},
   };
+  // The user's mounts first, the generated files over them: a volume at /etc still shows
+  // the container's hosts, hostname and resolv.conf, as with dockerd.
+  mount_user_mounts(errors, root.get(), spec.mounts);
   for (const auto& [source, target] : etc_files)
     if (!user_mount_at(spec, target)) bind_file(errors, root.get(), *source, target);
-  mount_user_mounts(errors, root.get(), spec.mounts);
 
   if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0)
     errors.fail_errno("sethostname", errno);
