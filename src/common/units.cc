@@ -14,7 +14,8 @@ std::optional<std::int64_t> parse_ram_bytes(std::string_view text) {
     ++i;
   if (i == 0) return std::nullopt;
   char* end = nullptr;
-  double number = std::strtod(s.substr(0, i).c_str(), &end);
+  const std::string digits = s.substr(0, i);  // named: `end` points into it
+  double number = std::strtod(digits.c_str(), &end);
   if (!end || *end != '\0' || number < 0) return std::nullopt;
   std::string unit;
   for (char c : s.substr(i))

@@ -90,6 +90,14 @@ class BuildRun {
   ~BuildRun() {
     for (const auto& id : leftover_)
       remove_container(id, false);
+    // The scratch base goes unless a kept step container (rm=false) still uses it.
+    if (!scratch_base_.empty() && !containers_.image_user(scratch_base_)) {
+      try {
+        images_.store().remove(scratch_base_);
+      } catch (const std::exception&) {
+        // Left untagged; `docker image prune` removes it.
+      }
+    }
   }
 
   std::string run(int context_fd) {
@@ -199,7 +207,7 @@ class BuildRun {
     if (base.stage) {
       current_ = stage_images_[*base.stage];
     } else if (base.image == "scratch") {
-      throw NotImplemented("FROM scratch is not supported by the sockerless builder yet");
+      current_ = scratch_base();
     } else {
       current_ = base_image(base.image, base.platform);
     }
@@ -211,7 +219,7 @@ class BuildRun {
       state_->config = image["config"];
     stage_index_ = index;
     run_triggers();
-    say(" ---> " + short_id(current_) + "\n");
+    say(" ---> " + short_id(parent_id()) + "\n");  // nothing for scratch, as dockerd
     for (const auto& in : stage.commands) {
       print_step(in);
       dispatch(in);
@@ -255,20 +263,37 @@ class BuildRun {
     commit_step(cmd, [](const std::string&) { return false; });
   }
 
+  // FROM scratch: the step containers need an image, so the build makes one with no
+  // layers (and dockerd's default PATH, as its builder gives every stage). Images built on
+  // it record no parent, as dockerd's do; it is removed again when the build ends.
+  std::string scratch_base() {
+    if (scratch_base_.empty()) {
+      image::CommitInfo info;
+      info.empty_layer = true;
+      json config = {
+          {"Env",
+           json::array({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})}};
+      scratch_base_ = images_.commit("", config, info, nullptr);
+    }
+    return scratch_base_;
+  }
+  // The image a step builds on, as recorded: none for the scratch base.
+  std::string parent_id() const { return current_ == scratch_base_ ? "" : current_; }
+
   // ContainerConfig for the cache and the image record: the stage's config with the
   // step's command (dockerd's runConfigForCacheProbe).
   json probe_config(const std::vector<std::string>& cmd) const {
     json c = state_->config;
     c["Cmd"] = cmd;
     c["Entrypoint"] = nullptr;
-    c["Image"] = current_;
+    c["Image"] = parent_id();
     return c;
   }
 
   bool cache_hit(const json& probe) {
     if (options_.no_cache) return false;
     std::optional<image::ImageRecord> best;
-    for (const auto& child : images_.store().children(current_)) {
+    for (const auto& child : images_.store().children(parent_id())) {
       json c = json::parse(child.config, nullptr, false);
       if (!c.is_object() || !same_config(c.value("container_config", json()), probe)) continue;
       if (!best || child.created_at > best->created_at) best = child;
@@ -324,14 +349,14 @@ class BuildRun {
 
   void commit(const std::string& container, const std::vector<std::string>& cmd, bool layer) {
     json config = state_->config;
-    config["Image"] = current_;
+    config["Image"] = parent_id();
     image::CommitInfo info;
     info.container_id = container;
     info.container_config_text = probe_config(cmd).dump();
     info.created_by = build::created_by(cmd);
     info.author = state_->author;
     info.empty_layer = !layer;
-    current_ = images_.commit(current_, config, info,
+    current_ = images_.commit(parent_id(), config, info,
                               [&](const std::function<void(const char*, std::size_t)>& sink) {
                                 containers_.write_changes(container, sink);
                               });
@@ -636,7 +661,8 @@ class BuildRun {
   std::size_t stage_index_ = 0;
   std::size_t step_ = 0, total_ = 0;
   std::string current_;
-  std::string context_dir_;  // the context's root: the extracted tar, or a git checkout's dir
+  std::string scratch_base_;  // FROM scratch's layerless image, made on first use
+  std::string context_dir_;   // the context's root: the extracted tar, or a git checkout's dir
   std::vector<std::string> step_containers_;
   std::vector<std::string> leftover_;  // removed when the build ends, whatever happens
 };

@@ -6,6 +6,7 @@
 #include "common/time.h"
 #include "image/image_service.h"
 #include "image/layer.h"
+#include "image/manifest.h"
 #include "image/reference.h"
 
 namespace sockerless::image {
@@ -24,15 +25,23 @@ std::string ImageService::commit(
   std::optional<Reference> ref;
   if (!info.repo_tag.empty()) ref = with_default_tag(parse_reference(info.repo_tag));
   std::shared_lock gc(gc_mu_);
-  auto parent = store_.get(parent_id);
-  if (!parent) throw NotFound("No such image: " + parent_id);
-  json image = json::parse(parent->config, nullptr, false);
-  if (!image.is_object()) throw Internal("the config of image " + parent_id + " is unreadable");
-
   ImageRecord record;
-  record.parent = parent->id;
-  record.layers = parent->layers;
-  record.size = parent->size;
+  json image;
+  if (parent_id.empty()) {
+    // No parent (FROM scratch): no layers, no history, the host's platform.
+    Platform host = host_platform();
+    image = {{"architecture", host.architecture},
+             {"os", host.os},
+             {"rootfs", {{"type", "layers"}, {"diff_ids", json::array()}}}};
+  } else {
+    auto parent = store_.get(parent_id);
+    if (!parent) throw NotFound("No such image: " + parent_id);
+    image = json::parse(parent->config, nullptr, false);
+    if (!image.is_object()) throw Internal("the config of image " + parent_id + " is unreadable");
+    record.parent = parent->id;
+    record.layers = parent->layers;
+    record.size = parent->size;
+  }
   std::string now = format_rfc3339_nano(Clock::now());
   json history = {{"created", now}, {"created_by", info.created_by}};
   if (!info.author.empty()) history["author"] = info.author;

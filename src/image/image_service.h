@@ -92,7 +92,8 @@ class ImageService {
                      const std::string& message, const std::string& platform);
   // docker commit and build steps: a new image on top of `parent_id` (its ID) with the
   // "config" `config`, whose layer write_layer writes as an uncompressed tar (not called
-  // for an empty_layer). Emits no event (the caller knows which). Returns the image ID.
+  // for an empty_layer). An empty `parent_id` starts from nothing (FROM scratch). Emits
+  // no event (the caller knows which). Returns the image ID.
   std::string commit(
       const std::string& parent_id, const nlohmann::json& config, const CommitInfo& info,
       const std::function<void(const std::function<void(const char*, std::size_t)>&)>& write_layer);

@@ -284,3 +284,36 @@ def test_git_remote_context_matches_dockerd(pulled, sockerlessd, dockerd, git_se
         with pytest.raises(Exception) as err:
             client.images.build(path=f"{git_server}#main:nowhere")
         assert "/nowhere: no such file or directory" in str(err.value), (d.name, str(err.value))
+
+
+@pytest.mark.timeout(120)
+def test_from_scratch_matches_dockerd(sockerlessd, dockerd, tmp_path, clean):
+    """FROM scratch: one layer per COPY, no parent, dockerd's default PATH, and no image
+    left behind but the result."""
+    import shutil
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    shutil.copy("/bin/busybox", ctx / "busybox")
+    (ctx / "Dockerfile").write_text(
+        "FROM scratch\nCOPY busybox /bin/sh\nENV GREETING=hi\n"
+        "CMD [\"/bin/sh\", \"-c\", \"echo $GREETING from scratch; echo $PATH\"]\n")
+    results = {}
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        before = ids(d, "image")
+        r = build(d, ctx, "-t", "sockerless-build-test:scratch")
+        made = ids(d, "image") - before
+        doc = json.loads(d.docker("inspect", "sockerless-build-test:scratch").stdout)[0]
+        run = d.docker("run", "--rm", "sockerless-build-test:scratch")
+        history = d.docker("history", "-q", "sockerless-build-test:scratch").stdout.split()
+        results[d.name] = {
+            "steps": masked(r.stdout),
+            "images made": len(made),
+            "layers": len(doc["RootFS"]["Layers"]),
+            "env": doc["Config"]["Env"],
+            "run": run.stdout,
+            "history": len(history),
+        }
+    assert results["sockerlessd"] == results["dockerd"]
+    assert results["sockerlessd"]["run"].startswith("hi from scratch\n")
