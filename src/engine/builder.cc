@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -29,6 +31,7 @@ namespace {
 
 using nlohmann::json;
 namespace bf = build_files;
+namespace fs = std::filesystem;
 
 std::string short_id(const std::string& id) {
   auto hex = id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
@@ -306,8 +309,10 @@ class BuildRun {
 
   // Creates the step's container from the current image; dockerd announces it.
   std::string create_container(const std::vector<std::string>& argv,
-                               const std::vector<std::string>& env, bool announce) {
+                               const std::vector<std::string>& env, bool announce,
+                               const std::vector<std::string>& binds = {}) {
     json host = {{"NetworkMode", options_.network_mode}};
+    if (!binds.empty()) host["Binds"] = binds;
     if (!options_.extra_hosts.empty()) host["ExtraHosts"] = options_.extra_hosts;
     if (options_.shm_size > 0) host["ShmSize"] = options_.shm_size;
     json body = {{"Image", current_},
@@ -429,11 +434,24 @@ class BuildRun {
 
   void run_step(const build::Instruction& in) {
     auto plan = build::plan_run(*state_, in);
-    if (!plan.files.empty())
-      throw NotImplemented("RUN with a #! heredoc is not supported by the sockerless builder yet");
-    json probe = probe_config(plan.container_cmd);
+    // A #! heredoc runs as a file under /dev/pipes, as BuildKit does: bound in read-only
+    // from a directory of ours, so it is never part of the layer. Its body is part of the
+    // cache key and the history.
+    std::optional<bf::TempDir> scripts;
+    std::vector<std::string> binds;
+    std::vector<std::string> cache_cmd = plan.container_cmd;
+    for (const auto& f : plan.files) {
+      if (!scripts) scripts.emplace(images_.store().scratch_path("build-heredoc-"));
+      auto slash = f.path.rfind('/');
+      std::string host = scripts->path() + f.path.substr(slash);
+      std::ofstream(host, std::ios::binary) << f.content;
+      fs::permissions(host, static_cast<fs::perms>(f.mode));
+      binds.push_back(scripts->path() + ":" + f.path.substr(0, slash) + ":ro");
+      cache_cmd.push_back(f.content);
+    }
+    json probe = probe_config(cache_cmd);
     if (cache_hit(probe)) return;
-    std::string id = create_container(plan.argv, plan.env, true);
+    std::string id = create_container(plan.argv, plan.env, true, binds);
     try {
       int code = run_container(id);
       if (code != 0) {
@@ -443,7 +461,7 @@ class BuildRun {
         throw BuildStepFailed(
             "The command '" + joined + "' returned a non-zero code: " + std::to_string(code), code);
       }
-      commit(id, plan.container_cmd, true);
+      commit(id, cache_cmd, true);
     } catch (...) {
       finish_step(false, true);
       throw;

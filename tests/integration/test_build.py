@@ -317,3 +317,29 @@ def test_from_scratch_matches_dockerd(sockerlessd, dockerd, tmp_path, clean):
         }
     assert results["sockerlessd"] == results["dockerd"]
     assert results["sockerlessd"]["run"].startswith("hi from scratch\n")
+
+
+@pytest.mark.timeout(120)
+def test_shebang_heredoc_runs_as_a_file(pulled, sockerlessd, tmp_path, clean):
+    """RUN <<EOF with a #! line runs the body as /dev/pipes/EOF, as BuildKit does (dockerd's
+    classic builder has no heredocs, so sockerless only); the script is not left in the
+    image, and a changed body is not a cache hit."""
+    clean(sockerlessd)
+    ctx = tmp_path / "ctx"
+
+    def dockerfile(word: str) -> Path:
+        return write_context(ctx, {"Dockerfile": (
+            f"FROM {pulled.ref('busybox:latest')}\n"
+            "RUN <<EOF\n#!/bin/sh\nset -e\n"
+            f"echo \"{word} from $0 as $(id -u)\" > /out\nEOF\n"
+            "CMD [\"cat\", \"/out\"]\n")})
+
+    build(sockerlessd, dockerfile("first"), "-t", "sockerless-build-test:shebang")
+    out = sockerlessd.docker("run", "--rm", "sockerless-build-test:shebang")
+    assert out.stdout == "first from /dev/pipes/EOF as 0\n", out
+    diff = sockerlessd.docker("run", "--rm", "sockerless-build-test:shebang", "ls", "-A", "/dev")
+    assert "pipes" not in diff.stdout.split()
+    r = build(sockerlessd, dockerfile("second"), "-t", "sockerless-build-test:shebang")
+    assert "Using cache" not in r.stdout.split("RUN")[1]
+    out = sockerlessd.docker("run", "--rm", "sockerless-build-test:shebang")
+    assert out.stdout == "second from /dev/pipes/EOF as 0\n", out
