@@ -197,8 +197,13 @@ NetworkAttachment Networks::attach(const std::string& container_id, const std::s
 }
 
 void Networks::discard_namespace(const std::string& container_id) {
+  if (!plumbing_) return;
   std::string ns_path = data_root_ + "/netns/" + container_id;
-  if (plumbing_ && fs::exists(ns_path)) net::remove_netns(ns_path);
+  if (fs::exists(ns_path)) net::remove_netns(ns_path);
+  // A crash between making a veth pair and moving its end inside leaves it on the host.
+  std::lock_guard lock(s_->mu);
+  for (const auto& [id, n] : s_->nets)
+    if (n.rec.driver == "bridge") unplug(n, container_id);
 }
 
 void Networks::discard_namespaces_except(const std::set<std::string>& container_ids) {

@@ -16,6 +16,7 @@ The seed is printed and can be fixed with SOCKERLESS_CRASH_SEED to replay a fail
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import io
 import json
@@ -271,6 +272,13 @@ class Loop:
                     if os.path.exists(os.path.join(g, "cgroup.procs")) else []
                 if procs and cid != self.logger:
                     assert cid in running, f"processes of a stopped container {cid}: {procs}"
+        # Nor a host veth of a container that is not running (or no longer exists).
+        bridge = self.api("GET", "/networks/bridge").json()["Id"]
+        links = set(os.listdir("/sys/class/net"))
+        for name, c in self.containers.items():
+            if c["state"] != "running":
+                veth = "veth" + hashlib.sha256((c["id"] + bridge).encode()).hexdigest()[:7]
+                assert veth not in links, f"host veth {veth} of {name} ({c['state']}) is left"
         with open("/proc/mounts") as f:
             mounts = [line.split()[1] for line in f]
         for m in mounts:
