@@ -343,3 +343,60 @@ def test_shebang_heredoc_runs_as_a_file(pulled, sockerlessd, tmp_path, clean):
     assert "Using cache" not in r.stdout.split("RUN")[1]
     out = sockerlessd.docker("run", "--rm", "sockerless-build-test:shebang")
     assert out.stdout == "second from /dev/pipes/EOF as 0\n", out
+
+
+@pytest.mark.timeout(180)
+def test_add_tar_and_url_onbuild_chown_by_name_and_prune_match_dockerd(
+        pulled, sockerlessd, dockerd, tmp_path, clean):
+    """ADD of a local tar (extracted) and of a URL (not extracted, 0600), ONBUILD triggers
+    run by the child build, COPY --chown by user and group name, and build prune."""
+    import http.server
+    import threading
+
+    from harness import free_tcp_port
+
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / "remote.txt").write_text("over http\n")
+    port = free_tcp_port()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **k)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        with tarfile.open(ctx / "bundle.tar.gz", "w:gz") as t:
+            data = b"inside the tar\n"
+            info = tarfile.TarInfo("bundle/inner.txt")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        (ctx / "owned.txt").write_text("owned\n")
+        base = pulled.ref("busybox:latest")
+        (ctx / "Dockerfile").write_text(
+            f"FROM {base}\n"
+            "RUN echo 'sailor:x:1234:4321::/home:/bin/sh' >> /etc/passwd && "
+            "echo 'crew:x:4321:' >> /etc/group\n"
+            "ADD bundle.tar.gz /opt/\n"
+            f"ADD http://127.0.0.1:{port}/remote.txt /opt/remote.txt\n"
+            "COPY --chown=sailor:crew owned.txt /opt/owned.txt\n"
+            "ONBUILD RUN echo triggered > /opt/onbuild.txt\n")
+        child = tmp_path / "child"
+        child.mkdir()
+        (child / "Dockerfile").write_text("FROM sockerless-build-test:parent\n"
+                                          "CMD [\"sh\", \"-c\", \"cat /opt/bundle/inner.txt "
+                                          "/opt/remote.txt /opt/onbuild.txt; "
+                                          "stat -c '%a %U:%G %n' /opt/remote.txt /opt/owned.txt\"]\n")
+        results = {}
+        for d in (sockerlessd, dockerd):
+            clean(d)
+            build(d, ctx, "-t", "sockerless-build-test:parent")
+            r = build(d, child, "-t", "sockerless-build-test:child")
+            run = d.docker("run", "--rm", "sockerless-build-test:child")
+            prune = d.docker("builder", "prune", "-f", env=BUILD_ENV)
+            results[d.name] = (masked(r.stdout), run.stdout, prune.returncode)
+        assert results["sockerlessd"] == results["dockerd"]
+        assert results["sockerlessd"][1] == ("inside the tar\nover http\ntriggered\n"
+                                             "600 root:root /opt/remote.txt\n"
+                                             "644 sailor:crew /opt/owned.txt\n")
+    finally:
+        httpd.shutdown()
