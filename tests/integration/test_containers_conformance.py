@@ -394,3 +394,23 @@ def test_commit_then_run(pair):
     assert res[7] == (0, "kept\n", "")
     assert res[8] == (0, "/data/file\nvi-gone\n", "")
     assert res[10] == 0
+
+
+def test_concurrent_execs_keep_their_own_output_and_exit_codes(target):
+    """Twenty execs at once in one container, each with its own stdin, output and exit
+    code, on both engines."""
+    import concurrent.futures
+
+    d, image = target
+    cid = d.docker("run", "-d", image, "sleep", "60").stdout.strip()
+    assert cid
+
+    def one(i: int):
+        r = d.docker("exec", "-i", "-e", f"N={i}", cid, "sh", "-c",
+                     "read line; echo \"$N:$line\"; echo err$N >&2; exit $((N % 7))",
+                     input=f"in{i}\n", timeout=60)
+        return r.returncode, r.stdout, r.stderr
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(one, range(20)))
+    assert results == [(i % 7, f"{i}:in{i}\n", f"err{i}\n") for i in range(20)], d.name
