@@ -1,18 +1,12 @@
 #include "network/nat.h"
 
 #include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
+#include "common/command.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "network/net_error.h"
-
-extern char** environ;
 
 namespace sockerless::network {
 namespace {
@@ -77,37 +71,8 @@ std::vector<Rule> internal_rules(const std::string& bridge) {
 IptablesResult run_iptables(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"iptables", "-w"};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> raw;
-  for (auto& a : argv)
-    raw.push_back(a.data());
-  raw.push_back(nullptr);
-
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {-1, std::strerror(errno)};
-  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, "iptables", &actions, nullptr, raw.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  write_end.reset();
-  if (rc != 0) return {-1, std::string("run iptables: ") + std::strerror(rc)};
-
-  IptablesResult result;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(read_end.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    result.output.append(buf, static_cast<std::size_t>(n));
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto run = run_command(argv);
+  IptablesResult result{run.exit_code, std::move(run.output)};
   while (!result.output.empty() && result.output.back() == '\n')
     result.output.pop_back();
   return result;
