@@ -293,6 +293,8 @@ void Networks::init() {
   if (plumbing_ && s_->nat)
     for (auto& [id, n] : s_->nets)
       if (n.rec.driver == "bridge") detail::isolate(s_->nets, n, true);
+  for (const auto& w : s_->warnings)  // said at start-up, and in /info
+    spdlog::warn("{}", w);
 }
 
 void Networks::shutdown() {

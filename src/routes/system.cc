@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/time.h"
 #include "engine/containers.h"
+#include "engine/networks.h"
 #include "engine/volumes.h"
 #include "image/image_service.h"
 #include "image/reference.h"
@@ -116,6 +117,9 @@ json info_doc(engine::Engine& engine, const DaemonIdentity& who) {
   const auto& host = engine.host();
   const auto opts = engine.options();
   const auto backend = engine.backend().describe();
+  auto warnings = backend.warnings;  // the backend's, then what networking cannot do here
+  for (auto& w : engine.networks().warnings())
+    warnings.push_back(std::move(w));
   json driver_status = json::array();
   for (const auto& [k, v] : backend.driver_status)
     driver_status.push_back({k, v});
@@ -197,7 +201,7 @@ json info_doc(engine::Engine& engine, const DaemonIdentity& who) {
       {"InitCommit", {{"ID", ""}, {"Expected", ""}}},
       {"SecurityOptions", json::array()},
       {"DefaultAddressPools", json::array()},
-      {"Warnings", backend.warnings},
+      {"Warnings", warnings},
       {"CDISpecDirs", json::array()},
   };
 }

@@ -102,3 +102,29 @@ def test_exec_tty_and_remove(rootless):
     wait_until(lambda: not d.docker("ps", "-aq").stdout.strip(), what="the container to go")
     state = os.path.join(d.data_root, "memory", "containers", cid)
     assert not os.path.exists(state), os.listdir(state)
+
+
+def test_networks_without_privileges_are_records_with_loopback(rootless):
+    """Without CAP_NET_ADMIN on the host, bridge networks are records: they can be created,
+    inspected, connected and removed, containers on them get loopback only, `-p` answers
+    501, and start-up and /info say so."""
+    d, img = rootless
+    warnings = d.docker("info", "--format", "{{json .Warnings}}").stdout
+    assert "bridge networks are records only" in warnings, warnings
+    assert "bridge networks are records only" in d.log_tail(400)
+    assert d.docker("network", "create", "--subnet", "10.251.0.0/24", "rlnet").returncode == 0
+    try:
+        r = d.docker("run", "--rm", "--network", "rlnet", img, "sh", "-c",
+                     "ls /sys/class/net; cat /etc/hostname")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split("\n")[0] == "lo", r.stdout
+        r = d.docker("run", "--rm", "-p", "8080:80", img, "true")
+        assert r.returncode != 0
+        assert "published ports (-p) need bridge networking" in r.stderr, r.stderr
+        cid = d.docker("create", "--network", "rlnet", img, "true").stdout.strip()
+        doc = d.docker("network", "inspect", "-f", "{{.Name}} {{(index .IPAM.Config 0).Subnet}}",
+                       "rlnet").stdout.strip()
+        assert doc == "rlnet 10.251.0.0/24"
+        assert d.docker("rm", cid).returncode == 0
+    finally:
+        assert d.docker("network", "rm", "rlnet").returncode == 0
