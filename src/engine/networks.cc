@@ -374,17 +374,28 @@ std::string Networks::create(const json& body) {
   r.gateway = net::format_ipv4(n.addrs->gateway());
   if (range) r.ip_range = net::format_cidr(*range);
   n.rec = r;
-  if (plumbing_) {  // throws before anything is recorded
-    std::vector<std::string> warnings;
-    detail::bring_up(n, s_->nat, warnings, s_->resolver());
-    for (const auto& w : warnings)
-      spdlog::warn("{}", w);
-  }
-  try {
-    persist(db_, r);
-  } catch (...) {
-    if (plumbing_) detail::tear_down(n, s_->nat);
-    throw;
+  // The record first: a crash after it leaves a network start-up brings up, never a bridge
+  // nothing records. A bridge that cannot be made takes the record back out.
+  persist(db_, r);
+  if (plumbing_) {
+    try {
+      std::vector<std::string> warnings;
+      detail::bring_up(n, s_->nat, warnings, s_->resolver());
+      for (const auto& w : warnings)
+        spdlog::warn("{}", w);
+    } catch (...) {
+      try {
+        detail::tear_down(n, s_->nat);
+      } catch (const std::exception& e) {
+        spdlog::warn("network {}: {}", r.name, e.what());
+      }
+      db_.transaction([&] {
+        auto s = db_.prepare("DELETE FROM networks WHERE id = ?");
+        s.bind(1, r.id);
+        s.run();
+      });
+      throw;
+    }
   }
   Net& added = s_->nets[r.id] = std::move(n);
   if (plumbing_ && s_->nat) detail::isolate(s_->nets, added, true);
@@ -425,11 +436,8 @@ void Networks::remove(const std::string& ref, int endpoints) {
     throw Forbidden("error while removing network: network " + n->rec.name + " id " + n->rec.id +
                     " has active endpoints");
   NetworkRecord r = n->rec;
-  db_.transaction([&] {
-    auto s = db_.prepare("DELETE FROM networks WHERE id = ?");
-    s.bind(1, r.id);
-    s.run();
-  });
+  // The bridge first, the record last: a crash in between leaves a record whose bridge
+  // start-up makes again, never a bridge nothing records.
   dns = std::move(n->dns);
   try {
     if (plumbing_ && s_->nat) detail::isolate(s_->nets, *n, false);
@@ -437,6 +445,11 @@ void Networks::remove(const std::string& ref, int endpoints) {
   } catch (const std::exception& e) {
     spdlog::warn("network {}: {}", r.name, e.what());
   }
+  db_.transaction([&] {
+    auto s = db_.prepare("DELETE FROM networks WHERE id = ?");
+    s.bind(1, r.id);
+    s.run();
+  });
   s_->nets.erase(r.id);
   detail::publish(events_, r, "destroy");
 }

@@ -66,6 +66,7 @@ class Loop:
         self.containers: dict[str, dict] = {}  # name -> {"id", "state", "files": {path: bytes}}
         self.volumes: set[str] = set()
         self.networks: set[str] = set()
+        self.network_ids: dict[str, str] = {}  # every network ever acknowledged, by name
         self.inflight: tuple | None = None  # the operation a crash interrupted
         self.seq = 0
         self.crashes = 0
@@ -180,7 +181,8 @@ class Loop:
     def op_network_create(self):
         name = self.name("n")
         self.inflight = ("network_create", name)
-        self.api("POST", "/networks/create", {"Name": name})
+        nid = self.api("POST", "/networks/create", {"Name": name}).json()["Id"]
+        self.network_ids[name] = nid
         self.networks.add(name)
 
     def op_network_rm(self):
@@ -261,6 +263,17 @@ class Loop:
         for n in self.networks - networks:
             assert kind == "network_rm" and subject == n, f"acknowledged network {n} is gone"
             self.networks.discard(n)
+
+        # Every network has its bridge, and no bridge outlives its network.
+        listed_nets = {n["Name"]: n["Id"] for n in self.api("GET", "/networks").json()}
+        links = set(os.listdir("/sys/class/net"))
+        for name, nid in listed_nets.items():
+            if name not in ("bridge", "host", "none"):
+                self.network_ids[name] = nid
+                assert f"br-{nid[:12]}" in links, f"network {name} has no bridge"
+        for name, nid in self.network_ids.items():
+            if name not in listed_nets:
+                assert f"br-{nid[:12]}" not in links, f"the bridge of removed network {name} is left"
 
         # No container process without a record; no mount of a removed container.
         ids = {c["Id"] for c in listed.values()}
