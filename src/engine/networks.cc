@@ -231,6 +231,14 @@ void persist(store::Database& db, const NetworkRecord& r) {
   });
 }
 
+void unpersist(store::Database& db, const std::string& id) {
+  db.transaction([&] {
+    auto s = db.prepare("DELETE FROM networks WHERE id = ?");
+    s.bind(1, id);
+    s.run();
+  });
+}
+
 }  // namespace
 
 void Networks::init() {
@@ -389,11 +397,7 @@ std::string Networks::create(const json& body) {
       } catch (const std::exception& e) {
         spdlog::warn("network {}: {}", r.name, e.what());
       }
-      db_.transaction([&] {
-        auto s = db_.prepare("DELETE FROM networks WHERE id = ?");
-        s.bind(1, r.id);
-        s.run();
-      });
+      unpersist(db_, r.id);
       throw;
     }
   }
@@ -445,11 +449,7 @@ void Networks::remove(const std::string& ref, int endpoints) {
   } catch (const std::exception& e) {
     spdlog::warn("network {}: {}", r.name, e.what());
   }
-  db_.transaction([&] {
-    auto s = db_.prepare("DELETE FROM networks WHERE id = ?");
-    s.bind(1, r.id);
-    s.run();
-  });
+  unpersist(db_, r.id);
   s_->nets.erase(r.id);
   detail::publish(events_, r, "destroy");
 }
