@@ -108,10 +108,10 @@ class BuildRun {
       image::with_default_tag(image::parse_reference(t));  // a bad -t fails before any step
     load_context(context_fd);
     std::string name = options_.dockerfile.empty() ? "Dockerfile" : options_.dockerfile;
-    std::string text = read_file(context_dir_ + "/" + build::clean_path(name));
-    if (!std::ifstream(context_dir_ + "/" + build::clean_path(name)))
+    std::string path = context_dir_ + "/" + build::clean_path(name);
+    if (!fs::is_regular_file(path))
       throw InvalidArgument("Cannot locate specified Dockerfile: " + name);
-    df_ = build::parse_dockerfile(text, name);
+    df_ = build::parse_dockerfile(read_file(path), name);
     ignore_ = std::make_unique<build::Dockerignore>(
         build::parse_dockerignore(read_file(context_dir_ + "/.dockerignore")),
         build::clean_path(name));

@@ -2,6 +2,8 @@
 // in-memory entry behind each container record.
 #pragma once
 
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "engine/containers.h"
@@ -14,5 +16,14 @@ struct Containers::Entry {
   bool removed = false;
   std::vector<ContainerLaunch::EarlyAttach> early_attach;
 };
+
+// The strings of an array member of a HostConfig/Config object; empty when it is absent.
+inline std::vector<std::string> string_array(const nlohmann::json& object, const char* key) {
+  std::vector<std::string> out;
+  if (object.contains(key) && object[key].is_array())
+    for (const auto& v : object[key])
+      out.push_back(v.get<std::string>());
+  return out;
+}
 
 }  // namespace sockerless::engine

@@ -72,13 +72,7 @@ void Containers::join_container_network(const std::string& mode, ContainerLaunch
         launch.ip_address = ip;
         break;
       }
-  auto strings = [&](const char* key) {
-    std::vector<std::string> out;
-    if (o.host_config.contains(key) && o.host_config[key].is_array())
-      for (const auto& v : o.host_config[key])
-        out.push_back(v.get<std::string>());
-    return out;
-  };
+  auto strings = [&](const char* key) { return string_array(o.host_config, key); };
   launch.extra_hosts = strings("ExtraHosts");
   launch.dns = strings("Dns");
   launch.dns_search = strings("DnsSearch");

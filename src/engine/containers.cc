@@ -471,13 +471,7 @@ ContainerLaunch Containers::launch_for(const Container& c) {
   l.readonly_rootfs = h.value("ReadonlyRootfs", false);
   l.privileged = h.value("Privileged", false);
   l.init = h.value("Init", json(false)).is_boolean() && h.value("Init", json(false)).get<bool>();
-  auto strings = [&](const char* key) {
-    std::vector<std::string> out;
-    if (h.contains(key) && h[key].is_array())
-      for (const auto& v : h[key])
-        out.push_back(v.get<std::string>());
-    return out;
-  };
+  auto strings = [&](const char* key) { return string_array(h, key); };
   l.cap_add = strings("CapAdd");
   l.cap_drop = strings("CapDrop");
   l.extra_hosts = strings("ExtraHosts");
@@ -1349,7 +1343,10 @@ void Containers::restart_after_boot() {
       auto& s = e->c.state;
       // "restarting": the daemon went away during a restart back-off.
       if (s.status != "exited" && s.status != "restarting") continue;
-      if (s.status == "restarting") s.status = "exited";
+      if (s.status == "restarting") {
+        s.status = "exited";
+        persist(e->c);
+      }
       if (restart_decision(e->c, s.exit_code)) due.push_back(id);
     }
   }

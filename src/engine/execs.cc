@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "api/mux.h"
 #include "common/errors.h"
 #include "common/ids.h"
@@ -38,21 +40,23 @@ void publish(EventBus& events, const Container& c, const std::string& action,
 
 Execs::Execs(store::Database& db, Containers& containers, Backend& backend, EventBus& events)
     : db_(db), containers_(containers), backend_(backend), events_(events) {
-  std::vector<std::string> orphans;  // of containers removed in a run that crashed
+  std::set<std::string> orphans;  // containers removed in a run that crashed
   {
     auto lock = db_.lock();
     auto s = db_.prepare("SELECT doc FROM execs");
     while (s.step()) {
-      ExecRecord r = from_json(json::parse(s.text(0)));
-      r.running = false;
+      ExecRecord r = from_json(json::parse(s.text(0)));  // not running: no one follows it
       execs_[r.id] = std::move(r);
     }
   }
+  std::set<std::string> present;
   for (const auto& [id, r] : execs_) {
+    if (present.count(r.container_id) || orphans.count(r.container_id)) continue;
     try {
       containers_.get(r.container_id);
+      present.insert(r.container_id);
     } catch (const NotFound&) {
-      orphans.push_back(r.container_id);
+      orphans.insert(r.container_id);
     }
   }
   for (const auto& container_id : orphans)
@@ -75,7 +79,6 @@ json Execs::to_json(const ExecRecord& r) {
             {"height", r.height},
             {"width", r.width},
             {"started", r.started},
-            {"running", r.running},
             {"pid", r.pid}};
   if (r.exit_code) d["exit_code"] = *r.exit_code;
   return d;
@@ -98,7 +101,6 @@ ExecRecord Execs::from_json(const json& d) {
   r.height = d.value("height", 0);
   r.width = d.value("width", 0);
   r.started = d.value("started", false);
-  r.running = d.value("running", false);
   r.pid = d.value("pid", 0);
   if (d.contains("exit_code") && d["exit_code"].is_number())
     r.exit_code = d["exit_code"].get<int>();

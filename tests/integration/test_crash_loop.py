@@ -66,6 +66,7 @@ class Loop:
         self.containers: dict[str, dict] = {}  # name -> {"id", "state", "files": {path: bytes}}
         self.volumes: set[str] = set()
         self.networks: set[str] = set()
+        self.ever: set[str] = set()  # every container ID that had a record
         self.network_ids: dict[str, str] = {}  # every network ever acknowledged, by name
         self.inflight: tuple | None = None  # the operation a crash interrupted
         self.seq = 0
@@ -226,8 +227,11 @@ class Loop:
             info = self.api("GET", f"/containers/{name}/json").json()
             state = info["State"]["Status"]
             expect = c["state"]
-            if (kind, subject) in (("start", name), ("stop", name), ("rm", name)):
-                c["state"] = "running" if state == "running" else state
+            if subject == name and kind in ("start", "stop", "rm"):
+                # Interrupted: done or not, never anything else (rm -f kills first).
+                allowed = {expect, "running" if kind == "start" else "exited"}
+                assert state in allowed, (name, kind, state, allowed)
+                c["state"] = state
             else:
                 assert state == expect, (name, state, expect)
             if c["state"] == "running":
@@ -278,6 +282,12 @@ class Loop:
         # No container process without a record; no mount of a removed container.
         ids = {c["Id"] for c in listed.values()}
         running = {c["id"] for c in self.containers.values() if c["state"] == "running"}
+        self.ever |= {c["id"] for c in self.containers.values()}
+        for cid in self.ever - ids:  # removed: nothing of theirs may still run
+            for g in _container_cgroups(cid):
+                procs_file = os.path.join(g, "cgroup.procs")
+                procs = open(procs_file).read().split() if os.path.exists(procs_file) else []
+                assert not procs, f"processes of removed container {cid}: {procs}"
         known = {c["id"] for c in self.containers.values()} | {self.logger}
         for cid in known:
             for g in _container_cgroups(cid):
