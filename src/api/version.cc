@@ -37,16 +37,21 @@ VersionedPath split_version_prefix(std::string_view path) {
 }
 
 ApiVersion check_version(const std::string& requested) {
+  return check_version(requested, kMinVersion, kMaxVersion, kMaxVersion);
+}
+
+ApiVersion check_version(const std::string& requested, const ApiVersion& min, const ApiVersion& max,
+                         const ApiVersion& advertised_max) {
   auto v = parse_version(requested);
   // dockerd compares version strings numerically segment by segment; an unparsable one
   // (e.g. "1.2.3" or "1.") is rejected the same way as one that is out of range.
   if (!v) throw InvalidArgument("client version " + requested + " is not a valid API version");
-  if (*v > kMaxVersion)
+  if (*v > max)
     throw InvalidArgument("client version " + requested +
-                          " is too new. Maximum supported API version is " + kMaxVersion.str());
-  if (*v < kMinVersion)
+                          " is too new. Maximum supported API version is " + advertised_max.str());
+  if (*v < min)
     throw InvalidArgument("client version " + requested +
-                          " is too old. Minimum supported API version is " + kMinVersion.str() +
+                          " is too old. Minimum supported API version is " + min.str() +
                           ", please upgrade your client to a newer version");
   return *v;
 }

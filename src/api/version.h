@@ -31,5 +31,9 @@ VersionedPath split_version_prefix(std::string_view path);
 // Checks a requested version against the supported range; throws InvalidArgument with
 // dockerd's messages when it is outside.
 ApiVersion check_version(const std::string& requested);
+// The same against another range: versions up to `max` are accepted, and the message for
+// a newer one names `advertised_max` (a proxy accepts more than it advertises: it lowers).
+ApiVersion check_version(const std::string& requested, const ApiVersion& min, const ApiVersion& max,
+                         const ApiVersion& advertised_max);
 
 }  // namespace sockerless::api

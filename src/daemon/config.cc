@@ -48,8 +48,21 @@ std::vector<Key> keys() {
        list(&DaemonConfig::hosts)},
       {"data-root", "--data-root", "Root directory of persistent sockerless state", Key::String,
        str(&DaemonConfig::data_root)},
-      {"backend", "--backend", "Where containers run (memory)", Key::String,
-       str(&DaemonConfig::backend)},
+      {"backend", "--backend", "Where containers run: memory, or docker (a Docker engine)",
+       Key::String, str(&DaemonConfig::backend)},
+      {"docker-host", "--docker-host",
+       "docker backend: the engine's socket, unix:///path or tcp://host:port "
+       "(default $DOCKER_HOST or unix:///var/run/docker.sock)",
+       Key::String, str(&DaemonConfig::docker_host)},
+      {"docker-tls", "--docker-tls", "docker backend: reach the engine over TLS", Key::Bool,
+       flag(&DaemonConfig::docker_tls, "docker-tls")},
+      {"docker-tlsverify", "--docker-tlsverify",
+       "docker backend: TLS, verifying the engine (default $DOCKER_TLS_VERIFY)", Key::Bool,
+       flag(&DaemonConfig::docker_tls_verify, "docker-tlsverify")},
+      {"docker-cert-path", "--docker-cert-path",
+       "docker backend: directory of ca.pem, cert.pem, key.pem (default $DOCKER_CERT_PATH or "
+       "~/.docker)",
+       Key::String, str(&DaemonConfig::docker_cert_path)},
       {"log-level", "-l,--log-level", "Logging level: debug, info, warn, error, fatal", Key::String,
        str(&DaemonConfig::log_level)},
       {"log-format", "--log-format", "Log output format: text or json", Key::String,
@@ -269,6 +282,24 @@ ParseOutcome load_config(const std::vector<std::string>& args,
     if (config.tls_cert.empty()) config.tls_cert = dir + "/cert.pem";
     if (config.tls_key.empty()) config.tls_key = dir + "/key.pem";
   }
+  if (config.backend != "memory" && config.backend != "docker") {
+    outcome.exit_code = 1;
+    outcome.message = "unknown backend \"" + config.backend + "\" (known: docker, memory)";
+    return outcome;
+  }
+  // The docker backend's engine: unset keys follow the docker CLI's environment.
+  auto env_value = [&env](const char* name) -> std::string {
+    auto it = env.find(name);
+    return it == env.end() ? "" : it->second;
+  };
+  if (config.docker_host.empty()) config.docker_host = env_value("DOCKER_HOST");
+  if (config.docker_host.empty()) config.docker_host = "unix:///var/run/docker.sock";
+  if (!env_value("DOCKER_TLS_VERIFY").empty() && env.count("SOCKERLESS_DOCKER_TLSVERIFY") == 0)
+    config.docker_tls_verify = true;
+  if (config.docker_cert_path.empty()) config.docker_cert_path = env_value("DOCKER_CERT_PATH");
+  if (config.docker_cert_path.empty())
+    config.docker_cert_path =
+        (env.count("HOME") ? env.at("HOME") : std::string("/root")) + "/.docker";
   if (config.hosts.empty()) config.hosts.push_back(default_host(root, env));
   for (auto& h : config.hosts)
     h = normalise_host(h, config.tls);

@@ -27,6 +27,11 @@ struct DaemonConfig {
   bool debug = false;
   int shutdown_timeout = 15;  // seconds to drain requests on SIGTERM
   std::string config_file;    // where the file settings came from, if any
+  // The docker backend: the engine underneath, like the docker CLI's DOCKER_HOST,
+  // DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (which are the defaults).
+  std::string docker_host;
+  bool docker_tls = false, docker_tls_verify = false;
+  std::string docker_cert_path;
 };
 
 struct ParseOutcome {

@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "api/respond.h"
+#include "backends/docker/proxy.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
 #include "daemon/config.h"
@@ -83,6 +85,112 @@ std::string git_commit() {
 #endif
 }
 
+// What the daemon does around serving, per backend.
+struct Lifecycle {
+  std::function<void(const DaemonConfig&)> reload;  // SIGHUP, after the log level
+  std::function<void()> before_drain;               // SIGTERM, once the listeners are closed
+};
+
+// Listens on every configured address (and the metrics address), serves until SIGINT or
+// SIGTERM, reloads on SIGHUP; then closes the listeners and drains requests in flight
+// under the shutdown timeout.
+void serve(const DaemonConfig& config, const std::vector<std::string>& args,
+           http::ServerHooks hooks, metrics::Registry& metrics, sigset_t& signals,
+           const Lifecycle& life) {
+  hooks.on_complete = [&metrics](const http::Completion& c) {
+    double secs = std::chrono::duration<double>(c.elapsed).count();
+    metrics.observe_request(c.request.route, c.request.method, c.status, secs);
+    spdlog::debug("{} {} {} {:.3f}ms", c.request.method, c.request.target, c.status, secs * 1e3);
+  };
+  http::Server server(std::move(hooks),
+                      std::min(2u, std::max(1u, std::thread::hardware_concurrency())));
+
+  gid_t group = socket_group(config);
+  for (const auto& host : config.hosts) {
+    http::ListenerOptions l;
+    l.address = host;
+    l.unix_group = group;
+    if (host.rfind("tcp://", 0) == 0) {
+      if (config.tls)
+        l.tls = http::TlsOptions{config.tls_cert, config.tls_key, config.tls_ca_cert,
+                                 config.tls_verify};
+      if (!config.tls_verify && is_non_loopback_tcp(host))
+        spdlog::warn(
+            "[!] DON'T BIND ON ANY IP ADDRESS WITHOUT setting --tlsverify IF YOU DON'T KNOW WHAT "
+            "YOU'RE DOING [!] Binding {} without --tlsverify gives anyone who can reach it "
+            "root-equivalent control of this host.",
+            host);
+    }
+    server.listen(l);
+  }
+
+  std::unique_ptr<http::Server> metrics_server;
+  http::Router metrics_router;
+  if (!config.metrics_addr.empty()) {
+    metrics_router.add(
+        "GET", "/metrics",
+        http::RouteTarget{[&metrics](http::Request&, http::Responder& out) {
+                            out.send(http::Response::text(
+                                200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
+                          },
+                          http::Execution::Inline, http::BodyMode::Buffered});
+    http::ServerHooks mh;
+    mh.resolve = [&metrics_router](http::Request& req) {
+      auto m = metrics_router.match(req.method, req.path);
+      if (m.route) return m.route->target;
+      return http::RouteTarget{[](http::Request&, http::Responder& out) {
+                                 out.send(http::Response::text(404, "404 page not found\n"));
+                               },
+                               http::Execution::Inline, http::BodyMode::Buffered};
+    };
+    mh.error_response = [](std::exception_ptr) {
+      return http::Response::text(500, "internal error\n");
+    };
+    metrics_server = std::make_unique<http::Server>(std::move(mh), 1);
+    std::string addr = config.metrics_addr.rfind("tcp://", 0) == 0 ? config.metrics_addr
+                                                                   : "tcp://" + config.metrics_addr;
+    metrics_server->listen(http::ListenerOptions{addr, std::nullopt});
+    metrics_server->start();
+    spdlog::info("metrics on {}/metrics", metrics_server->addresses().front());
+  }
+
+  server.start();
+  for (const auto& a : server.addresses())
+    spdlog::info("API listen on {}", a);
+  if (config.backend == "docker")
+    spdlog::info("sockerlessd {} ready: backend docker, engine {}", SOCKERLESS_VERSION,
+                 config.docker_host);
+  else
+    spdlog::info("sockerlessd {} ready: backend {}, data root {}", SOCKERLESS_VERSION,
+                 config.backend, config.data_root);
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      auto reparsed = load_config(args, process_environment());
+      if (!reparsed.config) {
+        spdlog::error("reload failed, keeping the running configuration: {}", reparsed.message);
+        continue;
+      }
+      try {
+        spdlog::set_level(log::parse_level(reparsed.config->log_level));
+      } catch (const std::exception& e) {
+        spdlog::error("reload: {}", e.what());
+      }
+      if (life.reload) life.reload(*reparsed.config);
+      spdlog::info("configuration reloaded");
+      continue;
+    }
+    spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    break;
+  }
+  server.close_listeners();
+  if (life.before_drain) life.before_drain();
+  server.stop(std::chrono::seconds(config.shutdown_timeout));
+  if (metrics_server) metrics_server->stop(std::chrono::milliseconds(0));
+}
+
 int run(const std::vector<std::string>& args) {
   auto env = process_environment();
   auto parsed = load_config(args, env);
@@ -109,114 +217,45 @@ int run(const std::vector<std::string>& args) {
 
   try {
     UniqueFd lock = lock_data_root(config.data_root);
-    auto registry = engine::builtin_backends();
-    engine::BackendOptions backend_options;
-    backend_options.data_root = config.data_root + "/" + config.backend;
-    auto backend = registry.create(config.backend, backend_options);
-    backend->check_host();
-    engine::Engine engine(engine_options(config), std::move(backend));
-
     metrics::Registry metrics;
-    metrics.set_container_states([&engine] { return engine.container_states(); });
+    if (config.backend == "docker") {
+      backends::docker::EngineTls tls{config.docker_tls, config.docker_tls_verify,
+                                      config.docker_cert_path};
+      backends::docker::ProxyOptions options;
+      options.engine = backends::docker::parse_engine_address(config.docker_host, tls);
+      for (const auto& host : config.hosts)
+        if (host == options.engine.url)
+          throw std::runtime_error("--docker-host " + host +
+                                   " is sockerlessd's own socket: point it at a Docker engine");
+      options.version = SOCKERLESS_VERSION;
+      options.labels = config.labels;
+      backends::docker::DockerProxy proxy(std::move(options));
+      serve(config, args, backends::docker::docker_proxy_hooks(proxy), metrics, signals, {});
+      spdlog::info("stopped");
+    } else {
+      auto registry = engine::builtin_backends();
+      engine::BackendOptions backend_options;
+      backend_options.data_root = config.data_root + "/" + config.backend;
+      auto backend = registry.create(config.backend, backend_options);
+      backend->check_host();
+      engine::Engine engine(engine_options(config), std::move(backend));
+      metrics.set_container_states([&engine] { return engine.container_states(); });
 
-    routes::DaemonIdentity who;
-    who.git_commit = git_commit();
-    http::Router router;
-    routes::add_docker_routes(router, engine, who);
-    auto hooks = routes::docker_api_hooks(router, who);
-    hooks.on_complete = [&metrics](const http::Completion& c) {
-      double secs = std::chrono::duration<double>(c.elapsed).count();
-      metrics.observe_request(c.request.route, c.request.method, c.status, secs);
-      spdlog::debug("{} {} {} {:.3f}ms", c.request.method, c.request.target, c.status, secs * 1e3);
-    };
-    http::Server server(std::move(hooks),
-                        std::min(2u, std::max(1u, std::thread::hardware_concurrency())));
-
-    gid_t group = socket_group(config);
-    for (const auto& host : config.hosts) {
-      http::ListenerOptions l;
-      l.address = host;
-      l.unix_group = group;
-      if (host.rfind("tcp://", 0) == 0) {
-        if (config.tls)
-          l.tls = http::TlsOptions{config.tls_cert, config.tls_key, config.tls_ca_cert,
-                                   config.tls_verify};
-        if (!config.tls_verify && is_non_loopback_tcp(host))
-          spdlog::warn(
-              "[!] DON'T BIND ON ANY IP ADDRESS WITHOUT setting --tlsverify IF YOU DON'T KNOW WHAT "
-              "YOU'RE DOING [!] Binding {} without --tlsverify gives anyone who can reach it "
-              "root-equivalent control of this host.",
-              host);
-      }
-      server.listen(l);
-    }
-
-    std::unique_ptr<http::Server> metrics_server;
-    http::Router metrics_router;
-    if (!config.metrics_addr.empty()) {
-      metrics_router.add("GET", "/metrics",
-                         http::RouteTarget{[&metrics](http::Request&, http::Responder& out) {
-                                             out.send(http::Response::text(
-                                                 200, metrics.render(),
-                                                 "text/plain; version=0.0.4; charset=utf-8"));
-                                           },
-                                           http::Execution::Inline, http::BodyMode::Buffered});
-      http::ServerHooks mh;
-      mh.resolve = [&metrics_router](http::Request& req) {
-        auto m = metrics_router.match(req.method, req.path);
-        if (m.route) return m.route->target;
-        return http::RouteTarget{[](http::Request&, http::Responder& out) {
-                                   out.send(http::Response::text(404, "404 page not found\n"));
-                                 },
-                                 http::Execution::Inline, http::BodyMode::Buffered};
+      routes::DaemonIdentity who;
+      who.git_commit = git_commit();
+      http::Router router;
+      routes::add_docker_routes(router, engine, who);
+      Lifecycle life;
+      life.reload = [&engine](const DaemonConfig& c) { engine.reload(engine_options(c)); };
+      // The containers stop (their `logs -f` streams end with them) and event streams end
+      // before what is still in flight gets the shutdown timeout to finish.
+      life.before_drain = [&engine, &config] {
+        if (!config.live_restore) engine.containers().stop_all();
+        engine.events().close_all();
       };
-      mh.error_response = [](std::exception_ptr) {
-        return http::Response::text(500, "internal error\n");
-      };
-      metrics_server = std::make_unique<http::Server>(std::move(mh), 1);
-      std::string addr = config.metrics_addr.rfind("tcp://", 0) == 0
-                             ? config.metrics_addr
-                             : "tcp://" + config.metrics_addr;
-      metrics_server->listen(http::ListenerOptions{addr, std::nullopt});
-      metrics_server->start();
-      spdlog::info("metrics on {}/metrics", metrics_server->addresses().front());
+      serve(config, args, routes::docker_api_hooks(router, who), metrics, signals, life);
+      spdlog::info("stopped");
     }
-
-    server.start();
-    for (const auto& a : server.addresses())
-      spdlog::info("API listen on {}", a);
-    spdlog::info("sockerlessd {} ready: backend {}, data root {}", who.version, config.backend,
-                 config.data_root);
-
-    for (;;) {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      if (sig == SIGHUP) {
-        auto reparsed = load_config(args, process_environment());
-        if (!reparsed.config) {
-          spdlog::error("reload failed, keeping the running configuration: {}", reparsed.message);
-          continue;
-        }
-        try {
-          spdlog::set_level(log::parse_level(reparsed.config->log_level));
-        } catch (const std::exception& e) {
-          spdlog::error("reload: {}", e.what());
-        }
-        engine.reload(engine_options(*reparsed.config));
-        spdlog::info("configuration reloaded");
-        continue;
-      }
-      spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      break;
-    }
-    // No new requests; the containers stop (their `logs -f` streams end with them), event
-    // streams end, and what is still in flight has the shutdown timeout to finish.
-    server.close_listeners();
-    if (!config.live_restore) engine.containers().stop_all();
-    engine.events().close_all();
-    server.stop(std::chrono::seconds(config.shutdown_timeout));
-    if (metrics_server) metrics_server->stop(std::chrono::milliseconds(0));
-    spdlog::info("stopped");
   } catch (const std::exception& e) {
     spdlog::critical("sockerlessd: {}", e.what());
     return 1;

@@ -20,6 +20,11 @@ bool StreamWriter::write(std::string_view data) {
   return true;
 }
 
+void StreamWriter::abort() {
+  if (aborted_) aborted_->store(true);
+  fd_.reset();
+}
+
 bool StreamWriter::client_gone() const {
   return wait_client_gone(0);
 }

@@ -4,7 +4,9 @@
 // code (and child processes) can use them without knowing about the server's event loop.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -18,7 +20,8 @@ namespace sockerless::http {
 class StreamWriter {
  public:
   StreamWriter() = default;
-  explicit StreamWriter(UniqueFd fd) : fd_(std::move(fd)) {}
+  explicit StreamWriter(UniqueFd fd, std::shared_ptr<std::atomic<bool>> aborted = nullptr)
+      : fd_(std::move(fd)), aborted_(std::move(aborted)) {}
 
   // Writes all of data; false once the client has gone away.
   bool write(std::string_view data);
@@ -27,10 +30,15 @@ class StreamWriter {
   // Blocks up to timeout_ms for the client to go away; true if it did.
   bool wait_client_gone(int timeout_ms) const;
   void close() { fd_.reset(); }
+  // Ends the body as broken: the client's connection is dropped without the final chunk,
+  // so it sees a truncated response rather than a complete one (a relay whose source
+  // failed midway).
+  void abort();
   int fd() const { return fd_.get(); }
 
  private:
   UniqueFd fd_;
+  std::shared_ptr<std::atomic<bool>> aborted_;
 };
 
 // The kind of WebSocket message that carries what a handler writes.
@@ -49,6 +57,9 @@ class Responder {
   // the client's raw bytes both ways. shutdown(SHUT_WR) on it half-closes toward the client.
   // Only for routes that run on a worker.
   virtual UniqueFd hijack(const std::string& content_type) = 0;
+  // Like hijack, but the answer is exactly this status line and these header fields (no
+  // defaults added): for relaying another server's upgrade, WebSocket handshakes included.
+  virtual UniqueFd hijack(const Response& head) = 0;
   // Accepts a WebSocket upgrade (RFC 6455) and returns a socket: what the handler writes
   // goes to the client as messages of the given kind (one per chunk the server reads, so
   // writes may be split or joined), and the payloads of the client's messages arrive as

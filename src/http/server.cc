@@ -55,6 +55,8 @@ struct Decision {
   Response response;  // Complete: all of it; Stream: status and headers
   UniqueFd fd;        // Stream: the read end of the body pipe; Hijack, WebSocket: our end
   std::string content_type;
+  bool exact_head = false;  // Hijack: answer with `response`'s status and headers as they are
+  std::shared_ptr<std::atomic<bool>> aborted;  // Stream: the handler ended the body as broken
   WebSocketMessages messages = WebSocketMessages::Binary;
 };
 
@@ -97,8 +99,10 @@ class DecisionResponder final : public Responder {
     d.response.status = status;
     d.response.headers = std::move(headers);
     d.fd = UniqueFd(p[0]);
+    d.aborted = std::make_shared<std::atomic<bool>>(false);
+    auto aborted = d.aborted;
     decide(std::move(d));
-    return StreamWriter(UniqueFd(p[1]));
+    return StreamWriter(UniqueFd(p[1]), std::move(aborted));
   }
 
   UniqueFd hijack(const std::string& content_type) override {
@@ -107,6 +111,17 @@ class DecisionResponder final : public Responder {
     d.kind = Decision::Hijack;
     UniqueFd handler_end = socket_pair_end(d.fd);
     d.content_type = content_type;
+    decide(std::move(d));
+    return handler_end;
+  }
+
+  UniqueFd hijack(const Response& head) override {
+    require_worker("hijacked connection");
+    Decision d;
+    d.kind = Decision::Hijack;
+    d.exact_head = true;
+    d.response = head;
+    UniqueFd handler_end = socket_pair_end(d.fd);
     decide(std::move(d));
     return handler_end;
   }
@@ -430,7 +445,7 @@ class Connection final : public ConnectionBase,
         reuse = co_await write_stream(decision, keep_alive) && keep_alive;
         break;
       case Decision::Hijack:
-        status = wants_upgrade ? 101 : 200;
+        if (!decision.exact_head) status = wants_upgrade ? 101 : 200;
         finish(req, status, started);
         co_await hijack(std::move(decision), wants_upgrade);
         co_return false;
@@ -510,7 +525,9 @@ class Connection final : public ConnectionBase,
               space, net::redirect_error(use_awaitable, wec));
           self->buf_.commit(n);
           *got_data = n > 0;
-          if (wec && wec != net::error::operation_aborted) {
+          // Cancelled with the pipe still open: the server is closing this connection
+          // (stop), which is the client going away as far as the handler is concerned.
+          if (wec && (wec != net::error::operation_aborted || pipe->is_open())) {
             *gone = true;
             beast::error_code ignored;
             pipe->close(ignored);
@@ -534,6 +551,8 @@ class Connection final : public ConnectionBase,
     }
     beast::error_code ignored;
     pipe->close(ignored);
+    // A body the handler broke off gets no final chunk: the client sees the break.
+    if (d.aborted && d.aborted->load()) client_ok = false;
     if (client_ok && !*gone) {
       co_await net::async_write(stream_, bh::make_chunk_last(),
                                 net::redirect_error(use_awaitable, ec));
@@ -548,9 +567,21 @@ class Connection final : public ConnectionBase,
   }
 
   awaitable<void> hijack(Decision d, bool upgrade) {
-    std::string head = upgrade ? "HTTP/1.1 101 UPGRADED\r\nContent-Type: " + d.content_type +
-                                     "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
-                               : "HTTP/1.1 200 OK\r\nContent-Type: " + d.content_type + "\r\n\r\n";
+    std::string head;
+    if (d.exact_head) {
+      const Response& r = d.response;
+      std::string reason = r.reason.empty()
+                               ? std::string(bh::obsolete_reason(static_cast<bh::status>(r.status)))
+                               : r.reason;
+      head = "HTTP/1.1 " + std::to_string(r.status) + " " + reason + "\r\n";
+      for (const auto& [name, value] : r.headers.fields())
+        head += name + ": " + value + "\r\n";
+      head += "\r\n";
+    } else {
+      head = upgrade ? "HTTP/1.1 101 UPGRADED\r\nContent-Type: " + d.content_type +
+                           "\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+                     : "HTTP/1.1 200 OK\r\nContent-Type: " + d.content_type + "\r\n\r\n";
+    }
     if (!co_await write_raw(head)) co_return;
     auto pair = std::make_shared<local::socket>(executor());
     pair->assign(local(), d.fd.release());
@@ -578,7 +609,7 @@ class Connection final : public ConnectionBase,
           beast::error_code ignored;
           if (ec == net::error::eof || ec == net::ssl::error::stream_truncated)
             pair->shutdown(net::socket_base::shutdown_send, ignored);  // stdin half-close
-          else if (ec != net::error::operation_aborted)
+          else  // gone, or the server closed the connection (stop): the handler must see it
             pair->close(ignored);
           inbound_done->set();
         },

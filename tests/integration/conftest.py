@@ -6,6 +6,8 @@ Fixtures
   dockerd               session-scoped real dockerd used as the conformance reference
                         (skipped with a reason when unavailable)
   engine                parametrised over [sockerlessd, dockerd]
+  backing_dockerd       with SOCKERLESS_TEST_BACKEND=docker: the second dockerd that
+                        sockerlessd's docker backend fronts (never the reference one)
   tls_files             session-scoped CA / server / client certificates (openssl CLI)
   docker_config         session-scoped empty DOCKER_CONFIG dir for the docker CLI
 
@@ -13,6 +15,8 @@ Environment
   SOCKERLESSD               path of the daemon binary (default <repo>/build/sockerlessd)
   SOCKERLESS_TEST_DOCKERD   set to 0 to skip everything that needs the reference dockerd
   SOCKERLESS_TEST_TIMEOUT   default per-test timeout in seconds (default 30)
+  SOCKERLESS_TEST_BACKEND   memory (default) or docker: every "sockerlessd" runs that
+                            backend; tests marked @pytest.mark.backends(...) without it skip
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # <repo>/tests
 pytest_plugins = ["fixtures.conftest_plugin"]
 
 from harness import (
+    BACKEND,
     Daemon,
     HarnessError,
     SockerlessFactory,
     make_tls_files,
     make_tmpdir,
+    purge_engine,
+    run_dockerd,
     report_problems,
 )
 
@@ -68,6 +75,29 @@ def pytest_runtest_call(item):
         signal.signal(signal.SIGALRM, old)
 
 
+# ------------------------------------------------------------------------ backends
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "backends(*names, reason=...): runs only when the backend under test is one of "
+        "names; skipped with the reason otherwise")
+
+
+def pytest_report_header(config):
+    return f"sockerless backend under test: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        m = item.get_closest_marker("backends")
+        if m and BACKEND not in m.args:
+            why = m.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(
+                reason=f"needs the {'/'.join(m.args)} backend" + (f": {why}" if why else "")))
+
+
 # -------------------------------------------------------------------- shared bits
 
 
@@ -81,9 +111,40 @@ def docker_config():
 # -------------------------------------------------------------------- sockerlessd
 
 
+@pytest.fixture(scope="session")
+def backend_args(request):
+    """Flags that select the backend under test (empty for memory)."""
+    if BACKEND == "memory":
+        return []
+    if BACKEND == "docker":
+        engine = request.getfixturevalue("backing_dockerd")
+        return ["--backend", "docker", "--docker-host", engine.host]
+    pytest.fail(f"unknown SOCKERLESS_TEST_BACKEND={BACKEND!r} (memory or docker)",
+                pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def api_max(request):
+    """The newest API version sockerlessd advertises (/_ping, /version): its own, or with
+    the docker backend the engine's when that is older (newer requests are lowered)."""
+    own = "1.44"
+    if BACKEND != "docker":
+        return own
+    engine = request.getfixturevalue("backing_dockerd").raw("GET", "/version").json()
+    return min(own, engine["ApiVersion"], key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def fresh_backend(request) -> None:
+    """Every sockerlessd fixture starts as a fresh daemon: with the docker backend, the
+    engine underneath is emptied first."""
+    if BACKEND == "docker":
+        purge_engine(request.getfixturevalue("backing_dockerd"))
+
+
 @pytest.fixture
-def sockerlessd_factory(docker_config):
-    f = SockerlessFactory(docker_config)
+def sockerlessd_factory(request, docker_config, backend_args):
+    fresh_backend(request)
+    f = SockerlessFactory(docker_config, backend_args=backend_args)
     try:
         yield f
     finally:
@@ -91,82 +152,33 @@ def sockerlessd_factory(docker_config):
 
 
 @pytest.fixture(scope="module")
-def sockerlessd(docker_config):
-    f = SockerlessFactory(docker_config)
+def sockerlessd(request, docker_config, backend_args):
+    fresh_backend(request)
+    f = SockerlessFactory(docker_config, backend_args=backend_args)
     try:
-        yield f.start()
+        d = f.start()
+        if BACKEND == "docker":
+            d.reload_target = request.getfixturevalue("backing_dockerd")
+        yield d
     finally:
         f.close()
 
 
 # ------------------------------------------------------------------------ dockerd
 
-# Global paths dockerd 20.10 writes to regardless of --data-root/--exec-root; removed
-# again at teardown if (and only if) they did not exist before we started it.
-_DOCKERD_GLOBAL_LEFTOVERS = ["/etc/docker/key.json", "/run/docker/plugins", "/run/docker"]
-
-
-def _dockerd_skip_reason() -> str | None:
-    if os.environ.get("SOCKERLESS_TEST_DOCKERD", "1") == "0":
-        return "reference dockerd disabled by SOCKERLESS_TEST_DOCKERD=0"
-    if not shutil.which("dockerd"):
-        return "dockerd not on PATH (install docker.io for the conformance baseline)"
-    if not shutil.which("containerd"):
-        return "containerd not on PATH (needed by dockerd)"
-    if os.geteuid() != 0:
-        return "the reference dockerd needs root"
-    return None
+@pytest.fixture(scope="session")
+def dockerd(docker_config):
+    """The reference dockerd scenarios are compared with."""
+    with run_dockerd(docker_config, "dockerd") as d:
+        yield d
 
 
 @pytest.fixture(scope="session")
-def dockerd(docker_config):
-    reason = _dockerd_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    preexisting = {p for p in _DOCKERD_GLOBAL_LEFTOVERS if os.path.lexists(p)}
-    tmp = make_tmpdir("dockerd-it-")
-    cfg = os.path.join(tmp, "daemon.json")
-    Path(cfg).write_text("{}\n")  # private config file: SIGHUP reloads it, not /etc/docker's
-    sock = os.path.join(tmp, "docker.sock")
-    root = os.path.join(tmp, "root")
-    pidfile = os.path.join(tmp, "docker.pid")
-    # dockerd runs its own containerd with state under <exec-root>/containerd (socket
-    # <exec-root>/containerd/containerd.sock) and root under <data-root>/containerd.
-    argv = [
-        "dockerd",
-        "--config-file", cfg,
-        "--storage-driver", "vfs",
-        "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
-        "--bridge=none",
-        "-H", f"unix://{sock}",
-        "--data-root", root,
-        "--exec-root", os.path.join(tmp, "exec"),
-        "--pidfile", pidfile,
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    d = Daemon("dockerd", argv, tmp=tmp, sock=sock, data_root=root,
-               docker_config=docker_config, env=env, pidfile=pidfile)
-    try:
-        err = None
-        try:
-            d.wait_ready(timeout=60)
-        except HarnessError as e:
-            err = str(e)
-        if err:
-            pytest.fail(err, pytrace=False)
+def backing_dockerd(docker_config):
+    """The engine under sockerless's docker backend: a dockerd of its own, so that what
+    goes through sockerless never shares state with the reference it is compared to."""
+    with run_dockerd(docker_config, "backing-dockerd") as d:
         yield d
-    finally:
-        report_problems("dockerd", d.cleanup())
-        for p in _DOCKERD_GLOBAL_LEFTOVERS:  # files before their directories
-            if p in preexisting or not os.path.lexists(p):
-                continue
-            try:
-                if os.path.isdir(p) and not os.path.islink(p):
-                    os.rmdir(p)  # only if empty
-                else:
-                    os.unlink(p)
-            except OSError:
-                pass
 
 
 # ------------------------------------------------------------------------- engine

@@ -10,6 +10,7 @@ Daemon  -- one running engine (sockerlessd or the reference dockerd) with the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
 import itertools
@@ -450,6 +451,11 @@ class Daemon:
     def signal(self, sig: int) -> None:
         os.kill(self.pid, sig)
 
+    def reload(self) -> None:
+        """SIGHUP to whichever daemon reloads for this one: itself, or the engine under a
+        sockerlessd with the docker backend (set as `reload_target`)."""
+        (getattr(self, "reload_target", None) or self).signal(sig_mod.SIGHUP)
+
     def stop(self, sig: int = sig_mod.SIGTERM, timeout: float = 10.0) -> int | None:
         """Signal the daemon and wait; SIGKILL after `timeout`. Returns exit status
         (negative signal number if killed, as subprocess reports it)."""
@@ -519,6 +525,97 @@ SOCKERLESSD = os.environ.get("SOCKERLESSD") or str(REPO / "build" / "sockerlessd
 _DEFAULT = object()
 
 
+# ------------------------------------------------------------------------ dockerd
+
+# Global paths dockerd 20.10 writes to regardless of --data-root/--exec-root; removed
+# again at teardown if (and only if) they did not exist before we started it.
+_DOCKERD_GLOBAL_LEFTOVERS = ["/etc/docker/key.json", "/run/docker/plugins", "/run/docker"]
+
+
+def _dockerd_skip_reason() -> str | None:
+    if os.environ.get("SOCKERLESS_TEST_DOCKERD", "1") == "0":
+        return "reference dockerd disabled by SOCKERLESS_TEST_DOCKERD=0"
+    if not shutil.which("dockerd"):
+        return "dockerd not on PATH (install docker.io for the conformance baseline)"
+    if not shutil.which("containerd"):
+        return "containerd not on PATH (needed by dockerd)"
+    if os.geteuid() != 0:
+        return "the reference dockerd needs root"
+    return None
+
+
+@contextlib.contextmanager
+def run_dockerd(docker_config: str, name: str):
+    """A private dockerd (with its own containerd) for the length of the block."""
+    reason = _dockerd_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    preexisting = {p for p in _DOCKERD_GLOBAL_LEFTOVERS if os.path.lexists(p)}
+    tmp = make_tmpdir(f"{name}-it-")
+    cfg = os.path.join(tmp, "daemon.json")
+    Path(cfg).write_text("{}\n")  # private config file: SIGHUP reloads it, not /etc/docker's
+    sock = os.path.join(tmp, "docker.sock")
+    root = os.path.join(tmp, "root")
+    pidfile = os.path.join(tmp, "docker.pid")
+    # dockerd runs its own containerd with state under <exec-root>/containerd (socket
+    # <exec-root>/containerd/containerd.sock) and root under <data-root>/containerd.
+    argv = [
+        "dockerd",
+        "--config-file", cfg,
+        "--storage-driver", "vfs",
+        "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
+        "--bridge=none",
+        "-H", f"unix://{sock}",
+        "--data-root", root,
+        "--exec-root", os.path.join(tmp, "exec"),
+        "--pidfile", pidfile,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    d = Daemon("dockerd", argv, tmp=tmp, sock=sock, data_root=root,
+               docker_config=docker_config, env=env, pidfile=pidfile)
+    try:
+        err = None
+        try:
+            d.wait_ready(timeout=60)
+        except HarnessError as e:
+            err = str(e)
+        if err:
+            pytest.fail(err, pytrace=False)
+        yield d
+    finally:
+        report_problems(name, d.cleanup())
+        for p in _DOCKERD_GLOBAL_LEFTOVERS:  # files before their directories
+            if p in preexisting or not os.path.lexists(p):
+                continue
+            try:
+                if os.path.isdir(p) and not os.path.islink(p):
+                    os.rmdir(p)  # only if empty
+                else:
+                    os.unlink(p)
+            except OSError:
+                pass
+
+
+# The backend the suite runs against: SOCKERLESS_TEST_BACKEND=memory (default) or docker
+# (sockerlessd in front of a dockerd the harness starts). Tests that need another backend
+# carry @pytest.mark.backends(...) and are skipped with its reason.
+BACKEND = os.environ.get("SOCKERLESS_TEST_BACKEND", "memory")
+
+
+def purge_engine(d: "Daemon") -> None:
+    """Empties a Docker engine (containers, volumes, networks, images, build cache), so a
+    sockerlessd in front of it starts as a fresh daemon would."""
+    ids = d.docker("ps", "-aq").stdout.split()
+    if ids:
+        d.docker("rm", "-f", *ids, timeout=120)
+    d.docker("volume", "prune", "-f", timeout=60)
+    d.docker("network", "prune", "-f", timeout=60)
+    images = d.docker("images", "-aq").stdout.split()
+    if images:
+        d.docker("rmi", "-f", *sorted(set(images)), timeout=120)
+    d.docker("builder", "prune", "-af", timeout=60)
+
+
 def report_problems(who: str, problems: list[str]) -> None:
     for p in problems:
         warnings.warn(f"{who} teardown: {p}")
@@ -527,9 +624,12 @@ def report_problems(who: str, problems: list[str]) -> None:
 class SockerlessFactory:
     """Starts sockerlessd instances and tears all of them down on close()."""
 
-    def __init__(self, docker_config: str, binary: str | None = None):
+    def __init__(self, docker_config: str, binary: str | None = None,
+                 backend_args: Sequence[str] = ()):
         self.binary = binary or SOCKERLESSD
         self.docker_config = docker_config
+        # Prepended to every daemon's own flags: the backend under test and its engine.
+        self.backend_args = list(backend_args)
         self.daemons: list[Daemon] = []
         self.tmpdirs: list[str] = []
 
@@ -569,7 +669,7 @@ class SockerlessFactory:
             argv += ["--data-root", data_root]
         if log_level is not None:
             argv += ["--log-level", log_level]
-        argv += list(extra)
+        argv += self.backend_args + list(extra)
         # Hermetic environment: nothing from the caller's SOCKERLESS_* / DOCKER_*.
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("SOCKERLESS_", "DOCKER_"))}

@@ -158,6 +158,7 @@ def test_dockerignore_quiet_tags_and_target(pulled, sockerlessd, dockerd, tmp_pa
     assert listings["sockerlessd"] == listings["dockerd"]
 
 
+@pytest.mark.backends("memory", reason="sockerless's builder applies .dockerignore to raw contexts; dockerd's classic builder leaves that to the client")
 def test_daemon_applies_dockerignore_to_raw_contexts(pulled, sockerlessd):
     """A client that sends everything still gets .dockerignore applied by sockerless."""
     buf = io.BytesIO()
@@ -193,6 +194,7 @@ def test_failing_run_reports_exit_code(pulled, sockerlessd, dockerd, tmp_path):
         assert "before" in r.stdout
 
 
+@pytest.mark.backends("memory", reason="sockerless refuses BuildKit sessions; dockerd serves them")
 def test_buildkit_session_is_refused(sockerlessd):
     r = sockerlessd.raw("POST", "/build?version=2", b"", {"Content-Type": "application/x-tar"})
     assert r.status == 400
@@ -321,6 +323,7 @@ def test_from_scratch_matches_dockerd(sockerlessd, dockerd, tmp_path, clean):
     assert results["sockerlessd"]["run"].startswith("hi from scratch\n")
 
 
+@pytest.mark.backends("memory", reason="heredocs are sockerless's builder's; dockerd's classic builder has none")
 @pytest.mark.timeout(120)
 def test_shebang_heredoc_runs_as_a_file(pulled, sockerlessd, tmp_path, clean):
     """RUN <<EOF with a #! line runs the body as /dev/pipes/EOF, as BuildKit does (dockerd's

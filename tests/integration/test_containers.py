@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from harness import BACKEND
+
 
 @pytest.fixture(autouse=True)
 def no_leftover_containers(sockerlessd):
@@ -178,7 +180,8 @@ def test_exec_output_exit_code_stdin_user(sockerlessd, busybox):
     r = sockerlessd.docker("exec", "-u", "1000", "-w", "/tmp", "-e", "A=b", "exec-box", "sh", "-c", 'echo "$(id -u) $(pwd) $A"')
     assert r.stdout == "1000 /tmp b\n"
     r = sockerlessd.docker("exec", "exec-box", "no-such-command")
-    assert r.returncode == 127
+    # 127 as moby >= 23 answers; through the docker backend, the harness's dockerd 20.10: 126
+    assert r.returncode == (126 if BACKEND == "docker" else 127)
     assert "executable file not found" in (r.stdout + r.stderr)
     assert sockerlessd.docker("exec", "-d", "exec-box", "sh", "-c", "echo made > /tmp/made").returncode == 0
     time.sleep(0.5)
@@ -335,6 +338,7 @@ def test_cp_into_created_running_and_stopped(sockerlessd, busybox, tmp_path):
     sockerlessd.docker("rm", "-f", cid, run_id)
 
 
+@pytest.mark.backends("memory", reason="a documented difference: sockerless refuses escaping archives whole with 400")
 def test_cp_refuses_archives_that_escape(sockerlessd, busybox, tmp_path):
     import io
     import tarfile
@@ -444,5 +448,7 @@ def test_diff_lists_added_changed_deleted(sockerlessd, busybox):
     time.sleep(0.5)
     r = sockerlessd.docker("diff", cid)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["C /etc", "D /etc/group", "C /etc/passwd", "A /made", "C /tmp", "A /tmp/new"]
+    # (sockerless sorts; dockerd lists in its own walk order)
+    assert sorted(r.stdout.splitlines()) == ["A /made", "A /tmp/new", "C /etc", "C /etc/passwd",
+                                             "C /tmp", "D /etc/group"]
     sockerlessd.docker("rm", "-f", cid)

@@ -199,6 +199,7 @@ def test_data_root_flag_overrides_env(sockerlessd_factory):
         "SOCKERLESS_DATA_ROOT used although --data-root was given"
 
 
+@pytest.mark.backends("memory", reason="the daemon ID is the engine's")
 def test_second_daemon_different_socket_and_root_coexist(sockerlessd_factory):
     d1 = sockerlessd_factory.start()
     d2 = sockerlessd_factory.start()

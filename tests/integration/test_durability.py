@@ -14,6 +14,9 @@ import pytest
 
 from harness import wait_until
 
+pytestmark = pytest.mark.backends(
+    "memory", reason="the memory backend's own state and containers across restarts")
+
 
 @pytest.fixture
 def image(registry):

@@ -12,7 +12,6 @@ import json
 import os
 import queue
 import selectors
-import signal
 import subprocess
 import threading
 import time
@@ -43,7 +42,7 @@ def _hup_and_find_reload(d):
     Returns (since, until, event)."""
     since = int(time.time())
     sent_ns = time.time_ns()
-    d.signal(signal.SIGHUP)
+    d.reload()
     deadline = time.monotonic() + 8
     while True:
         time.sleep(0.3)
@@ -152,7 +151,7 @@ def test_streaming_events_sdk(engine):
         wait_until(lambda: engine.raw("GET", "/info").json()["NEventsListener"] >= 1,
                    timeout=3, what="NEventsListener >= 1 while a stream is open")
         sent = time.monotonic()
-        engine.signal(signal.SIGHUP)
+        engine.reload()
         while True:
             left = 5 - (time.monotonic() - sent)
             assert left > 0, "reload event did not arrive on the open stream within 5s"
@@ -201,7 +200,7 @@ def test_streaming_events_cli(engine):
         wait_until(lambda: p.poll() is not None or _listeners(engine) >= 1,
                    timeout=5, what="docker events to subscribe")
         assert p.poll() is None, p.stderr.read().decode()
-        engine.signal(signal.SIGHUP)
+        engine.reload()
         sel = selectors.DefaultSelector()
         sel.register(p.stdout, selectors.EVENT_READ)
         buf = b""

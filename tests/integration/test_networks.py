@@ -37,6 +37,7 @@ def links() -> set[str]:
     return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
 
 
+@pytest.mark.backends("memory", reason="the harness's dockerd runs with --bridge=none")
 def test_predefined_networks(sockerlessd):
     names = sockerlessd.docker("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout.split("\n")
     assert {"bridge bridge", "host host", "none null"} <= set(names)
@@ -44,6 +45,7 @@ def test_predefined_networks(sockerlessd):
     assert r.returncode != 0 and "bridge is a pre-defined network and cannot be removed" in r.stderr
 
 
+@pytest.mark.backends("memory", reason="the harness's dockerd runs with --bridge=none")
 def test_default_bridge_gives_an_address_and_a_route_to_the_gateway(sockerlessd, busybox):
     doc = json.loads(sockerlessd.docker("network", "inspect", "bridge").stdout)[0]
     subnet = doc["IPAM"]["Config"][0]["Subnet"]
@@ -112,6 +114,7 @@ def test_connect_and_disconnect_a_running_container(sockerlessd, busybox):
     sockerlessd.docker("rm", "-f", a, b)
 
 
+@pytest.mark.backends("memory", reason="the harness's dockerd runs with --iptables=false")
 def test_published_port_reaches_the_container(sockerlessd, busybox):
     port = free_tcp_port()
     cid = sockerlessd.docker("run", "-d", "-p", f"127.0.0.1:{port}:80", busybox, "sh", "-c",
@@ -140,6 +143,7 @@ def test_published_port_reaches_the_container(sockerlessd, busybox):
     assert r.stdout.strip() == "{}"
 
 
+@pytest.mark.timeout(90)  # dockerd looks for a "nosuchdriver" plugin for a while
 def test_network_errors_match_dockerd(pair):
     outs = {}
     for name in ("sockerlessd", "dockerd"):
@@ -215,6 +219,7 @@ def test_network_container_mode_matches_dockerd(target):
     assert state == "created 128 No such container: nosuchctr", (d.name, state)
 
 
+@pytest.mark.backends("memory", reason="the harness's dockerd runs with --iptables=false")
 def test_bridge_networks_are_isolated_from_each_other(sockerlessd, busybox):
     """As dockerd's isolation chains: containers on different bridge networks cannot reach
     each other's addresses; an internal network forwards nothing in or out; a container on

@@ -15,9 +15,11 @@ import pytest
 
 from harness import SOCKERLESSD, Daemon, report_problems, wait_until
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("setpriv"),
-    reason="needs root (to become another user) and setpriv")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                       reason="needs root (to become another user) and setpriv"),
+    pytest.mark.backends("memory", reason="the memory backend without privileges"),
+]
 
 NOBODY = pwd.getpwnam("nobody")
 

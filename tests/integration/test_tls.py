@@ -12,8 +12,8 @@ from harness import SockerlessFactory, free_tcp_port, tcp_request
 
 
 @pytest.fixture(scope="module")
-def tls_daemon(docker_config, tls_files):
-    f = SockerlessFactory(docker_config)
+def tls_daemon(docker_config, tls_files, backend_args):
+    f = SockerlessFactory(docker_config, backend_args=backend_args)
     try:
         port = free_tcp_port()
         # The unix socket (plain) stays for the readiness probe; TLS applies to tcp://.
@@ -34,11 +34,11 @@ def _ctx(tls_files, cert: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def test_cli_version_over_mutual_tls(tls_daemon, tls_files):
+def test_cli_version_over_mutual_tls(tls_daemon, tls_files, api_max):
     r = tls_daemon.docker("version", "--format", "{{.Server.Platform.Name}} {{.Server.APIVersion}}",
                           host_args=tls_files.client_args(tls_daemon.tcp, cert="good"))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "sockerless 1.44"
+    assert r.stdout.strip() == f"sockerless {api_max}"
 
 
 @pytest.mark.parametrize("cert", [None, "rogue"], ids=["no-client-cert", "rogue-ca-cert"])
@@ -49,7 +49,7 @@ def test_cli_rejected_without_valid_client_cert(tls_daemon, tls_files, cert):
     assert "Server:" not in r.stdout or "sockerless" not in r.stdout
 
 
-def test_sdk_over_mutual_tls(tls_daemon, tls_files, monkeypatch):
+def test_sdk_over_mutual_tls(tls_daemon, tls_files, monkeypatch, api_max):
     import docker
     import docker.tls
 
@@ -63,7 +63,7 @@ def test_sdk_over_mutual_tls(tls_daemon, tls_files, monkeypatch):
                             timeout=10)
     try:
         assert c.ping() is True
-        assert c.version()["ApiVersion"] == "1.44"
+        assert c.version()["ApiVersion"] == api_max
     finally:
         c.close()
 
