@@ -45,10 +45,12 @@ tsan:
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 300 -j $(JOBS)
 
 # Real clients against a live daemon, beside the reference dockerd; the offline image
-# fixtures' own smoke tests first.
+# fixtures' own smoke tests first. The suite runs twice: on the memory backend, then on the
+# docker backend in front of a dockerd of its own.
 integration: build
 	$(PYTEST) -q tests/fixtures
 	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
+	SOCKERLESS_TEST_BACKEND=docker SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
 
 test: deps build
 	$(MAKE) format-check

@@ -545,8 +545,9 @@ def _dockerd_skip_reason() -> str | None:
 
 
 @contextlib.contextmanager
-def run_dockerd(docker_config: str, name: str):
-    """A private dockerd (with its own containerd) for the length of the block."""
+def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = ()):
+    """A private dockerd (with its own containerd) for the length of the block; `extra`
+    flags are added (more listeners, TLS)."""
     reason = _dockerd_skip_reason()
     if reason:
         pytest.skip(reason)
@@ -569,6 +570,7 @@ def run_dockerd(docker_config: str, name: str):
         "--data-root", root,
         "--exec-root", os.path.join(tmp, "exec"),
         "--pidfile", pidfile,
+        *extra,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
     d = Daemon("dockerd", argv, tmp=tmp, sock=sock, data_root=root,

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from harness import DOCKER_CLI, cli_env, make_tmpdir, run_dockerd, wait_until
+from harness import DOCKER_CLI, cli_env, free_tcp_port, make_tmpdir, run_dockerd, wait_until
 
 pytestmark = pytest.mark.backends("docker", reason="scenarios of the docker backend itself")
 
@@ -137,3 +137,42 @@ def test_engine_dying_mid_request_then_coming_back(docker_config, sockerlessd_fa
         if os.path.lexists(link):
             os.unlink(link)
         os.rmdir(links)
+
+
+@pytest.mark.timeout(120)
+def test_engine_over_tcp_with_mutual_tls(docker_config, sockerlessd_factory, tls_files,
+                                         tmp_path):
+    """DOCKER_CERT_PATH semantics: ca.pem, cert.pem and key.pem from one directory; the
+    engine's certificate is checked (the harness's certificates name 127.0.0.1)."""
+    port = free_tcp_port()
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    for name, src in (("ca.pem", tls_files.ca), ("cert.pem", tls_files.client_cert),
+                      ("key.pem", tls_files.client_key)):
+        (certs / name).symlink_to(src)
+    with run_dockerd(docker_config, "tls-dockerd",
+                     ["-H", f"tcp://127.0.0.1:{port}", *tls_files.server_args()]) as engine:
+        s = sockerlessd_factory.start("--docker-host", f"tcp://127.0.0.1:{port}",
+                                      "--docker-tlsverify", "--docker-cert-path", str(certs))
+        r = s.docker("version", "--format", "{{.Server.Platform.Name}} {{.Server.Version}}")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("sockerless "), r.stdout
+        r = s.docker("volume", "create", "over-tls")
+        assert r.returncode == 0, r.stderr
+        assert "over-tls" in engine.docker("volume", "ls", "-q").stdout.split()
+
+        # Certificates from another CA: the engine is not trusted, and the error says so.
+        rogue = tmp_path / "rogue"
+        rogue.mkdir()
+        for name, src in (("ca.pem", tls_files.rogue_ca), ("cert.pem", tls_files.rogue_cert),
+                          ("key.pem", tls_files.rogue_key)):
+            (rogue / name).symlink_to(src)
+        bad = sockerlessd_factory.start("--docker-host", f"tcp://127.0.0.1:{port}",
+                                        "--docker-tlsverify", "--docker-cert-path", str(rogue),
+                                        wait=False)
+        sock = os.path.join(bad.tmp, "sockerless.sock")
+        wait_until(lambda: os.path.exists(sock), timeout=10, what="the daemon's socket")
+        time.sleep(0.2)
+        r = bad.raw("GET", "/_ping")
+        assert r.status == 502, r
+        assert f"TLS with the Docker engine at tcp://127.0.0.1:{port} failed" in r.json()["message"]

@@ -138,9 +138,10 @@ TEST_F(ProxyTest, UnreachableEngineIs502NamingIt) {
             std::string::npos)
       << answer;
   // The engine coming up is picked up by the next request.
-  engine_routes_.add("GET", "/_ping",
-                     {[](http::Request&, http::Responder& r) { r.send(http::Response::text(200, "OK")); },
-                      http::Execution::Inline, http::BodyMode::Buffered});
+  engine_routes_.add(
+      "GET", "/_ping",
+      {[](http::Request&, http::Responder& r) { r.send(http::Response::text(200, "OK")); },
+       http::Execution::Inline, http::BodyMode::Buffered});
   start_engine();
   c.send("GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n");
   answer = c.read_until("\r\n\r\nOK");
@@ -149,13 +150,14 @@ TEST_F(ProxyTest, UnreachableEngineIs502NamingIt) {
 }
 
 TEST_F(ProxyTest, VersionLoweredAndHeadersPassedOn) {
-  engine_routes_.add("POST", "/echo",
-                     {[](http::Request& req, http::Responder& r) {
-                        r.send(http::Response::text(
-                            201, req.target + "|" + req.headers.get("X-Registry-Auth").value_or("") +
-                                     "|" + req.body));
-                      },
-                      http::Execution::Blocking, http::BodyMode::Buffered});
+  engine_routes_.add(
+      "POST", "/echo",
+      {[](http::Request& req, http::Responder& r) {
+         r.send(http::Response::text(
+             201,
+             req.target + "|" + req.headers.get("X-Registry-Auth").value_or("") + "|" + req.body));
+       },
+       http::Execution::Blocking, http::BodyMode::Buffered});
   engine_version_ = "1.45";  // newer than sockerless: clients are told 1.44
   start_engine();
   start_proxy();

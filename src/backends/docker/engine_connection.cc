@@ -23,7 +23,9 @@
 namespace sockerless::backends::docker {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string openssl_error() {
   unsigned long e = ERR_get_error();
@@ -130,8 +132,8 @@ class TlsConnection final : public EngineConnection {
  public:
   TlsConnection(UniqueFd fd, const EngineAddress& a) : fd_(std::move(fd)) {
     auto fail = [&a](const std::string& why) {
-      return BadGateway("docker backend: TLS with the Docker engine at " + a.url + " failed: " +
-                        why);
+      return BadGateway("docker backend: TLS with the Docker engine at " + a.url +
+                        " failed: " + why);
     };
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (!ctx_) throw fail(openssl_error());
@@ -156,8 +158,8 @@ class TlsConnection final : public EngineConnection {
     if (a.verify) SSL_set1_host(ssl_, a.host.c_str());
     if (SSL_connect(ssl_) != 1) {
       long verify = SSL_get_verify_result(ssl_);
-      std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify)
-                                            : openssl_error();
+      std::string why =
+          verify != X509_V_OK ? X509_verify_cert_error_string(verify) : openssl_error();
       throw fail(why);
     }
   }

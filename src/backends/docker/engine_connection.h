@@ -11,8 +11,8 @@
 namespace sockerless::backends::docker {
 
 struct EngineAddress {
-  std::string url;        // as shown in messages: "unix:///var/run/docker.sock"
-  std::string unix_path;  // for unix://
+  std::string url;         // as shown in messages: "unix:///var/run/docker.sock"
+  std::string unix_path;   // for unix://
   std::string host, port;  // for tcp://
   bool tls = false;
   bool verify = false;  // check the engine's certificate against ca_file and its name

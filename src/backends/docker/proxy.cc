@@ -4,16 +4,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
-#include <nlohmann/json.hpp>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
-#include <spdlog/spdlog.h>
 #include <system_error>
 
 #include "api/errors.h"
@@ -37,8 +37,10 @@ constexpr std::uint64_t kWholeBody = 1 << 20;
 // Fields that describe one hop of HTTP, never forwarded as they are.
 bool hop_by_hop(std::string_view name) {
   static const std::set<std::string, http::CaseInsensitiveLess> fields = {
-      "Connection", "Keep-Alive", "Proxy-Connection", "TE",   "Trailer", "Transfer-Encoding",
-      "Upgrade",    "Content-Length", "Date"};
+      "Connection", "Keep-Alive",     "Proxy-Connection",
+      "TE",         "Trailer",        "Transfer-Encoding",
+      "Upgrade",    "Content-Length", "Date",
+      "Expect"};  // sockerless's server answers 100-continue itself
   return fields.count(std::string(name)) > 0;
 }
 
@@ -162,10 +164,9 @@ bool is_hijack_path(std::string_view path) {
 }
 
 std::string version_path(const http::Request& r) {
-  return api::split_version_prefix(http::percent_decode(
-                                       std::string_view(r.target).substr(
-                                           0, std::string_view(r.target).find('?')),
-                                       false))
+  return api::split_version_prefix(
+             http::percent_decode(
+                 std::string_view(r.target).substr(0, std::string_view(r.target).find('?')), false))
       .rest;
 }
 
@@ -397,7 +398,7 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
     if (ec == bh::error::need_buffer) ec = {};
     std::size_t n = sizeof chunk - res.body().size;
     if (n > 0 && !writer.write(std::string_view(chunk, n))) return;  // the client left
-    if (ec == net::error::operation_aborted) return;                  // the client left
+    if (ec == net::error::operation_aborted) return;                 // the client left
     if (ec) {
       spdlog::warn("docker backend: {} {}: the engine at {} broke off its answer: {}", req.method,
                    target, options_.engine.url, ec.message());
@@ -451,8 +452,8 @@ std::string route_label(std::string_view path) {
   };
   std::string_view first = segs[0];
   if (first == "images" || first == "distribution") {
-    static const std::set<std::string_view> verbs = {"json",   "create", "load",
-                                                     "get",    "search", "prune"};
+    static const std::set<std::string_view> verbs = {"json", "create", "load",
+                                                     "get",  "search", "prune"};
     static const std::set<std::string_view> tails = {"json", "history", "push", "tag", "get"};
     if (segs.size() == 2 && first == "images" && verbs.count(segs[1]))
       return "/images/" + std::string(segs[1]);
@@ -460,7 +461,7 @@ std::string route_label(std::string_view path) {
       return "/" + std::string(first) + "/{name}/" + std::string(segs.back());
     return "/" + std::string(first) + "/{name}";
   }
-  static const std::set<std::string_view> by_id = {"containers", "exec",  "networks",
+  static const std::set<std::string_view> by_id = {"containers", "exec",     "networks",
                                                    "volumes",    "services", "tasks",
                                                    "secrets",    "configs",  "nodes"};
   static const std::set<std::string_view> collection_verbs = {"json", "create", "prune"};
