@@ -6,7 +6,7 @@ ARGS       ?=
 PYTEST     ?= .venv/bin/pytest
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-build configure build run test unit asan tsan integration format format-check clean
+.PHONY: all deps deps-build configure build run test unit asan tsan integration bench format format-check clean
 
 all: build
 
@@ -51,6 +51,15 @@ integration: build
 	$(PYTEST) -q tests/fixtures
 	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
 	SOCKERLESS_TEST_BACKEND=docker SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
+
+# sockerless against dockerd (and the docker backend), same run, alternating; writes
+# bench/results.json, bench/RESULTS.md and bench/latency.png. Not part of `make test`.
+# BENCH_ARGS=--quick for a short smoke run.
+BENCH_ARGS ?=
+bench: build
+	scripts/install-deps.sh --bench
+	.venv/bin/python bench/run.py $(BENCH_ARGS)
+	python3 bench/report.py
 
 test: deps build
 	$(MAKE) format-check

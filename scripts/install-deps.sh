@@ -3,6 +3,7 @@
 # for the test clients, from PyPI by name. Idempotent: skips what is already present.
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --build    build dependencies only (what `make run` needs)
+#   scripts/install-deps.sh --bench    also what `make bench` needs (plots)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,8 +20,11 @@ test_pkgs=(
   python3 python3-venv python3-pip curl socat apache2-utils docker-compose tmux
 )
 
+bench_pkgs=(python3-matplotlib)
+
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = "--build" ] || pkgs+=("${test_pkgs[@]}")
+[ "$mode" = "--bench" ] && pkgs+=("${bench_pkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

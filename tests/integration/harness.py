@@ -545,9 +545,10 @@ def _dockerd_skip_reason() -> str | None:
 
 
 @contextlib.contextmanager
-def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = ()):
+def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = (),
+                storage_driver: str = "vfs", wait: bool = True):
     """A private dockerd (with its own containerd) for the length of the block; `extra`
-    flags are added (more listeners, TLS)."""
+    flags are added (more listeners, TLS). wait=False: yield before it answers."""
     reason = _dockerd_skip_reason()
     if reason:
         pytest.skip(reason)
@@ -563,7 +564,7 @@ def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = ()):
     argv = [
         "dockerd",
         "--config-file", cfg,
-        "--storage-driver", "vfs",
+        "--storage-driver", storage_driver,
         "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
         "--bridge=none",
         "-H", f"unix://{sock}",
@@ -578,7 +579,8 @@ def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = ()):
     try:
         err = None
         try:
-            d.wait_ready(timeout=60)
+            if wait:
+                d.wait_ready(timeout=60)
         except HarnessError as e:
             err = str(e)
         if err:
