@@ -7,11 +7,11 @@
 //
 // Prints one JSON document: counts, rate, latency percentiles (microseconds) and up to
 // 2000 evenly spaced samples of the sorted latencies (for plots).
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -61,17 +61,28 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--socket") o.socket = next();
-    else if (a == "--mode") o.mode = next();
-    else if (a == "--method") o.method = next();
-    else if (a == "--path") o.path = next();
-    else if (a == "--body") o.body = next();
-    else if (a == "--image") o.image = next();
-    else if (a == "--concurrency") o.concurrency = std::stoi(next());
-    else if (a == "--duration") o.duration = std::stod(next());
-    else if (a == "--requests") o.requests = std::stol(next());
-    else if (a == "--warmup") o.warmup = std::stod(next());
-    else usage("unknown argument " + a);
+    if (a == "--socket")
+      o.socket = next();
+    else if (a == "--mode")
+      o.mode = next();
+    else if (a == "--method")
+      o.method = next();
+    else if (a == "--path")
+      o.path = next();
+    else if (a == "--body")
+      o.body = next();
+    else if (a == "--image")
+      o.image = next();
+    else if (a == "--concurrency")
+      o.concurrency = std::stoi(next());
+    else if (a == "--duration")
+      o.duration = std::stod(next());
+    else if (a == "--requests")
+      o.requests = std::stol(next());
+    else if (a == "--warmup")
+      o.warmup = std::stod(next());
+    else
+      usage("unknown argument " + a);
   }
   if (o.socket.empty()) usage("--socket is required");
   if (o.duration <= 0 && o.requests <= 0) usage("give --duration or --requests");
@@ -147,11 +158,10 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::vector<std::int64_t> latencies;  // microseconds
   Clock::time_point start = Clock::now();
-  Clock::time_point measure_start = start + std::chrono::duration_cast<Clock::duration>(
-                                                std::chrono::duration<double>(o.warmup));
-  Clock::time_point deadline =
-      measure_start +
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+  Clock::time_point measure_start =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
+  Clock::time_point deadline = measure_start + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(o.duration));
 
   auto worker = [&] {
     Connection c(o.socket);
@@ -177,9 +187,9 @@ int main(int argc, char** argv) {
     threads.emplace_back(worker);
   for (auto& t : threads)
     t.join();
-  double seconds = std::chrono::duration<double>(Clock::now() - (o.duration > 0 ? measure_start
-                                                                                 : start))
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(Clock::now() - (o.duration > 0 ? measure_start : start))
+          .count();
 
   std::sort(latencies.begin(), latencies.end());
   auto pct = [&](double p) -> std::int64_t {

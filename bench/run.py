@@ -65,13 +65,15 @@ class Target:
     def pids(self) -> list[int]:
         return sorted({self.daemon.pid, *pids_referencing(self.marker)})
 
-    def rss_kib(self) -> int:
+    def rss_kib(self, field: str = "VmRSS") -> int:
+        """Summed over the engine's processes; RssAnon leaves out the pages of files
+        (binaries and shared libraries) that the page cache shares."""
         total = 0
         for pid in self.pids():
             try:
                 with open(f"/proc/{pid}/status") as f:
                     for line in f:
-                        if line.startswith("VmRSS:"):
+                        if line.startswith(field + ":"):
                             total += int(line.split()[1])
             except OSError:
                 pass
@@ -207,6 +209,8 @@ def main() -> int:
         time.sleep(1)
         for t in targets:
             record("idle RSS (daemon + helpers)", t.name, t.rss_kib() / 1024, "MiB")
+            record("idle anonymous RSS (daemon + helpers)", t.name,
+                   t.rss_kib("RssAnon") / 1024, "MiB")
 
         # -- /_ping ------------------------------------------------------------------
         for c in (1, 8, 64):

@@ -24,9 +24,7 @@
 #include "engine/containers.h"
 #include "engine/engine.h"
 #include "metrics/metrics.h"
-#include "monitor/archive_relay.h"
-#include "monitor/exec_relay.h"
-#include "monitor/monitor.h"
+#include "monitor/roles.h"
 #include "routes/docker_api.h"
 
 namespace sockerless::daemon {
@@ -270,26 +268,7 @@ int run(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (args.size() == 3 && args[1] == "monitor") {
-    // The per-container monitor role: detach from the daemon (it reaps this first
-    // process), then run the container.
-    pid_t child = ::fork();
-    if (child < 0) return 1;
-    if (child > 0) ::_exit(0);
-    return sockerless::monitor::run(args[2], 3);
-  }
-  if (args.size() == 3 && args[1] == "archive") {
-    pid_t child = ::fork();
-    if (child < 0) return 1;
-    if (child > 0) ::_exit(0);
-    return sockerless::monitor::run_archive_relay(3);
-  }
-  if (args.size() == 3 && args[1] == "exec-relay") {
-    pid_t child = ::fork();
-    if (child < 0) return 1;
-    if (child > 0) ::_exit(0);
-    ::setsid();
-    return sockerless::monitor::run_exec_relay(args[2], 3);
-  }
+  // The helper roles, when sockerless-monitor is not beside this binary.
+  if (auto code = sockerless::monitor::run_role(args)) return *code;
   return sockerless::daemon::run(args);
 }

@@ -289,6 +289,18 @@ std::vector<Container> Containers::list() const {
   return out;
 }
 
+void Containers::visit(const std::function<void(const Container&)>& fn) const {
+  std::lock_guard lock(mu_);
+  std::vector<const Container*> order;
+  order.reserve(by_id_.size());
+  for (const auto& [id, e] : by_id_)
+    order.push_back(&e->c);
+  std::sort(order.begin(), order.end(),
+            [](const Container* a, const Container* b) { return a->created > b->created; });
+  for (const Container* c : order)
+    fn(*c);
+}
+
 void Containers::persist(const Container& c) {
   db_.transaction([&] {
     auto s = db_.prepare("INSERT OR REPLACE INTO containers (id, name, doc) VALUES (?, ?, ?)");

@@ -82,6 +82,10 @@ class Containers {
   // NotFound "No such container: ref".
   Container get(const std::string& ref) const;
   std::vector<Container> list() const;
+  // Calls fn for every container, newest first, without copying them: under the
+  // containers' lock, so fn must not call back into Containers (nor into anything that
+  // may, like the image store).
+  void visit(const std::function<void(const Container&)>& fn) const;
 
   void start(const std::string& ref);
   // Stops with the container's stop signal, then SIGKILL after `timeout` seconds (the

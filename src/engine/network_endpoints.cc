@@ -36,18 +36,16 @@ std::string host_veth(const std::string& container_id, const std::string& networ
 void plug(const Net& n, const std::string& container_id, net::Ipv4 ip, const std::string& ns_path) {
   net::Netlink nl;
   std::string host = host_veth(container_id, n.rec.id);
-  std::string peer = "vp" + hashed(container_id + n.rec.id, 9);
   if (nl.link_exists(host)) nl.delete_link(host);
-  nl.create_veth(host, peer);
+  UniqueFd ns = net::open_netns(ns_path);
+  auto inside = net::Netlink::in_netns(ns.get());
+  int index = 0;
+  while (inside.link_exists("eth" + std::to_string(index)))
+    ++index;
+  std::string ifname = "eth" + std::to_string(index);
+  // The container's end is born inside, under its final name.
+  nl.create_veth(host, ifname, 0, ns.get());
   try {
-    UniqueFd ns = net::open_netns(ns_path);
-    nl.move_to_netns(peer, ns.get());
-    auto inside = net::Netlink::in_netns(ns.get());
-    int index = 0;
-    while (inside.link_exists("eth" + std::to_string(index)))
-      ++index;
-    std::string ifname = "eth" + std::to_string(index);
-    inside.rename(peer, ifname);
     inside.set_mac(ifname, net::mac_from_ipv4(ip));
     inside.add_address(ifname, net::to_in_addr(ip), n.addrs->subnet().prefix);
     inside.set_up(ifname);

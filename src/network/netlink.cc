@@ -165,7 +165,8 @@ void Netlink::create_bridge(const std::string& name, int mtu) {
   send_and_ack(req, "create bridge " + name);
 }
 
-void Netlink::create_veth(const std::string& name, const std::string& peer, int mtu) {
+void Netlink::create_veth(const std::string& name, const std::string& peer, int mtu,
+                          int peer_ns_fd) {
   Request req(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
   req.new_link(name, mtu);
   auto info = req.begin(IFLA_LINKINFO);
@@ -173,6 +174,7 @@ void Netlink::create_veth(const std::string& name, const std::string& peer, int 
   auto data = req.begin(IFLA_INFO_DATA);
   auto peer_info = req.begin(VETH_INFO_PEER);
   req.new_link(peer, mtu);
+  if (peer_ns_fd >= 0) req.attr_u32(IFLA_NET_NS_FD, static_cast<std::uint32_t>(peer_ns_fd));
   req.end(peer_info);
   req.end(data);
   req.end(info);

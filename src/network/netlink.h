@@ -27,7 +27,10 @@ class Netlink {
 
   // Links. `mtu` 0 keeps the kernel's default.
   void create_bridge(const std::string& name, int mtu = 0);
-  void create_veth(const std::string& name, const std::string& peer, int mtu = 0);
+  // A veth pair; with peer_ns_fd the peer is made right inside that network namespace
+  // (moving a link between namespaces afterwards costs the kernel an RCU grace period).
+  void create_veth(const std::string& name, const std::string& peer, int mtu = 0,
+                   int peer_ns_fd = -1);
   void delete_link(const std::string& name);
   void set_up(const std::string& name);
   void set_down(const std::string& name);

@@ -174,22 +174,29 @@ json port_list(const Container& c) {
   return out;
 }
 
+// Built field by field (an initializer list would copy every value once more): the list
+// of a thousand containers is mostly this.
 json list_item(const Container& c, const std::optional<engine::Health>& health) {
-  return {
-      {"Id", c.id},
-      {"Names", json::array({"/" + c.name})},
-      {"Image", c.image_ref},
-      {"ImageID", c.image_id},
-      {"Command", command_line(c)},
-      {"Created", c.created / 1'000'000'000},
-      {"Ports", port_list(c)},
-      {"Labels", c.config.value("Labels", json::object())},
-      {"State", c.state.status},
-      {"Status", status_text(c, health)},
-      {"HostConfig", {{"NetworkMode", c.host_config.value("NetworkMode", "default")}}},
-      {"NetworkSettings", {{"Networks", c.networks}}},
-      {"Mounts", mounts_json(c)},
-  };
+  json item = json::object();
+  item["Id"] = c.id;
+  item["Names"] = json::array({"/" + c.name});
+  item["Image"] = c.image_ref;
+  item["ImageID"] = c.image_id;
+  item["Command"] = command_line(c);
+  item["Created"] = c.created / 1'000'000'000;
+  item["Ports"] = port_list(c);
+  auto labels = c.config.find("Labels");
+  item["Labels"] = labels != c.config.end() && labels->is_object() ? *labels : json::object();
+  item["State"] = c.state.status;
+  item["Status"] = status_text(c, health);
+  json host = json::object();
+  host["NetworkMode"] = c.host_config.value("NetworkMode", "default");
+  item["HostConfig"] = std::move(host);
+  json settings = json::object();
+  settings["Networks"] = c.networks;
+  item["NetworkSettings"] = std::move(settings);
+  item["Mounts"] = mounts_json(c);
+  return item;
 }
 
 void list_containers(engine::Engine& engine, http::Request& req, http::Responder& out) {
@@ -198,57 +205,61 @@ void list_containers(engine::Engine& engine, http::Request& req, http::Responder
                     "is-task", "label", "name", "network", "publish", "since", "status", "volume"});
   bool all = req.query.get_bool("all");
   int limit = std::atoi(req.query.get("limit").value_or("-1").c_str());
-  auto containers = engine.containers().list();
   std::optional<std::int64_t> before, since;
   if (filters.has("before"))
     before = engine.containers().get(filters.values("before").front()).created;
   if (filters.has("since"))
     since = engine.containers().get(filters.values("since").front()).created;
+  // Resolved first: the image store is not to be asked from inside visit().
+  std::vector<std::pair<std::string, std::optional<std::string>>> ancestors;
+  for (const auto& v : filters.values("ancestor"))
+    ancestors.emplace_back(v, engine.images().store().find(v));
   json list = json::array();
-  for (const auto& c : containers) {
+  engine.containers().visit([&](const Container& c) {
+    if (limit > 0 && static_cast<int>(list.size()) >= limit) return;
     bool running = c.running();
     if (!all && !running && !filters.has("status") && !filters.has("exited") && limit <= 0 &&
         !before && !since)
-      continue;
-    if (!filters.exact_match("status", c.state.status)) continue;
+      return;
+    if (!filters.exact_match("status", c.state.status)) return;
     if (filters.has("id")) {
       bool ok = false;
       for (const auto& v : filters.values("id"))
         ok = ok || c.id.rfind(v, 0) == 0;
-      if (!ok) continue;
+      if (!ok) return;
     }
     if (filters.has("name")) {
       bool ok = false;
       for (const auto& v : filters.values("name"))
         ok = ok || c.name.find(v[0] == '/' ? v.substr(1) : v) != std::string::npos;
-      if (!ok) continue;
+      if (!ok) return;
     }
     if (filters.has("exited")) {
-      if (c.state.status != "exited") continue;
-      if (!filters.exact_match("exited", std::to_string(c.state.exit_code))) continue;
+      if (c.state.status != "exited") return;
+      if (!filters.exact_match("exited", std::to_string(c.state.exit_code))) return;
     }
     if (filters.has("ancestor")) {
       bool ok = false;
-      for (const auto& v : filters.values("ancestor")) {
-        auto id = engine.images().store().find(v);
+      for (const auto& [v, id] : ancestors)
         ok = ok || v == c.image_ref || (id && *id == c.image_id);
-      }
-      if (!ok) continue;
+      if (!ok) return;
     }
-    std::map<std::string, std::string> labels;
-    const json label_doc = c.config.value("Labels", json::object());
-    for (const auto& [k, v] : label_doc.items())
-      labels[k] = v.is_string() ? v.get<std::string>() : v.dump();
-    if (!filters.match_labels("label", labels)) continue;
-    if (before && c.created >= *before) continue;
-    if (since && c.created <= *since) continue;
+    if (filters.has("label")) {
+      std::map<std::string, std::string> labels;
+      auto label_doc = c.config.find("Labels");
+      if (label_doc != c.config.end() && label_doc->is_object())
+        for (const auto& [k, v] : label_doc->items())
+          labels[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      if (!filters.match_labels("label", labels)) return;
+    }
+    if (before && c.created >= *before) return;
+    if (since && c.created <= *since) return;
     if (filters.has("health")) {
       auto h = engine.health().health(c.id);
-      if (!filters.exact_match("health", h ? h->status : "none")) continue;
+      if (!filters.exact_match("health", h ? h->status : "none")) return;
     }
     list.push_back(list_item(c, engine.health().health(c.id)));
-    if (limit > 0 && static_cast<int>(list.size()) >= limit) break;
-  }
+  });
   out.send(api::json_response(200, list));
 }
 

@@ -25,6 +25,7 @@
 #include "monitor/archive_relay.h"
 #include "monitor/exec_relay.h"
 #include "monitor/monitor.h"
+#include "monitor/roles.h"
 #include "sandbox/cgroups.h"
 #include "sandbox/layout.h"
 #include "sandbox/sandbox.h"
@@ -150,7 +151,7 @@ class MemoryBackend final : public engine::Backend {
     host_ = sandbox::probe_host();
     if (!host_.rootless.empty()) spdlog::warn("memory backend: {}", host_.rootless);
     fs::create_directories(containers_dir_);
-    exe_ = self_exe();
+    exe_ = monitor::role_binary(self_exe());
   }
 
   engine::StartResult start(const engine::ContainerLaunch& launch) override {
