@@ -198,6 +198,27 @@ DockerProxy::DockerProxy(ProxyOptions options) : options_(std::move(options)) {}
 void DockerProxy::forget_engine() {
   std::lock_guard lock(mu_);
   api_.reset();
+  idle_.clear();
+}
+
+std::unique_ptr<EngineConnection> DockerProxy::take_idle() {
+  for (;;) {
+    std::unique_ptr<EngineConnection> conn;
+    {
+      std::lock_guard lock(mu_);
+      if (idle_.empty()) return nullptr;
+      conn = std::move(idle_.back());
+      idle_.pop_back();
+    }
+    // An idle connection has nothing to say: readable means closed (or broken).
+    pollfd p{conn->fd(), POLLIN, 0};
+    if (!conn->buffered() && ::poll(&p, 1, 0) == 0) return conn;
+  }
+}
+
+void DockerProxy::keep_idle(std::unique_ptr<EngineConnection> conn) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < 32) idle_.push_back(std::move(conn));
 }
 
 std::unique_ptr<EngineConnection> DockerProxy::connect() {
@@ -246,18 +267,14 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
                        std::min(engine.max, api::kMaxVersion));
     target = engine_target(req.target, engine.max);
   }
-  auto conn = connect();
   const std::string path = version_path(req);
 
   // The request head: the client's fields, minus this hop's; the body re-framed.
   std::string head = req.method + " " + target + " HTTP/1.1\r\n";
   for (const auto& [name, value] : req.headers.fields())
     if (!hop_by_hop(name)) head += name + ": " + value + "\r\n";
-  if (auto up = req.headers.get("Upgrade")) {
-    head += "Connection: Upgrade\r\nUpgrade: " + *up + "\r\n";
-  } else {
-    head += "Connection: close\r\n";
-  }
+  auto upgrade = req.headers.get("Upgrade");
+  if (upgrade) head += "Connection: Upgrade\r\nUpgrade: " + *upgrade + "\r\n";
   auto length = req.headers.get("Content-Length");
   bool chunked_body = req.body_fd && !length;
   if (req.body_fd && length)
@@ -272,49 +289,69 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
     forget_engine();
     return BadGateway("docker backend: the Docker engine at " + options_.engine.url + " " + what);
   };
-  try {
-    conn->write_all(head);
-    if (req.body_fd) {
-      char buf[kChunk];
-      for (;;) {
-        ssize_t n = ::read(req.body_fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw std::system_error(errno, std::generic_category(), "read request body");
-        if (n == 0) break;
-        if (chunked_body) {
-          char size_line[32];
-          int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", static_cast<size_t>(n));
-          conn->write_all(size_line, static_cast<std::size_t>(len));
-          conn->write_all(buf, static_cast<std::size_t>(n));
-          conn->write_all("\r\n", 2);
-        } else {
-          conn->write_all(buf, static_cast<std::size_t>(n));
-        }
-      }
-      if (chunked_body) conn->write_all("0\r\n\r\n", 5);
-    } else if (!req.body.empty()) {
-      conn->write_all(req.body);
-    }
-  } catch (const std::system_error& e) {
-    // The engine may have answered (an error) without reading the whole body: read on.
-    spdlog::debug("docker backend: sending {} {}: {}", req.method, target, e.what());
-  } catch (const std::exception& e) {
-    throw unreachable(std::string("failed while receiving the request: ") + e.what());
-  }
-
-  // The answer's head.
-  EngineStream stream(*conn);
+  // A kept connection the engine closed meanwhile is replaced once, when the request can
+  // be sent again (its body was not streamed).
+  std::unique_ptr<EngineConnection> conn;
   beast::flat_buffer buf;
-  bh::response_parser<bh::buffer_body> parser;
-  parser.header_limit(256 * 1024);
-  // Not boost::none: Boost 1.74 compares a Content-Length with the empty optional as larger.
-  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  if (req.method == "HEAD") parser.skip(true);
+  std::optional<bh::response_parser<bh::buffer_body>> parser;
+  bool sent = true;
+  for (int attempt = 0;; ++attempt) {
+    conn = attempt == 0 ? take_idle() : nullptr;
+    bool retry_allowed = conn && !req.body_fd;
+    if (!conn) conn = connect();
+    sent = true;
+    try {
+      conn->write_all(head);
+      if (req.body_fd) {
+        char chunk[kChunk];
+        for (;;) {
+          ssize_t n = ::read(req.body_fd.get(), chunk, sizeof chunk);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) throw std::system_error(errno, std::generic_category(), "read request body");
+          if (n == 0) break;
+          if (chunked_body) {
+            char size_line[32];
+            int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", static_cast<size_t>(n));
+            conn->write_all(size_line, static_cast<std::size_t>(len));
+            conn->write_all(chunk, static_cast<std::size_t>(n));
+            conn->write_all("\r\n", 2);
+          } else {
+            conn->write_all(chunk, static_cast<std::size_t>(n));
+          }
+        }
+        if (chunked_body) conn->write_all("0\r\n\r\n", 5);
+      } else if (!req.body.empty()) {
+        conn->write_all(req.body);
+      }
+    } catch (const std::system_error& e) {
+      // The engine may have answered (an error) without reading the whole body: read on.
+      spdlog::debug("docker backend: sending {} {}: {}", req.method, target, e.what());
+      sent = false;
+    } catch (const std::exception& e) {
+      throw unreachable(std::string("failed while receiving the request: ") + e.what());
+    }
+    if (!sent && retry_allowed) continue;
+
+    // The answer's head.
+    EngineStream stream(*conn);
+    buf.clear();
+    parser.emplace();
+    parser->header_limit(256 * 1024);
+    // Not boost::none: Boost 1.74 compares a Content-Length with the empty optional as larger.
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+    if (req.method == "HEAD") parser->skip(true);
+    beast::error_code ec;
+    bh::read_header(stream, buf, *parser, ec);
+    if (!ec) break;
+    if (retry_allowed && buf.size() == 0) continue;
+    throw unreachable("closed the connection before answering (" + ec.message() + ")");
+  }
+  EngineStream stream(*conn);
   beast::error_code ec;
-  bh::read_header(stream, buf, parser, ec);
-  if (ec) throw unreachable("closed the connection before answering (" + ec.message() + ")");
-  auto& res = parser.get();
+  auto& res = parser->get();
   int status = res.result_int();
+  // Once the whole answer is read, the connection serves the next request.
+  auto reusable = [&] { return sent && !upgrade && res.keep_alive() && parser->is_done(); };
 
   http::Headers headers;
   for (const auto& field : res) {
@@ -332,7 +369,7 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
   bool raw_stream = content_type == "application/vnd.docker.raw-stream" ||
                     content_type == "application/vnd.docker.multiplexed-stream";
   if (status == 101 || (status == 200 && raw_stream && is_hijack_path(path) && !res.chunked() &&
-                        !parser.content_length())) {
+                        !parser->content_length())) {
     http::Response h;
     h.status = status;
     h.reason = std::string(res.reason());
@@ -351,22 +388,23 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
     if (!hop_by_hop(name)) out_headers.add(name, value);
 
   bool no_body = req.method == "HEAD" || status / 100 == 1 || status == 204 || status == 304;
-  auto known = parser.content_length();
+  auto known = parser->content_length();
   if (no_body || (known && *known <= kWholeBody)) {
     std::string body;
     if (!no_body) {
       body.resize(*known);
       std::size_t got = 0;
-      while (!parser.is_done()) {
+      while (!parser->is_done()) {
         res.body().data = body.data() + got;
         res.body().size = body.size() - got;
-        bh::read_some(stream, buf, parser, ec);
+        bh::read_some(stream, buf, *parser, ec);
         if (ec == bh::error::need_buffer) ec = {};
         got = body.size() - res.body().size;
         if (ec) throw unreachable("broke off its answer (" + ec.message() + ")");
       }
       body.resize(got);
     }
+    if (reusable()) keep_idle(std::move(conn));
     if (status == 200 && (path == "/version" || path == "/info")) {
       try {
         auto doc = json::parse(body);
@@ -391,10 +429,10 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
   http::StreamWriter writer = out.stream(status, std::move(out_headers));
   stream.watch(writer.fd());
   char chunk[kChunk];
-  while (!parser.is_done()) {
+  while (!parser->is_done()) {
     res.body().data = chunk;
     res.body().size = sizeof chunk;
-    bh::read_some(stream, buf, parser, ec);
+    bh::read_some(stream, buf, *parser, ec);
     if (ec == bh::error::need_buffer) ec = {};
     std::size_t n = sizeof chunk - res.body().size;
     if (n > 0 && !writer.write(std::string_view(chunk, n))) return;  // the client left
@@ -407,6 +445,7 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
       return;
     }
   }
+  if (reusable()) keep_idle(std::move(conn));
 }
 
 http::ServerHooks docker_proxy_hooks(DockerProxy& proxy) {

@@ -46,11 +46,15 @@ class DockerProxy {
 
  private:
   std::unique_ptr<EngineConnection> connect();
+  // A kept-alive connection from an earlier request, if one is idle and still open.
+  std::unique_ptr<EngineConnection> take_idle();
+  void keep_idle(std::unique_ptr<EngineConnection> conn);
   void forget_engine();
 
   ProxyOptions options_;
   std::mutex mu_;
   std::optional<EngineApi> api_;
+  std::vector<std::unique_ptr<EngineConnection>> idle_;
 };
 
 // Hooks for http::Server: the version prefix checked against sockerless's range, every
