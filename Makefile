@@ -59,7 +59,7 @@ BENCH_ARGS ?=
 bench: build
 	scripts/install-deps.sh --bench
 	.venv/bin/python bench/run.py $(BENCH_ARGS)
-	python3 bench/report.py
+	/usr/bin/python3 bench/report.py
 
 test: deps build
 	$(MAKE) format-check

@@ -36,7 +36,14 @@ std::string host_veth(const std::string& container_id, const std::string& networ
 void plug(const Net& n, const std::string& container_id, net::Ipv4 ip, const std::string& ns_path) {
   net::Netlink nl;
   std::string host = host_veth(container_id, n.rec.id);
-  if (nl.link_exists(host)) nl.delete_link(host);
+  // A previous run's veth may still be going away with its namespace (see detach).
+  if (nl.link_exists(host)) {
+    try {
+      nl.delete_link(host);
+    } catch (const std::exception&) {
+      if (nl.link_exists(host)) throw;  // not gone by itself meanwhile
+    }
+  }
   UniqueFd ns = net::open_netns(ns_path);
   auto inside = net::Netlink::in_netns(ns.get());
   int index = 0;
@@ -279,8 +286,11 @@ void Networks::publish_ports(const std::string& container_id, const std::string&
 void Networks::detach(const std::string& container_id, json& endpoints, json& ports) {
   std::lock_guard lock(s_->mu);
   s_->proxies.erase(container_id);
+  // The veths are not deleted one by one (each deletion waits for an RCU grace period,
+  // 10-20 ms that a `docker wait` would see): they go with the namespace, which the
+  // kernel tears down in the background once its last reference, the file below, is gone.
   for (auto& [id, n] : s_->nets)
-    if (n.endpoints.count(container_id)) leave(n, plumbing_, container_id);
+    if (n.endpoints.count(container_id)) leave(n, false, container_id);
   if (plumbing_) {
     std::string ns_path = data_root_ + "/netns/" + container_id;
     try {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api/filters.h"
+#include "api/log_line.h"
 #include "api/mux.h"
 #include "api/respond.h"
 #include "common/errors.h"
@@ -288,11 +289,13 @@ struct LogLine {
   std::int64_t nanos = 0;
 };
 
-std::optional<LogLine> parse_log_line(const std::string& raw) {
-  json j = json::parse(raw, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
-  LogLine l{j.value("stream", "stdout"), j.value("log", ""), j.value("time", ""), 0};
-  if (auto t = parse_api_timestamp(l.time)) l.nanos = unix_nanos(*t);
+// `with_time`: also parse the timestamp into nanos (only --since/--until need it).
+std::optional<LogLine> parse_log_line(std::string_view raw, bool with_time) {
+  auto e = api::parse_log_entry(raw);
+  if (!e) return std::nullopt;
+  LogLine l{std::move(e->stream), std::move(e->text), std::move(e->time), 0};
+  if (with_time)
+    if (auto t = parse_api_timestamp(l.time)) l.nanos = unix_nanos(*t);
   return l;
 }
 
@@ -321,9 +324,26 @@ bool wanted(const LogLine& l, const LogOptions& o) {
 // Writes the log through `write` (false: stop); with follow, keeps going while
 // `still_running` says so.
 void stream_log(const std::string& path, const LogOptions& o, bool tty,
-                const std::function<bool(const std::string&)>& write,
+                const std::function<bool(const std::string&)>& write_out,
                 const std::function<bool()>& still_running,
                 const std::function<bool()>& client_gone) {
+  // Frames go out in batches of up to 64 KiB (one chunk each), not one chunk per line; a
+  // batch is flushed whenever the log has nothing more to give right now.
+  std::string batch;
+  auto write = [&](const std::string& framed) {
+    batch += framed;
+    if (batch.size() < 64 * 1024) return true;
+    bool ok = write_out(batch);
+    batch.clear();
+    return ok;
+  };
+  auto flush = [&] {
+    if (batch.empty()) return true;
+    bool ok = write_out(batch);
+    batch.clear();
+    return ok;
+  };
+  bool with_time = o.since || o.until;
   std::ifstream in(path, std::ios::binary);
   std::string line;
   std::deque<LogLine> tail;
@@ -331,7 +351,7 @@ void stream_log(const std::string& path, const LogOptions& o, bool tty,
   while (std::getline(in, line)) {
     if (in.eof()) break;  // a partial last line: read again when following
     consumed = in.tellg();
-    auto l = parse_log_line(line);
+    auto l = parse_log_line(line, with_time);
     if (!l || !wanted(*l, o)) continue;
     if (o.tail >= 0) {
       tail.push_back(*l);
@@ -342,7 +362,7 @@ void stream_log(const std::string& path, const LogOptions& o, bool tty,
   }
   for (const auto& l : tail)
     if (!write(frame(l, o, tty))) return;
-  if (!o.follow) return;
+  if (!flush() || !o.follow) return;
   std::string pending;
   std::ifstream follow(path, std::ios::binary);
   follow.seekg(consumed);
@@ -356,14 +376,14 @@ void stream_log(const std::string& path, const LogOptions& o, bool tty,
       pending.append(buf, static_cast<std::size_t>(n));
       std::size_t start = 0, nl;
       while ((nl = pending.find('\n', start)) != std::string::npos) {
-        auto l = parse_log_line(pending.substr(start, nl - start));
+        auto l = parse_log_line(std::string_view(pending).substr(start, nl - start), with_time);
         start = nl + 1;
         if (l && wanted(*l, o) && !write(frame(*l, o, tty))) return;
       }
       pending.erase(0, start);
       continue;
     }
-    if (!running) return;
+    if (!flush() || !running) return;
     if (client_gone()) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -587,6 +587,13 @@ def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = (),
             pytest.fail(err, pytrace=False)
         yield d
     finally:
+        # dockerd leaves the bridges of its networks behind when it stops: remove them
+        # (and whatever else it holds) while it still can.
+        if d.proc.poll() is None:
+            try:
+                purge_engine(d)
+            except Exception as e:  # best effort: a broken engine is reported below
+                report_problems(name, [f"could not empty it before stopping: {e!r}"])
         report_problems(name, d.cleanup())
         for p in _DOCKERD_GLOBAL_LEFTOVERS:  # files before their directories
             if p in preexisting or not os.path.lexists(p):
