@@ -180,7 +180,7 @@ def main() -> int:
         stack.callback(factory.close)
         sl = factory.start(log_level="warning")
         engine = stack.enter_context(run_dockerd(docker_config, "bench-dockerd",
-                                                 storage_driver="overlay2"))
+                                                 storage_driver="overlay2", bridge=True))
         proxy = factory.start("--backend", "docker", "--docker-host", engine.host,
                               log_level="warning")
         for d in (sl, engine, proxy):
@@ -329,7 +329,8 @@ def main() -> int:
 
     def start_dockerd(stack):
         return stack.enter_context(run_dockerd(docker_config, "bench-startup",
-                                               storage_driver="overlay2", wait=False))
+                                               storage_driver="overlay2", wait=False,
+                                               bridge=True))
 
     for _ in range(rounds):
         for v in startup_time(start_sockerless, 1):

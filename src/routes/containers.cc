@@ -215,37 +215,42 @@ void list_containers(engine::Engine& engine, http::Request& req, http::Responder
   std::vector<std::pair<std::string, std::optional<std::string>>> ancestors;
   for (const auto& v : filters.values("ancestor"))
     ancestors.emplace_back(v, engine.images().store().find(v));
-  json list = json::array();
+  // Which filters are given, looked up once rather than per container.
+  const bool by_status = filters.has("status"), by_id = filters.has("id"),
+             by_name = filters.has("name"), by_exited = filters.has("exited"),
+             by_ancestor = filters.has("ancestor"), by_label = filters.has("label"),
+             by_health = filters.has("health");
+  // Each item is written out as soon as it is built: no document of the whole list.
+  std::string body = "[";
+  int listed = 0;
   engine.containers().visit([&](const Container& c) {
-    if (limit > 0 && static_cast<int>(list.size()) >= limit) return;
+    if (limit > 0 && listed >= limit) return;
     bool running = c.running();
-    if (!all && !running && !filters.has("status") && !filters.has("exited") && limit <= 0 &&
-        !before && !since)
-      return;
-    if (!filters.exact_match("status", c.state.status)) return;
-    if (filters.has("id")) {
+    if (!all && !running && !by_status && !by_exited && limit <= 0 && !before && !since) return;
+    if (by_status && !filters.exact_match("status", c.state.status)) return;
+    if (by_id) {
       bool ok = false;
       for (const auto& v : filters.values("id"))
         ok = ok || c.id.rfind(v, 0) == 0;
       if (!ok) return;
     }
-    if (filters.has("name")) {
+    if (by_name) {
       bool ok = false;
       for (const auto& v : filters.values("name"))
         ok = ok || c.name.find(v[0] == '/' ? v.substr(1) : v) != std::string::npos;
       if (!ok) return;
     }
-    if (filters.has("exited")) {
+    if (by_exited) {
       if (c.state.status != "exited") return;
       if (!filters.exact_match("exited", std::to_string(c.state.exit_code))) return;
     }
-    if (filters.has("ancestor")) {
+    if (by_ancestor) {
       bool ok = false;
       for (const auto& [v, id] : ancestors)
         ok = ok || v == c.image_ref || (id && *id == c.image_id);
       if (!ok) return;
     }
-    if (filters.has("label")) {
+    if (by_label) {
       std::map<std::string, std::string> labels;
       auto label_doc = c.config.find("Labels");
       if (label_doc != c.config.end() && label_doc->is_object())
@@ -255,13 +260,16 @@ void list_containers(engine::Engine& engine, http::Request& req, http::Responder
     }
     if (before && c.created >= *before) return;
     if (since && c.created <= *since) return;
-    if (filters.has("health")) {
+    if (by_health) {
       auto h = engine.health().health(c.id);
       if (!filters.exact_match("health", h ? h->status : "none")) return;
     }
-    list.push_back(list_item(c, engine.health().health(c.id)));
+    if (listed++ > 0) body += ',';
+    body += list_item(c, engine.health().health(c.id))
+                .dump(-1, ' ', false, json::error_handler_t::replace);
   });
-  out.send(api::json_response(200, list));
+  body += "]\n";
+  out.send(http::Response::json(200, std::move(body)));
 }
 
 void create(engine::Engine& engine, http::Request& req, http::Responder& out) {

@@ -546,9 +546,12 @@ def _dockerd_skip_reason() -> str | None:
 
 @contextlib.contextmanager
 def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = (),
-                storage_driver: str = "vfs", wait: bool = True):
+                storage_driver: str = "vfs", wait: bool = True, bridge: bool = False):
     """A private dockerd (with its own containerd) for the length of the block; `extra`
-    flags are added (more listeners, TLS). wait=False: yield before it answers."""
+    flags are added (more listeners, TLS). wait=False: yield before it answers.
+    bridge=True: its default bridge network (docker0, still without iptables rules), so
+    its containers get a veth and an address as sockerless's do; docker0 is removed after."""
+    had_docker0 = os.path.exists("/sys/class/net/docker0")
     reason = _dockerd_skip_reason()
     if reason:
         pytest.skip(reason)
@@ -566,7 +569,7 @@ def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = (),
         "--config-file", cfg,
         "--storage-driver", storage_driver,
         "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
-        "--bridge=none",
+        *([] if bridge else ["--bridge=none"]),
         "-H", f"unix://{sock}",
         "--data-root", root,
         "--exec-root", os.path.join(tmp, "exec"),
@@ -595,6 +598,8 @@ def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = (),
             except Exception as e:  # best effort: a broken engine is reported below
                 report_problems(name, [f"could not empty it before stopping: {e!r}"])
         report_problems(name, d.cleanup())
+        if bridge and not had_docker0 and os.path.exists("/sys/class/net/docker0"):
+            subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
         for p in _DOCKERD_GLOBAL_LEFTOVERS:  # files before their directories
             if p in preexisting or not os.path.lexists(p):
                 continue

@@ -279,14 +279,7 @@ TEST_F(ProxyTest, HijackBridgesBothWaysWithHalfClose) {
   engine_routes_.add("POST", "/containers/{id}/attach",
                      {[](http::Request&, http::Responder& r) {
                         UniqueFd io = r.hijack("application/vnd.docker.raw-stream");
-                        char buf[256];
-                        ssize_t n;
-                        while ((n = ::read(io.get(), buf, sizeof buf)) > 0) {
-                          for (ssize_t i = 0; i < n; ++i)
-                            buf[i] = static_cast<char>(std::toupper(buf[i]));
-                          (void)!::write(io.get(), buf, static_cast<std::size_t>(n));
-                        }
-                        (void)!::write(io.get(), "bye", 3);
+                        test_support::shout_back(io.get());
                       },
                       http::Execution::Blocking, http::BodyMode::Buffered});
   start_engine();

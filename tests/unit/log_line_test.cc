@@ -9,7 +9,8 @@ namespace {
 
 // What the monitor writes, for a given text.
 std::string line_for(const std::string& text, const std::string& stream = "stdout") {
-  nlohmann::json j = {{"log", text}, {"stream", stream}, {"time", "2026-11-22T18:00:00.123456789Z"}};
+  nlohmann::json j = {
+      {"log", text}, {"stream", stream}, {"time", "2026-11-22T18:00:00.123456789Z"}};
   return j.dump();
 }
 

@@ -7,11 +7,25 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <string>
 
 namespace sockerless::test_support {
+
+// A hijacked stream's other end for tests: sends back what arrives upper-cased until the
+// peer half-closes, then "bye".
+inline void shout_back(int fd) {
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; ++i)
+      buf[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(buf[i])));
+    (void)!::write(fd, buf, static_cast<std::size_t>(n));
+  }
+  (void)!::write(fd, "bye", 3);
+}
 
 class RawClient {
  public:

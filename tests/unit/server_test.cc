@@ -144,14 +144,7 @@ TEST_F(ServerTest, HijackUpgradesAndHalfCloses) {
   router_.add("POST", "/attach",
               {[](Request&, Responder& r) {
                  UniqueFd io = r.hijack("application/vnd.docker.raw-stream");
-                 char buf[256];
-                 ssize_t n;
-                 while ((n = ::read(io.get(), buf, sizeof buf)) > 0) {
-                   for (ssize_t i = 0; i < n; ++i)
-                     buf[i] = static_cast<char>(std::toupper(buf[i]));
-                   (void)!::write(io.get(), buf, static_cast<std::size_t>(n));
-                 }
-                 (void)!::write(io.get(), "bye", 3);
+                 test_support::shout_back(io.get());
                },
                Execution::Blocking, BodyMode::Buffered});
   start();
