@@ -290,7 +290,8 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
     return BadGateway("docker backend: the Docker engine at " + options_.engine.url + " " + what);
   };
   // A kept connection the engine closed meanwhile is replaced once, when the request can
-  // be sent again (its body was not streamed).
+  // be sent again (its body was not streamed): after a failed write, or, for a GET or
+  // HEAD, after no answer at all (the engine may have acted on anything else).
   std::unique_ptr<EngineConnection> conn;
   beast::flat_buffer buf;
   std::optional<bh::response_parser<bh::buffer_body>> parser;
@@ -343,7 +344,8 @@ void DockerProxy::handle(http::Request& req, http::Responder& out) {
     beast::error_code ec;
     bh::read_header(stream, buf, *parser, ec);
     if (!ec) break;
-    if (retry_allowed && buf.size() == 0) continue;
+    bool idempotent = req.method == "GET" || req.method == "HEAD";
+    if (retry_allowed && idempotent && buf.size() == 0) continue;
     throw unreachable("closed the connection before answering (" + ec.message() + ")");
   }
   EngineStream stream(*conn);
