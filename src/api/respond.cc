@@ -1,5 +1,6 @@
 #include "api/respond.h"
 
+#include "api/version.h"
 #include "common/errors.h"
 
 namespace sockerless::api {
@@ -10,6 +11,15 @@ std::string dump_json(const nlohmann::json& doc) {
 
 http::Response json_response(int status, const nlohmann::json& doc) {
   return http::Response::json(status, dump_json(doc));
+}
+
+http::Headers default_headers(const std::string& version) {
+  http::Headers h;
+  h.set("Api-Version", kMaxVersion.str());
+  h.set("Docker-Experimental", "false");
+  h.set("Ostype", "linux");
+  h.set("Server", "sockerless/" + version + " (linux)");
+  return h;
 }
 
 nlohmann::json parse_body(const std::string& body, nlohmann::json fallback) {

@@ -9,6 +9,8 @@ namespace sockerless::api {
 
 std::string dump_json(const nlohmann::json& doc);
 http::Response json_response(int status, const nlohmann::json& doc);
+// The fields dockerd puts on every answer, naming sockerless `version` as the server.
+http::Headers default_headers(const std::string& version);
 // Parses a request body as JSON; an empty body is `fallback`. Throws InvalidArgument.
 nlohmann::json parse_body(const std::string& body,
                           nlohmann::json fallback = nlohmann::json::object());

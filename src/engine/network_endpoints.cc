@@ -203,15 +203,13 @@ NetworkAttachment Networks::attach(const std::string& container_id, const std::s
 
 void Networks::discard_namespace(const std::string& container_id) {
   if (!plumbing_) return;
-  // Veths are made only once the namespace file exists, so without it there is nothing
-  // to look for (start-up stays cheap for the many containers that never ran).
+  // Without the namespace file there is nothing to discard (start-up stays cheap for the
+  // many containers that never ran).
   std::string ns_path = data_root_ + "/netns/" + container_id;
   if (!fs::exists(ns_path)) return;
+  // Its veths go with it: each is created with its container end already inside (see
+  // plug), so none is ever on the host alone.
   net::remove_netns(ns_path);
-  // A crash between making a veth pair and moving its end inside leaves it on the host.
-  std::lock_guard lock(s_->mu);
-  for (const auto& [id, n] : s_->nets)
-    if (n.rec.driver == "bridge") unplug(n, container_id);
 }
 
 void Networks::discard_namespaces_except(const std::set<std::string>& container_ids) {

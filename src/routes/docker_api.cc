@@ -1,6 +1,7 @@
 #include "routes/docker_api.h"
 
 #include "api/errors.h"
+#include "api/respond.h"
 #include "api/version.h"
 #include "common/errors.h"
 
@@ -33,10 +34,7 @@ http::RouteTarget failing(std::exception_ptr error) {
 http::ServerHooks docker_api_hooks(const http::Router& router, const DaemonIdentity& who) {
   http::ServerHooks hooks;
   hooks.error_response = [](std::exception_ptr e) { return api::error_response(e); };
-  hooks.default_headers.set("Api-Version", api::kMaxVersion.str());
-  hooks.default_headers.set("Docker-Experimental", "false");
-  hooks.default_headers.set("Ostype", "linux");
-  hooks.default_headers.set("Server", "sockerless/" + who.version + " (linux)");
+  hooks.default_headers = api::default_headers(who.version);
   hooks.resolve = [&router](http::Request& req) -> http::RouteTarget {
     auto split = api::split_version_prefix(req.path);
     req.path = split.rest;

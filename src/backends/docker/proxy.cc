@@ -454,10 +454,7 @@ http::ServerHooks docker_proxy_hooks(DockerProxy& proxy) {
   http::ServerHooks hooks;
   hooks.error_response = [](std::exception_ptr e) { return api::error_response(e); };
   // For sockerless's own answers (errors); the engine's carry its own fields.
-  hooks.default_headers.set("Api-Version", api::kMaxVersion.str());
-  hooks.default_headers.set("Docker-Experimental", "false");
-  hooks.default_headers.set("Ostype", "linux");
-  hooks.default_headers.set("Server", std::string("sockerless/") + SOCKERLESS_VERSION + " (linux)");
+  hooks.default_headers = api::default_headers(SOCKERLESS_VERSION);
   // Blocking code may stream a body of any size to the engine.
   hooks.max_body_bytes = std::numeric_limits<std::size_t>::max();
   hooks.resolve = [&proxy](http::Request& req) -> http::RouteTarget {
