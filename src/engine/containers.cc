@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/wire.h"
 #include "common/errors.h"
 #include "common/ids.h"
 #include "common/time.h"
@@ -116,26 +117,9 @@ std::string human_duration(std::int64_t nanos) {
 }
 
 int parse_signal(const std::string& text) {
-  static const std::map<std::string, int> kSignals = {
-      {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-      {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
-      {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-      {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
-      {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
-      {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
-      {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-      {"PWR", SIGPWR},       {"SYS", SIGSYS}};
-  std::string s = text;
-  if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
-    int n = std::stoi(s);
-    if (n <= 0 || n > 64) throw InvalidArgument("Invalid signal: " + text);
-    return n;
-  }
-  std::transform(s.begin(), s.end(), s.begin(), ::toupper);
-  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
-  auto it = kSignals.find(s);
-  if (it == kSignals.end()) throw InvalidArgument("Invalid signal: " + text);
-  return it->second;
+  auto n = agent::parse_signal(text);
+  if (!n) throw InvalidArgument("Invalid signal: " + text);
+  return *n;
 }
 
 json Containers::to_json(const Container& c) {

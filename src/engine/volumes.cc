@@ -26,10 +26,10 @@ json Volume::to_json() const {
   std::int64_t seconds = created_at / 1'000'000'000 * 1'000'000'000;
   return {{"CreatedAt", format_rfc3339_nano(from_unix_nanos(seconds))},
           {"Driver", driver},
-          {"Labels", labels.empty() ? json(nullptr) : json(labels)},
+          {"Labels", labels.empty() && !labels_given ? json(nullptr) : json(labels)},
           {"Mountpoint", mountpoint},
           {"Name", name},
-          {"Options", options.empty() ? json(nullptr) : json(options)},
+          {"Options", options.empty() && !options_given ? json(nullptr) : json(options)},
           {"Scope", "local"}};
 }
 
@@ -42,6 +42,8 @@ Volume Volumes::from_json(const json& d) {
   v.labels = d.value("labels", std::map<std::string, std::string>{});
   v.options = d.value("options", std::map<std::string, std::string>{});
   v.anonymous = d.value("anonymous", false);
+  v.labels_given = d.value("labels_given", false);
+  v.options_given = d.value("options_given", false);
   return v;
 }
 
@@ -64,7 +66,9 @@ void Volumes::persist(const Volume& v) {
               {"created_at", v.created_at},
               {"labels", v.labels},
               {"options", v.options},
-              {"anonymous", v.anonymous}};
+              {"anonymous", v.anonymous},
+              {"labels_given", v.labels_given},
+              {"options_given", v.options_given}};
   db_.transaction([&] {
     auto s = db_.prepare("INSERT OR REPLACE INTO volumes (name, doc) VALUES (?, ?)");
     s.bind(1, v.name).bind(2, doc.dump());
@@ -74,7 +78,8 @@ void Volumes::persist(const Volume& v) {
 
 Volume Volumes::create(std::string name, const std::string& driver_in,
                        const std::map<std::string, std::string>& labels,
-                       const std::map<std::string, std::string>& options, bool anonymous) {
+                       const std::map<std::string, std::string>& options, bool anonymous,
+                       bool labels_given, bool options_given) {
   std::string driver = driver_in.empty() ? "local" : driver_in;
   if (name.empty()) name = generate_id();
   if (driver != "local")
@@ -106,6 +111,8 @@ Volume Volumes::create(std::string name, const std::string& driver_in,
     v.labels = labels;
     v.options = options;
     v.anonymous = anonymous;
+    v.labels_given = labels_given;
+    v.options_given = options_given;
     fs::create_directories(v.mountpoint);
     persist(v);
     volumes_[name] = v;

@@ -31,6 +31,9 @@ struct Volume {
   std::string mountpoint;
   std::int64_t created_at = 0;  // unix nanos
   std::map<std::string, std::string> labels, options;
+  // Whether the request carried Labels / DriverOpts as objects: dockerd keeps what it was
+  // given, so an empty map shows as {} and an absent one as null.
+  bool labels_given = false, options_given = false;
   bool anonymous = false;
   nlohmann::json to_json() const;  // as GET /volumes/{name} shows it
   // Whether the local driver mounts something on the mountpoint (options type/device).
@@ -80,7 +83,8 @@ class Volumes {
   // `anonymous`). Throws InvalidArgument "create <name>: …" for a bad name or options.
   Volume create(std::string name, const std::string& driver,
                 const std::map<std::string, std::string>& labels,
-                const std::map<std::string, std::string>& options, bool anonymous = false);
+                const std::map<std::string, std::string>& options, bool anonymous = false,
+                bool labels_given = false, bool options_given = false);
   Volume get(const std::string& name) const;  // throws NotFound "get <name>: no such volume"
   std::optional<Volume> find(const std::string& name) const;
   std::vector<Volume> list(const api::Filters& filters) const;

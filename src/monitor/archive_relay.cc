@@ -37,31 +37,6 @@ json error_reply(int status, const std::string& message) {
   return {{"error", message}, {"status", status}};
 }
 
-// Go's os.FileMode bits, as docker cp's stat header carries them.
-std::uint32_t go_mode(mode_t m) {
-  std::uint32_t out = m & 0777;
-  if (S_ISDIR(m)) out |= 1u << 31;
-  if (S_ISLNK(m)) out |= 1u << 27;
-  if (S_ISFIFO(m)) out |= 1u << 25;
-  if (S_ISSOCK(m)) out |= 1u << 24;
-  if (S_ISBLK(m)) out |= 1u << 26;
-  if (S_ISCHR(m)) out |= (1u << 26) | (1u << 21);
-  if (m & S_ISUID) out |= 1u << 23;
-  if (m & S_ISGID) out |= 1u << 22;
-  if (m & S_ISVTX) out |= 1u << 20;
-  return out;
-}
-
-json stat_json(const sandbox::ArchiveStat& s) {
-  auto nanos =
-      static_cast<std::int64_t>(s.st.st_mtim.tv_sec) * 1'000'000'000 + s.st.st_mtim.tv_nsec;
-  return {{"name", s.name},
-          {"size", static_cast<std::int64_t>(s.st.st_size)},
-          {"mode", go_mode(s.st.st_mode)},
-          {"mtime", format_rfc3339_nano(from_unix_nanos(nanos))},
-          {"linkTarget", s.link_target}};
-}
-
 // dockerd refuses to write into a read-only volume, and outside the volumes of a
 // container whose root is read-only; the deepest mount holding `dir` decides.
 std::optional<std::string> read_only(const sandbox::ContainerSpec& spec, const std::string& dir) {
@@ -139,7 +114,8 @@ json serve(int fd, const json& req, const sandbox::ContainerSpec& spec, int root
   std::string op = req.value("op", "");
   std::string path = req.value("path", "");
   try {
-    if (op == "stat") return {{"stat", stat_json(sandbox::stat_for_archive(root_fd, path))}};
+    if (op == "stat")
+      return {{"stat", archive_stat_json(sandbox::stat_for_archive(root_fd, path))}};
     if (exporting(req)) {
       reply(fd, {{"stat", json::object()}});
       write_archive(root_fd, "/", "", fd);
@@ -147,7 +123,7 @@ json serve(int fd, const json& req, const sandbox::ContainerSpec& spec, int root
     }
     if (op == "get") {
       auto st = sandbox::stat_for_archive(root_fd, path);
-      reply(fd, {{"stat", stat_json(st)}});
+      reply(fd, {{"stat", archive_stat_json(st)}});
       write_archive(root_fd, st.source, st.name, fd);
       return nullptr;
     }

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/time.h"
 #include "common/unique_fd.h"
 #include "sandbox/archive_path.h"
 #include "sandbox/safe_path.h"
@@ -374,6 +375,30 @@ bool write_archive(int root_fd, const std::string& source, const std::string& re
   }
   writer.finish();
   return writer.ok();
+}
+
+std::uint32_t go_mode(mode_t m) {
+  std::uint32_t out = m & 0777;
+  if (S_ISDIR(m)) out |= 1u << 31;
+  if (S_ISLNK(m)) out |= 1u << 27;
+  if (S_ISFIFO(m)) out |= 1u << 25;
+  if (S_ISSOCK(m)) out |= 1u << 24;
+  if (S_ISBLK(m)) out |= 1u << 26;
+  if (S_ISCHR(m)) out |= (1u << 26) | (1u << 21);
+  if (m & S_ISUID) out |= 1u << 23;
+  if (m & S_ISGID) out |= 1u << 22;
+  if (m & S_ISVTX) out |= 1u << 20;
+  return out;
+}
+
+nlohmann::json archive_stat_json(const sandbox::ArchiveStat& s) {
+  auto nanos =
+      static_cast<std::int64_t>(s.st.st_mtim.tv_sec) * 1'000'000'000 + s.st.st_mtim.tv_nsec;
+  return {{"name", s.name},
+          {"size", static_cast<std::int64_t>(s.st.st_size)},
+          {"mode", go_mode(s.st.st_mode)},
+          {"mtime", format_rfc3339_nano(from_unix_nanos(nanos))},
+          {"linkTarget", s.link_target}};
 }
 
 }  // namespace sockerless::monitor

@@ -5,7 +5,13 @@
 // /etc/group, the security.capability attribute kept, sockets left out.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
+
+#include "sandbox/archive_path.h"
 
 namespace sockerless::monitor {
 
@@ -15,5 +21,10 @@ namespace sockerless::monitor {
 // entries "/…", "" leaves the source itself out and names what is below it relative to it
 // (docker export). Returns false when the reader went away.
 bool write_archive(int root_fd, const std::string& source, const std::string& rebase, int out_fd);
+
+// Go's os.FileMode bits, as docker cp's stat header carries them.
+std::uint32_t go_mode(mode_t m);
+// The stat header's fields: name, size, mode, mtime (RFC 3339), linkTarget.
+nlohmann::json archive_stat_json(const sandbox::ArchiveStat& s);
 
 }  // namespace sockerless::monitor

@@ -46,7 +46,9 @@ void add_volume_routes(http::Router& router, engine::Engine& engine) {
                  throw InvalidArgument("invalid JSON: the body must be an object");
                auto v = engine.volumes().create(
                    string_field(body, "Name"), string_field(body, "Driver"),
-                   string_map(body, "Labels"), string_map(body, "DriverOpts"));
+                   string_map(body, "Labels"), string_map(body, "DriverOpts"), false,
+                   body.contains("Labels") && body["Labels"].is_object(),
+                   body.contains("DriverOpts") && body["DriverOpts"].is_object());
                o.send(api::json_response(201, v.to_json()));
              }));
   router.add("POST", "/volumes/prune", on_worker([&engine](http::Request& r, http::Responder& o) {

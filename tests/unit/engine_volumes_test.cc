@@ -237,6 +237,10 @@ TEST_F(VolumesTest, InspectShowsOptionsAndNullForWhatIsEmpty) {
   auto plain = volumes_->create("plain", "local", {}, {}).to_json();
   EXPECT_TRUE(plain["Labels"].is_null());
   EXPECT_TRUE(plain["Options"].is_null());
+  // Given as empty objects (the docker CLI 20.10 sends them): kept as {}, as dockerd does.
+  auto given = volumes_->create("given", "local", {}, {}, false, true, true).to_json();
+  EXPECT_EQ(given["Labels"], nlohmann::json::object());
+  EXPECT_EQ(given["Options"], nlohmann::json::object());
   // The directory's time to the second, as dockerd's local driver reports it.
   EXPECT_EQ(plain["CreatedAt"].get<std::string>().find('.'), std::string::npos);
   auto tv = volumes_->create("tv", "local", {{"a", "b"}},

@@ -1,0 +1,112 @@
+// sockerless-agent's pieces (see docs/agent-protocol.md): the supervisor of the main
+// process (PID 1's duties, its output kept for attach), and the sessions one connection
+// serves. Built only into the static agent binary.
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/link.h"
+#include "common/unique_fd.h"
+
+namespace sockerless::agent {
+
+// Collects every child's exit (the agent is PID 1: orphans land here too) and hands each
+// status to whoever waits for that pid. Signals are taken by one thread with sigwait.
+class Reaper {
+ public:
+  static Reaper& instance();
+  // Blocks the handled signals in the calling thread (call before any thread starts).
+  static void block_signals();
+  // Starts the signal thread; `forward` gets every signal but SIGCHLD.
+  void start(std::function<void(int)> forward);
+  // The exit code of `pid` as docker reports it (128+signal when killed), once it ends.
+  int wait(pid_t pid);
+
+ private:
+  void reap();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<pid_t, int> exited_;
+};
+
+// A bounded queue of output chunks for one reader (an attach session, an exec stream).
+struct Chunk {
+  std::uint8_t stream = 1;
+  std::string data;
+};
+class ChunkQueue {
+ public:
+  explicit ChunkQueue(std::size_t limit = 8 << 20) : limit_(limit) {}
+  bool push(Chunk c);  // false when closed or over the limit (then it closes)
+  std::optional<Chunk> pop();  // nullopt once closed and drained
+  void close();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk> q_;
+  std::size_t bytes_ = 0, limit_;
+  bool closed_ = false;
+};
+
+// The container's main process: started with pipes (or a terminal when the agent's own
+// stdout is one), its output copied to the agent's stdout/stderr (the container's log),
+// kept in a ring for replay, and fanned out to attached sessions.
+class MainProcess {
+ public:
+  void start(const std::vector<std::string>& argv);
+  pid_t pid() const { return pid_; }
+  bool tty() const { return tty_; }
+  // Blocks until the process has exited and its output is drained.
+  int wait();
+  std::optional<int> exit_code();
+  void signal(int sig);
+  void resize(int height, int width);
+  // Subscribes to live output after `replay` bytes of the recent output (0: none).
+  // The queue closes when the process's output ends.
+  std::shared_ptr<ChunkQueue> subscribe(std::size_t replay);
+  void unsubscribe(const std::shared_ptr<ChunkQueue>& q);
+  void write_stdin(std::string_view data);
+  void close_stdin();
+  // Copies the agent's terminal size to the process's (SIGWINCH).
+  void sync_size();
+
+ private:
+  void pump(int fd, std::uint8_t stream, int copy_to);
+  void output(std::uint8_t stream, std::string_view data);
+
+  pid_t pid_ = 0;
+  bool tty_ = false;
+  UniqueFd stdin_, master_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk> ring_;
+  std::size_t ring_bytes_ = 0;
+  std::set<std::shared_ptr<ChunkQueue>> subscribers_;
+  int pumps_running_ = 0;
+  std::optional<int> code_;
+  std::mutex stdin_mu_;
+};
+
+struct AgentContext {
+  std::string token;
+  std::string container;
+  MainProcess* main = nullptr;  // null when the agent runs commands per invocation (FaaS)
+};
+
+// Serves one upgraded connection until it ends: the hello exchange, then sessions.
+void serve_connection(Link& link, const AgentContext& ctx);
+
+}  // namespace sockerless::agent

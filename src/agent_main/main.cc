@@ -1,0 +1,230 @@
+// sockerless-agent: the process sockerless puts inside workloads it cannot reach through a
+// container runtime. See docs/agent-protocol.md.
+//
+//   sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] [--container ID]
+//                    [-- CMD ARG…]
+//
+// With a command it is the container's PID 1: it runs the command as a supervised child
+// (zombies reaped, signals forwarded, its exit code returned; with --keep-alive it stays
+// up for exec after the command ends, until SIGTERM). --listen serves the daemon's
+// connections; --callback dials the daemon and dials again whenever the connection drops.
+// The token comes from $SOCKERLESS_AGENT_TOKEN, which the command does not see.
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/link.h"
+#include "agent/wire.h"
+#include "agent_main/agent.h"
+#include "sandbox/sandbox.h"
+
+namespace sockerless::agent {
+namespace {
+
+struct Options {
+  bool keep_alive = false;
+  std::string listen, callback, container;
+  std::vector<std::string> command;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::fprintf(stderr,
+               "sockerless-agent: %s\n"
+               "usage: sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] "
+               "[--container ID] [-- CMD ARG...]\n",
+               problem.c_str());
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--") {
+      for (++i; i < argc; ++i)
+        o.command.emplace_back(argv[i]);
+      break;
+    }
+    if (a == "--keep-alive") {
+      o.keep_alive = true;
+    } else if (a == "--listen") {
+      o.listen = value();
+    } else if (a == "--callback") {
+      o.callback = value();
+    } else if (a == "--container") {
+      o.container = value();
+    } else if (a == "--version") {
+      std::printf("sockerless-agent %s (protocol %d)\n", kAgentVersion, kProtocolVersion);
+      std::exit(0);
+    } else {
+      usage("unknown argument " + a);
+    }
+  }
+  if (o.command.empty() && o.listen.empty() && o.callback.empty())
+    usage("nothing to do: give a command, --listen or --callback");
+  return o;
+}
+
+void log(const std::string& line) {
+  std::string l = "sockerless-agent: " + line + "\n";
+  [[maybe_unused]] auto n = ::write(2, l.data(), l.size());
+}
+
+void serve_listener(int listener, const AgentContext& ctx) {
+  for (;;) {
+    int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      log(std::string("accept: ") + std::strerror(errno));
+      return;
+    }
+    std::thread([fd, &ctx] {
+      UniqueFd conn(fd);
+      std::string rest;
+      try {
+        rest = server_handshake(conn.get(), kAgentPath, ctx.token);
+      } catch (const HandshakeError&) {
+        return;  // answered (401, 404, 400) or gone
+      }
+      Link link(std::move(conn), false, std::move(rest));
+      serve_connection(link, ctx);
+    }).detach();
+  }
+}
+
+// Dials the daemon, serves the connection, and dials again when it drops: 0.5 s doubling
+// to 30 s, with jitter; a refused token is not retried quickly either.
+void dial_back(const std::string& url, const AgentContext& ctx) {
+  Url u;
+  try {
+    u = parse_url(url);
+  } catch (const std::exception& e) {
+    log(e.what());
+    std::exit(2);
+  }
+  std::mt19937 rng(std::random_device{}());
+  double delay = 0.5;
+  for (;;) {
+    try {
+      UniqueFd fd = dial(u.address);
+      std::string rest = client_handshake(fd.get(), u.host, u.target, ctx.token);
+      delay = 0.5;
+      Link link(std::move(fd), true, std::move(rest));
+      std::atomic<bool> done{false};
+      std::thread pinger([&] {
+        while (!done) {
+          for (int i = 0; i < 150 && !done; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          if (!done && !link.ping()) break;
+        }
+      });
+      serve_connection(link, ctx);
+      done = true;
+      pinger.join();
+      log("the connection to the daemon ended (" + link.end_reason() + "); dialing again");
+    } catch (const std::exception& e) {
+      log(std::string("dialing ") + url + ": " + e.what());
+    }
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay * jitter(rng)));
+    delay = std::min(delay * 2, 30.0);
+  }
+}
+
+int run(const Options& o) {
+  static AgentContext ctx;
+  static MainProcess main_process;
+  if (const char* t = std::getenv(kTokenEnv)) ctx.token = t;
+  ::unsetenv(kTokenEnv);
+  ctx.container = o.container;
+  if ((!o.listen.empty() || !o.callback.empty()) && ctx.token.empty())
+    usage(std::string("--listen and --callback need a token in $") + kTokenEnv);
+
+  static std::atomic<bool> main_done{false};
+  static std::atomic<int> main_code{0};
+  Reaper::instance().start([&o](int sig) {
+    if (sig == SIGWINCH) {
+      main_process.sync_size();
+      return;
+    }
+    if (main_done) {
+      // The command has ended and we stayed up for exec: SIGTERM/SIGINT end us too.
+      if (sig == SIGTERM || sig == SIGINT) std::_Exit(main_code);
+      return;
+    }
+    if (o.command.empty()) {
+      if (sig == SIGTERM || sig == SIGINT) std::_Exit(0);
+      return;
+    }
+    main_process.signal(sig);
+  });
+
+  if (!o.command.empty()) {
+    try {
+      main_process.start(o.command);
+      ctx.main = &main_process;
+    } catch (const sandbox::SandboxError& e) {
+      std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();
+      std::fprintf(stderr, "%s\n", detail.c_str());
+      return detail.find("executable file not found") != std::string::npos ||
+                     detail.find("no such file or directory") != std::string::npos
+                 ? 127
+                 : 126;
+    } catch (const std::exception& e) {
+      log(e.what());
+      return 126;
+    }
+  }
+  if (!o.listen.empty()) {
+    static UniqueFd listener;
+    try {
+      listener = listen_on(o.listen);
+    } catch (const std::exception& e) {
+      log(e.what());
+      return 2;
+    }
+    std::thread(serve_listener, listener.get(), std::cref(ctx)).detach();
+  }
+  if (!o.callback.empty()) std::thread(dial_back, o.callback, std::cref(ctx)).detach();
+
+  if (o.command.empty()) {
+    for (;;)
+      ::pause();
+  }
+  int code = main_process.wait();
+  main_code = code;
+  main_done = true;
+  if (o.keep_alive) {
+    for (;;)
+      ::pause();
+  }
+  return code;
+}
+
+}  // namespace
+}  // namespace sockerless::agent
+
+int main(int argc, char** argv) {
+  using namespace sockerless::agent;
+  Reaper::block_signals();
+  Options o = parse(argc, argv);
+  int code = run(o);
+  std::fflush(stdout);
+  std::_Exit(code);
+}
