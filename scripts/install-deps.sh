@@ -13,6 +13,7 @@ build_pkgs=(
   cmake ninja-build g++ pkg-config ccache clang-format
   libboost-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev
   libarchive-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libacl1-dev libzstd-dev liblz4-dev
   libgtest-dev libgmock-dev
 )
 test_pkgs=(

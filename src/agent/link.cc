@@ -1,6 +1,7 @@
 #include "agent/link.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -265,12 +266,22 @@ bool is_unix(const std::string& address, std::string& path) {
   return false;
 }
 
-sockaddr_un unix_address(const std::string& path) {
+// A socket address for `path`; a path longer than sun_path is reached through its
+// directory, opened into `dir` (/proc/self/fd/N/name).
+sockaddr_un unix_address(const std::string& path, UniqueFd& dir) {
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sa.sun_path)
+  std::string p = path;
+  if (p.size() >= sizeof sa.sun_path) {
+    auto slash = p.rfind('/');
+    dir = UniqueFd(::open(slash == 0 ? "/" : p.substr(0, slash).c_str(),
+                          O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw std::runtime_error("cannot open the directory of " + path + ": " + std::strerror(errno));
+    p = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + p.substr(slash + 1);
+  }
+  if (p.size() >= sizeof sa.sun_path)
     throw std::runtime_error("unix socket path too long: " + path);
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  std::memcpy(sa.sun_path, p.c_str(), p.size() + 1);
   return sa;
 }
 
@@ -288,8 +299,8 @@ void split_host_port(const std::string& address, std::string& host, std::string&
 UniqueFd dial(const std::string& address) {
   std::string path;
   if (is_unix(address, path)) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un sa = unix_address(path);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)), dir;
+    sockaddr_un sa = unix_address(path, dir);
     if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
       throw std::runtime_error("cannot connect to " + address + ": " + std::strerror(errno));
     return fd;
@@ -318,8 +329,8 @@ UniqueFd listen_on(const std::string& address) {
   std::string path;
   if (is_unix(address, path)) {
     ::unlink(path.c_str());
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un sa = unix_address(path);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)), dir;
+    sockaddr_un sa = unix_address(path, dir);
     if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
         ::listen(fd.get(), 64) != 0)
       throw std::runtime_error("cannot listen on " + address + ": " + std::strerror(errno));
@@ -443,20 +454,51 @@ std::string upgrade_answer(const UpgradeRequest& request, const std::string& tok
          websocket_accept(header("sec-websocket-key")) + "\r\n\r\n";
 }
 
-std::string server_handshake(int fd, const std::string& path, const std::string& token) {
-  std::string rest;
+UpgradeRequest read_upgrade_request(int fd, std::string& rest) {
   UpgradeRequest req;
   std::string head = read_head(fd, rest);
   std::string first = parse_head(head, req.headers);
   auto sp1 = first.find(' ');
   auto sp2 = first.find(' ', sp1 == std::string::npos ? 0 : sp1 + 1);
   if (sp1 == std::string::npos || sp2 == std::string::npos) {
-    std::string a = answer(400, "Bad Request", "malformed request line\n");
-    write_all(fd, a.data(), a.size());
+    refuse(fd, 400, "malformed request line");
     throw HandshakeError(400, "malformed request line");
   }
   req.method = first.substr(0, sp1);
   req.target = first.substr(sp1 + 1, sp2 - sp1 - 1);
+  return req;
+}
+
+void refuse(int fd, int status, const std::string& message) {
+  static const std::map<int, const char*> kReasons = {{400, "Bad Request"},
+                                                      {401, "Unauthorized"},
+                                                      {404, "Not Found"},
+                                                      {503, "Service Unavailable"}};
+  auto it = kReasons.find(status);
+  std::string a = answer(status, it == kReasons.end() ? "Error" : it->second, message + "\n");
+  write_all(fd, a.data(), a.size());
+}
+
+std::string query_param(const std::string& target, const std::string& name) {
+  auto q = target.find('?');
+  if (q == std::string::npos) return "";
+  std::string query = target.substr(q + 1);
+  std::size_t at = 0;
+  while (at <= query.size()) {
+    std::size_t amp = query.find('&', at);
+    if (amp == std::string::npos) amp = query.size();
+    std::string pair = query.substr(at, amp - at);
+    auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq)) == name)
+      return eq == std::string::npos ? "" : percent_decode(pair.substr(eq + 1));
+    at = amp + 1;
+  }
+  return "";
+}
+
+std::string server_handshake(int fd, const std::string& path, const std::string& token) {
+  std::string rest;
+  UpgradeRequest req = read_upgrade_request(fd, rest);
   std::string target_path = req.target.substr(0, req.target.find('?'));
   try {
     if (target_path != path) throw HandshakeError(404, "no such path: " + target_path);
@@ -465,14 +507,7 @@ std::string server_handshake(int fd, const std::string& path, const std::string&
       throw HandshakeError(0, "the connection closed during the handshake");
     return rest;
   } catch (const HandshakeError& e) {
-    if (e.status() != 0) {
-      static const std::map<int, const char*> kReasons = {
-          {400, "Bad Request"}, {401, "Unauthorized"}, {404, "Not Found"}};
-      auto it = kReasons.find(e.status());
-      std::string a = answer(e.status(), it == kReasons.end() ? "Error" : it->second,
-                             std::string(e.what()) + "\n");
-      write_all(fd, a.data(), a.size());
-    }
+    if (e.status() != 0) refuse(fd, e.status(), e.what());
     throw;
   }
 }

@@ -105,6 +105,13 @@ struct UpgradeRequest {
   std::string method, target;
   std::map<std::string, std::string> headers;  // names lower-cased
 };
+// Reads an upgrade request's head from `fd` (`rest` gets what came after it).
+// Throws HandshakeError.
+UpgradeRequest read_upgrade_request(int fd, std::string& rest);
+// Answers a request that is not upgraded: `status` with `message` as a text body.
+void refuse(int fd, int status, const std::string& message);
+// The value of a query parameter of a request target ("" when absent).
+std::string query_param(const std::string& target, const std::string& name);
 // Checks an upgrade request and returns the 101 answer's head to send, or throws
 // HandshakeError(status) saying why not.
 std::string upgrade_answer(const UpgradeRequest& request, const std::string& token);

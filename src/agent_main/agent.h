@@ -66,7 +66,9 @@ class ChunkQueue {
 // kept in a ring for replay, and fanned out to attached sessions.
 class MainProcess {
  public:
-  void start(const std::vector<std::string>& argv);
+  // `user`: as docker run -u names it, resolved in the container's /etc/passwd; "" stays
+  // the agent's own.
+  void start(const std::vector<std::string>& argv, const std::string& user);
   pid_t pid() const { return pid_; }
   bool tty() const { return tty_; }
   // Blocks until the process has exited and its output is drained.

@@ -2,7 +2,7 @@
 // container runtime. See docs/agent-protocol.md.
 //
 //   sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] [--container ID]
-//                    [-- CMD ARG…]
+//                    [--user USER[:GROUP]] [-- CMD ARG…]
 //
 // With a command it is the container's PID 1: it runs the command as a supervised child
 // (zombies reaped, signals forwarded, its exit code returned; with --keep-alive it stays
@@ -35,7 +35,7 @@ namespace {
 
 struct Options {
   bool keep_alive = false;
-  std::string listen, callback, container;
+  std::string listen, callback, container, user;
   std::vector<std::string> command;
 };
 
@@ -43,7 +43,7 @@ struct Options {
   std::fprintf(stderr,
                "sockerless-agent: %s\n"
                "usage: sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] "
-               "[--container ID] [-- CMD ARG...]\n",
+               "[--container ID] [--user USER[:GROUP]] [-- CMD ARG...]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -67,6 +67,8 @@ Options parse(int argc, char** argv) {
       o.listen = value();
     } else if (a == "--callback") {
       o.callback = value();
+    } else if (a == "--user") {
+      o.user = value();
     } else if (a == "--container") {
       o.container = value();
     } else if (a == "--version") {
@@ -177,7 +179,7 @@ int run(const Options& o) {
 
   if (!o.command.empty()) {
     try {
-      main_process.start(o.command);
+      main_process.start(o.command, o.user);
       ctx.main = &main_process;
     } catch (const sandbox::SandboxError& e) {
       std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();

@@ -375,6 +375,11 @@ class Connection {
       send_error(s->id, "unsupported", "attach: this agent runs no main process");
       return finish(s);
     }
+    if (ctx_.main->tty()) {
+      send_error(s->id, "unsupported",
+                 "attach: the main process writes to the container's terminal itself");
+      return finish(s);
+    }
     bool want_out = m.value("stdout", true), want_err = m.value("stderr", true);
     bool want_in = m.value("stdin", false), stdin_once = m.value("stdin_once", false);
     auto q = ctx_.main->subscribe(m.value("replay", std::size_t{0}));
@@ -453,7 +458,8 @@ class Connection {
     } catch (const sandbox::PathError& e) {
       if (e.error() == ENOENT) {
         send_error(s->id, "not_found",
-                   "Could not find the file " + path + " in container " + ctx_.container);
+                   "Could not find the file " + path + " in container " +
+                       m.value("container", ctx_.container));
       } else {
         send_error(s->id, "internal", e.what());
       }
@@ -467,7 +473,8 @@ class Connection {
   // is written, as the daemon does.
   void put_archive(Session& s, int root_fd, const std::string& path, const json& m) {
     UniqueFd staged(::memfd_create("upload", MFD_CLOEXEC));
-    if (!staged) throw std::runtime_error(std::string("staging the upload: ") + std::strerror(errno));
+    if (!staged)
+      throw std::runtime_error(std::string("staging the upload: ") + std::strerror(errno));
     while (auto c = s.in.pop()) {
       if (!write_all_fd(staged.get(), c->data.data(), c->data.size()))
         throw std::runtime_error(std::string("staging the upload: ") + std::strerror(errno));
@@ -476,19 +483,22 @@ class Connection {
                        {"stream", static_cast<int>(kArchive)},
                        {"bytes", c->data.size()}});
     }
-    std::string dest = sandbox::extraction_dir(root_fd, path);
-    if (auto problem = monitor::refuse_upload(staged.get(), dest)) {
-      std::string prefix =
-          problem->status == 500 ? "Error processing tar file(exit status 1): " : "";
-      send_error(s.id, kind_of_status(problem->status), prefix + problem->message);
-      return;
-    }
-    monitor::ExtractOptions options;
-    options.no_overwrite_dir_non_dir = m.value("no_overwrite_dir_non_dir", false);
-    try {
-      monitor::extract_upload(root_fd, dest, staged.get(), options);
-    } catch (const monitor::ExtractError& e) {
-      send_error(s.id, "internal", std::string("Error processing tar file(exit status 1): ") + e.what());
+    monitor::PutRequest put;
+    put.path = path;
+    put.no_overwrite_dir_non_dir = m.value("no_overwrite_dir_non_dir", false);
+    put.copy_uid_gid = m.value("copy_uid_gid", false);
+    put.user = m.value("user", "");
+    put.readonly_rootfs = m.value("readonly_rootfs", false);
+    if (m.contains("mounts") && m["mounts"].is_array())
+      for (const auto& j : m["mounts"]) {
+        sandbox::Mount mount;
+        mount.target = j.value("target", "");
+        mount.type = j.value("type", "bind");
+        mount.readonly = j.value("readonly", false);
+        put.mounts.push_back(mount);
+      }
+    if (auto problem = monitor::put_archive(root_fd, put, staged.get())) {
+      send_error(s.id, kind_of_status(problem->status), problem->message);
       return;
     }
     link_.send_json({{"type", "done"}, {"session", s.id}});

@@ -15,6 +15,7 @@
 #include "sandbox/launch.h"
 #include "sandbox/process.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/user.h"
 
 namespace sockerless::agent {
 
@@ -135,24 +136,16 @@ void ChunkQueue::close() {
 
 // ---------------------------------------------------------------- MainProcess
 
-void MainProcess::start(const std::vector<std::string>& argv) {
+void MainProcess::start(const std::vector<std::string>& argv, const std::string& user) {
   tty_ = ::isatty(1) == 1;
   UniqueFd child_in, child_out, child_err, slave;
   UniqueFd out_r, err_r;
   if (tty_) {
-    master_ = UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!master_ || ::grantpt(master_.get()) != 0 || ::unlockpt(master_.get()) != 0)
-      throw std::runtime_error(std::string("open a terminal: ") + std::strerror(errno));
-    slave = UniqueFd(::open(::ptsname(master_.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!slave) throw std::runtime_error(std::string("open a terminal: ") + std::strerror(errno));
-    // Our own terminal passes bytes as they are: the process's terminal does the echo and
-    // line editing.
-    termios raw{};
-    if (::tcgetattr(0, &raw) == 0) {
-      ::cfmakeraw(&raw);
-      ::tcsetattr(0, TCSANOW, &raw);
-    }
-    sync_size();
+    // The command gets our terminal itself, so that it is /dev/pts/0, owned by its user,
+    // as under docker; we give it up as our controlling terminal first. Its output then
+    // goes to the container's log without us (attach to it stays with the runtime).
+    ::ioctl(0, TIOCNOTTY);
+    slave = UniqueFd(::fcntl(0, F_DUPFD_CLOEXEC, 3));
   } else {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
@@ -177,14 +170,19 @@ void MainProcess::start(const std::vector<std::string>& argv) {
   char cwd[4096];
   std::string workdir = ::getcwd(cwd, sizeof cwd) ? cwd : "/";
   bool tty = tty_;
-  spec.child = [&argv, &env, &workdir, tty](sandbox::ErrorChannel& errors,
-                                            const std::vector<int>& fds) {
+  spec.child = [&argv, &env, &workdir, &user, tty](sandbox::ErrorChannel& errors,
+                                                   const std::vector<int>& fds) {
     sandbox::ProcessSpec p;
     p.argv = argv;
     p.env = env;
     p.working_dir = workdir;
     p.user.uid = ::getuid();
     p.user.gid = ::getgid();
+    if (!user.empty()) {
+      auto resolved = sandbox::resolve_user_in_root(user, {});
+      if (auto* message = std::get_if<std::string>(&resolved)) errors.fail("user", *message);
+      p.user = std::get<sandbox::ExecUser>(resolved);
+    }
     p.caps = sandbox::all_capabilities();
     p.tty = tty;
     sigset_t none;
@@ -203,11 +201,8 @@ void MainProcess::start(const std::vector<std::string>& argv) {
   child_err.reset();
   slave.reset();
   std::lock_guard lock(mu_);
-  if (tty_) {
-    pumps_running_ = 1;
-    int dup = ::fcntl(master_.get(), F_DUPFD_CLOEXEC, 0);
-    std::thread([this, dup] { pump(dup, 1, 1); }).detach();
-  } else {
+  if (tty_) return;
+  {
     pumps_running_ = 2;
     std::thread([this, fd = out_r.release()] { pump(fd, 1, 1); }).detach();
     std::thread([this, fd = err_r.release()] { pump(fd, 2, 2); }).detach();

@@ -50,6 +50,10 @@ std::vector<Key> keys() {
        str(&DaemonConfig::data_root)},
       {"backend", "--backend", "Where containers run: memory, or docker (a Docker engine)",
        Key::String, str(&DaemonConfig::backend)},
+      {"agent-mode", "--agent-mode",
+       "memory backend: run containers under sockerless-agent and reach them through it: off, "
+       "forward (the daemon dials the agent) or reverse (the agent dials the daemon)",
+       Key::String, str(&DaemonConfig::agent_mode)},
       {"docker-host", "--docker-host",
        "docker backend: the engine's socket, unix:///path or tcp://host:port "
        "(default $DOCKER_HOST or unix:///var/run/docker.sock)",
@@ -285,6 +289,18 @@ ParseOutcome load_config(const std::vector<std::string>& args,
   if (config.backend != "memory" && config.backend != "docker") {
     outcome.exit_code = 1;
     outcome.message = "unknown backend \"" + config.backend + "\" (known: docker, memory)";
+    return outcome;
+  }
+  if (config.agent_mode != "off" && config.agent_mode != "forward" &&
+      config.agent_mode != "reverse") {
+    outcome.exit_code = 1;
+    outcome.message =
+        "--agent-mode: \"" + config.agent_mode + "\" is not one of off, forward, reverse";
+    return outcome;
+  }
+  if (config.agent_mode != "off" && config.backend != "memory") {
+    outcome.exit_code = 1;
+    outcome.message = "--agent-mode is an option of the memory backend";
     return outcome;
   }
   // The docker backend's engine: unset keys follow the docker CLI's environment.

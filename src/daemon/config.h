@@ -13,6 +13,9 @@ struct DaemonConfig {
   std::vector<std::string> hosts;  // "unix:///path", "tcp://host:port"
   std::string data_root;
   std::string backend = "memory";
+  // The memory backend: run each container under sockerless-agent and route exec, attach
+  // and cp through it (off, forward or reverse), the path the cloud backends take.
+  std::string agent_mode = "off";
   std::string log_level = "info";
   std::string log_format = "text";
   std::string metrics_addr;  // "host:port" or "tcp://host:port"; empty: no metrics

@@ -234,6 +234,7 @@ int run(const std::vector<std::string>& args) {
       auto registry = engine::builtin_backends();
       engine::BackendOptions backend_options;
       backend_options.data_root = config.data_root + "/" + config.backend;
+      backend_options.settings["agent-mode"] = config.agent_mode;
       auto backend = registry.create(config.backend, backend_options);
       backend->check_host();
       engine::Engine engine(engine_options(config), std::move(backend));

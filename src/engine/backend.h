@@ -23,6 +23,8 @@
 
 namespace sockerless::engine {
 
+class AgentClients;
+
 // Optional operations. A backend that lacks one is never asked for it.
 enum class Capability {
   Containers,  // prepare/start/signal/remove: running containers at all
@@ -273,6 +275,11 @@ class Backend {
   // The container's output log: one JSON object per line, {"log","stream","time"} (the
   // json-file format). Empty path when it has none yet.
   virtual std::string log_path(const std::string& /*id*/) { unsupported("logs"); }
+
+  // The agent connections of a backend whose containers run under sockerless-agent
+  // (docs/agent-protocol.md): the daemon's /internal/v1/agent/connect hands agents that
+  // dial back to it. Null for backends without agents.
+  virtual AgentClients* agents() { return nullptr; }
 
   // Releases everything start() created once the process has exited; idempotent.
   virtual void remove(const std::string& /*id*/) { unsupported("remove"); }

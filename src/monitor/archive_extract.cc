@@ -16,6 +16,7 @@
 #include "common/unique_fd.h"
 #include "sandbox/archive_path.h"
 #include "sandbox/safe_path.h"
+#include "sandbox/user.h"
 
 namespace sockerless::monitor {
 namespace {
@@ -315,6 +316,57 @@ void extract_upload(int root_fd, const std::string& dest, int tar_fd,
     unpacker.entry(in.get(), e);
   if (rc != ARCHIVE_EOF) throw ExtractError(tar_error(in.get()));
   unpacker.finish();
+}
+
+namespace {
+
+// dockerd refuses to write into a read-only volume, and outside the volumes of a
+// container whose root is read-only; the deepest mount holding `dir` decides.
+std::optional<std::string> read_only(const PutRequest& r, const std::string& dir) {
+  const sandbox::Mount* holder = nullptr;
+  std::size_t depth = 0;
+  for (const auto& m : r.mounts) {
+    std::string target = sandbox::clean_path(m.target);
+    bool holds = dir == target || target == "/" || dir.rfind(target + "/", 0) == 0;
+    if (m.type != "tmpfs" && holds && (!holder || target.size() > depth)) {
+      holder = &m;
+      depth = target.size();
+    }
+  }
+  if (holder) {
+    if (holder->readonly) return "mounted volume is marked read-only";
+    return std::nullopt;
+  }
+  if (r.readonly_rootfs) return "container rootfs is marked read-only";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<UploadProblem> put_archive(int root_fd, const PutRequest& r, int upload) {
+  std::string dest = sandbox::extraction_dir(root_fd, r.path);
+  if (auto refused = read_only(r, dest)) return UploadProblem{500, *refused};
+  if (auto problem = refuse_upload(upload, dest)) {
+    if (problem->status == 500)
+      problem->message = "Error processing tar file(exit status 1): " + problem->message;
+    return problem;
+  }
+  ExtractOptions options;
+  options.no_overwrite_dir_non_dir = r.no_overwrite_dir_non_dir;
+  if (r.copy_uid_gid && !r.user.empty()) {
+    // The owner every entry gets with copyUIDGID: the container's user as its own
+    // /etc/passwd and /etc/group say.
+    auto user = sandbox::resolve_user_in_root(r.user, {});
+    if (auto* message = std::get_if<std::string>(&user)) return UploadProblem{400, *message};
+    const auto& u = std::get<sandbox::ExecUser>(user);
+    options.owner = std::make_pair(u.uid, u.gid);
+  }
+  try {
+    extract_upload(root_fd, dest, upload, options);
+  } catch (const ExtractError& e) {
+    return UploadProblem{500, std::string("Error processing tar file(exit status 1): ") + e.what()};
+  }
+  return std::nullopt;
 }
 
 }  // namespace sockerless::monitor

@@ -11,6 +11,9 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "sandbox/sandbox.h"
 
 namespace sockerless::monitor {
 
@@ -40,5 +43,19 @@ class ExtractError : public std::runtime_error {
 // a directory resolved in the root `root_fd`. Throws ExtractError.
 void extract_upload(int root_fd, const std::string& dest, int tar_fd,
                     const ExtractOptions& options);
+
+// The whole of docker cp's PUT inside the container's root (ours by now): the destination
+// resolved, refused when the deepest mount holding it (or the root) is read-only, the
+// archive refused whole when it would escape, then unpacked; with `copy_uid_gid`, as
+// `user` (resolved in the container's /etc/passwd). nullopt when it was unpacked.
+struct PutRequest {
+  std::string path;
+  bool no_overwrite_dir_non_dir = false;
+  bool copy_uid_gid = false;
+  std::string user;
+  std::vector<sandbox::Mount> mounts;
+  bool readonly_rootfs = false;
+};
+std::optional<UploadProblem> put_archive(int root_fd, const PutRequest& request, int upload);
 
 }  // namespace sockerless::monitor

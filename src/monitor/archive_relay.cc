@@ -37,58 +37,16 @@ json error_reply(int status, const std::string& message) {
   return {{"error", message}, {"status", status}};
 }
 
-// dockerd refuses to write into a read-only volume, and outside the volumes of a
-// container whose root is read-only; the deepest mount holding `dir` decides.
-std::optional<std::string> read_only(const sandbox::ContainerSpec& spec, const std::string& dir) {
-  const sandbox::Mount* holder = nullptr;
-  std::size_t depth = 0;
-  for (const auto& m : spec.mounts) {
-    std::string target = sandbox::clean_path(m.target);
-    bool holds = dir == target || target == "/" || dir.rfind(target + "/", 0) == 0;
-    if (m.type != "tmpfs" && holds && (!holder || target.size() > depth)) {
-      holder = &m;
-      depth = target.size();
-    }
-  }
-  if (holder) {
-    if (holder->readonly) return "mounted volume is marked read-only";
-    return std::nullopt;
-  }
-  if (spec.readonly_rootfs) return "container rootfs is marked read-only";
-  return std::nullopt;
-}
-
-struct UnknownUser : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// The owner every entry gets with copyUIDGID: the container's user as its own
-// /etc/passwd and /etc/group (our "/" by now) say; none without a user.
-std::optional<std::pair<uid_t, gid_t>> copy_owner(const sandbox::ContainerSpec& spec) {
-  if (spec.user.empty()) return std::nullopt;
-  auto user = sandbox::resolve_user_in_root(spec.user, {});
-  if (auto* message = std::get_if<std::string>(&user)) throw UnknownUser(*message);
-  const auto& u = std::get<sandbox::ExecUser>(user);
-  return std::make_pair(u.uid, u.gid);
-}
-
 json do_put(int root_fd, const json& req, const sandbox::ContainerSpec& spec, int upload) {
-  std::string dest = sandbox::extraction_dir(root_fd, req.value("path", ""));
-  if (auto refused = read_only(spec, dest)) return error_reply(500, *refused);
-  if (auto problem = monitor::refuse_upload(upload, dest)) {
-    std::string prefix = problem->status == 500 ? "Error processing tar file(exit status 1): " : "";
-    return error_reply(problem->status, prefix + problem->message);
-  }
-  ExtractOptions options;
-  options.no_overwrite_dir_non_dir = req.value("no_overwrite_dir_non_dir", false);
-  try {
-    if (req.value("copy_uid_gid", false)) options.owner = copy_owner(spec);
-    extract_upload(root_fd, dest, upload, options);
-  } catch (const UnknownUser& e) {
-    return error_reply(400, e.what());
-  } catch (const ExtractError& e) {
-    return error_reply(500, std::string("Error processing tar file(exit status 1): ") + e.what());
-  }
+  PutRequest put;
+  put.path = req.value("path", "");
+  put.no_overwrite_dir_non_dir = req.value("no_overwrite_dir_non_dir", false);
+  put.copy_uid_gid = req.value("copy_uid_gid", false);
+  put.user = spec.user;
+  put.mounts = spec.mounts;
+  put.readonly_rootfs = spec.readonly_rootfs;
+  if (auto problem = put_archive(root_fd, put, upload))
+    return error_reply(problem->status, problem->message);
   return {{"ok", true}};
 }
 

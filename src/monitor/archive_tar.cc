@@ -268,7 +268,10 @@ char type_flag(mode_t m) {
 
 class TreeWriter {
  public:
-  TreeWriter(int root_fd, int out_fd) : out_(out_fd), owners_(root_fd) {}
+  TreeWriter(int root_fd, int out_fd) : out_(out_fd), owners_(root_fd) {
+    struct stat st {};
+    if (::fstat(root_fd, &st) == 0) root_ = {st.st_dev, st.st_ino};
+  }
 
   // The entry `name` of the directory `parent_fd`, and what is below it, as `tar_name`.
   void add(int parent_fd, const std::string& name, const std::string& tar_name) {
@@ -323,14 +326,23 @@ class TreeWriter {
       while (!prefix.empty() && prefix.back() == '/')
         prefix.pop_back();
       for (const auto& child : sandbox::directory_names(fd.get()))
-        add(fd.get(), child, prefix + "/" + child);
+        if (!hidden(fd.get(), child)) add(fd.get(), child, prefix + "/" + child);
     }
   }
 
   void finish() { out_.finish(); }
   bool ok() const { return out_.ok(); }
 
+  // Where sockerless-agent and its sockets are mounted in containers that run under it:
+  // the container's user never put it there, so its archives never show it.
+  bool hidden(int dir_fd, const std::string& child) const {
+    if (child != ".sockerless") return false;
+    struct stat st {};
+    return ::fstat(dir_fd, &st) == 0 && std::make_pair(st.st_dev, st.st_ino) == root_;
+  }
+
  private:
+  std::pair<dev_t, ino_t> root_{0, 0};
   // Exactly `size` bytes, as the header said: a file that shrank meanwhile is padded.
   void copy_content(int fd, std::int64_t size) {
     char buf[64 * 1024];
@@ -365,7 +377,7 @@ bool write_archive(int root_fd, const std::string& source, const std::string& re
   if (rebase.empty()) {
     UniqueFd dir = sandbox::open_in_root(root_fd, source, O_RDONLY | O_DIRECTORY);
     for (const auto& child : dir ? sandbox::directory_names(dir.get()) : std::vector<std::string>{})
-      writer.add(dir.get(), child, child);
+      if (!writer.hidden(dir.get(), child)) writer.add(dir.get(), child, child);
   } else if (source == "/" || slash == std::string::npos) {
     writer.add(root_fd, ".", rebase == "/" ? "/" : rebase);
   } else {

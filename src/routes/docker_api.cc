@@ -16,6 +16,7 @@ void add_docker_routes(http::Router& router, engine::Engine& engine, const Daemo
   add_stats_routes(router, engine);
   add_volume_routes(router, engine);
   add_network_routes(router, engine);
+  add_agent_routes(router, engine);
   // Built last: real routes registered above win over the 501 placeholders.
   add_not_implemented_routes(router);
 }

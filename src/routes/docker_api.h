@@ -28,6 +28,7 @@ void add_system_routes(http::Router& router, engine::Engine& engine, const Daemo
 void add_container_routes(http::Router& router, engine::Engine& engine);
 void add_exec_routes(http::Router& router, engine::Engine& engine);
 void add_volume_routes(http::Router& router, engine::Engine& engine);
+void add_agent_routes(http::Router& router, engine::Engine& engine);
 void add_network_routes(http::Router& router, engine::Engine& engine);
 void add_stats_routes(http::Router& router, engine::Engine& engine);
 void add_image_routes(http::Router& router, engine::Engine& engine);

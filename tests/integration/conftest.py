@@ -17,6 +17,9 @@ Environment
   SOCKERLESS_TEST_TIMEOUT   default per-test timeout in seconds (default 30)
   SOCKERLESS_TEST_BACKEND   memory (default) or docker: every "sockerlessd" runs that
                             backend; tests marked @pytest.mark.backends(...) without it skip
+  SOCKERLESS_TEST_AGENT_MODE  off (default), forward or reverse: the memory backend runs
+                            every container under sockerless-agent (--agent-mode); tests
+                            marked @pytest.mark.agentless(reason=...) skip then
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # <repo>/tests
 pytest_plugins = ["fixtures.conftest_plugin"]
 
 from harness import (
+    AGENT_MODE,
     BACKEND,
     Daemon,
     HarnessError,
@@ -83,6 +87,10 @@ def pytest_configure(config):
         "markers",
         "backends(*names, reason=...): runs only when the backend under test is one of "
         "names; skipped with the reason otherwise")
+    config.addinivalue_line(
+        "markers",
+        "agentless(reason=...): skipped when containers run under sockerless-agent "
+        "(SOCKERLESS_TEST_AGENT_MODE), for the reason given")
 
 
 def pytest_report_header(config):
@@ -91,6 +99,10 @@ def pytest_report_header(config):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        a = item.get_closest_marker("agentless")
+        if a and AGENT_MODE != "off":
+            item.add_marker(pytest.mark.skip(
+                reason=f"not under the agent ({AGENT_MODE}): {a.kwargs.get('reason', '')}"))
         m = item.get_closest_marker("backends")
         if m and BACKEND not in m.args:
             why = m.kwargs.get("reason", "")
@@ -115,7 +127,9 @@ def docker_config():
 def backend_args(request):
     """Flags that select the backend under test (empty for memory)."""
     if BACKEND == "memory":
-        return []
+        if AGENT_MODE not in ("off", "forward", "reverse"):
+            pytest.fail(f"unknown SOCKERLESS_TEST_AGENT_MODE={AGENT_MODE!r}", pytrace=False)
+        return [] if AGENT_MODE == "off" else ["--agent-mode", AGENT_MODE]
     if BACKEND == "docker":
         engine = request.getfixturevalue("backing_dockerd")
         return ["--backend", "docker", "--docker-host", engine.host]

@@ -616,6 +616,9 @@ def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = (),
 # (sockerlessd in front of a dockerd the harness starts). Tests that need another backend
 # carry @pytest.mark.backends(...) and are skipped with its reason.
 BACKEND = os.environ.get("SOCKERLESS_TEST_BACKEND", "memory")
+# With the memory backend: SOCKERLESS_TEST_AGENT_MODE=forward or reverse runs every
+# container under sockerless-agent (sockerlessd --agent-mode), exec/attach/cp through it.
+AGENT_MODE = os.environ.get("SOCKERLESS_TEST_AGENT_MODE", "off")
 
 
 def purge_engine(d: "Daemon") -> None:

@@ -19,8 +19,11 @@
 #include <string>
 #include <thread>
 
+#include "agent/link.h"
+#include "agent/wire.h"
 #include "common/errors.h"
 #include "common/time.h"
+#include "engine/agent_client.h"
 #include "image/layer_pack.h"
 #include "monitor/archive_relay.h"
 #include "monitor/exec_relay.h"
@@ -53,7 +56,8 @@ long read_long(const char* path, long fallback) {
 // The sandbox's own mount points and generated files are not the container's changes.
 bool sandbox_owned(const std::string& p) {
   static const std::vector<std::string> kOwned = {
-      "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev", "/proc", "/sys", "/.dockerenv"};
+      "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev",
+      "/proc",      "/sys",          "/.dockerenv",      "/.sockerless"};
   for (const auto& i : kOwned)
     if (p == i || p.rfind(i + "/", 0) == 0) return true;
   return false;
@@ -116,7 +120,24 @@ sandbox::ContainerSpec to_spec(const engine::ContainerLaunch& l, const std::stri
 class MemoryBackend final : public engine::Backend {
  public:
   explicit MemoryBackend(engine::BackendOptions options)
-      : options_(std::move(options)), containers_dir_(options_.data_root + "/containers") {}
+      : options_(std::move(options)), containers_dir_(options_.data_root + "/containers") {
+    std::string mode = options_.settings.count("agent-mode") ? options_.settings["agent-mode"] : "off";
+    if (mode == "forward") {
+      agent_mode_ = AgentMode::Forward;
+    } else if (mode == "reverse") {
+      agent_mode_ = AgentMode::Reverse;
+    } else if (mode != "off") {
+      throw std::runtime_error("--agent-mode: \"" + mode + "\" is not off, forward or reverse");
+    }
+    if (agent_mode_ != AgentMode::Off) agents_ = std::make_unique<engine::AgentClients>();
+  }
+
+  ~MemoryBackend() override {
+    if (agent_listener_) ::shutdown(agent_listener_.get(), SHUT_RDWR);
+    if (agent_accept_.joinable()) agent_accept_.join();
+  }
+
+  engine::AgentClients* agents() override { return agents_.get(); }
 
   bool supports(engine::Capability c) const override {
     return c == engine::Capability::Containers || c == engine::Capability::Attach ||
@@ -152,11 +173,14 @@ class MemoryBackend final : public engine::Backend {
     if (!host_.rootless.empty()) spdlog::warn("memory backend: {}", host_.rootless);
     fs::create_directories(containers_dir_);
     exe_ = monitor::role_binary(self_exe());
+    if (agent_mode_ != AgentMode::Off) start_agent_support();
   }
 
-  engine::StartResult start(const engine::ContainerLaunch& launch) override {
-    std::string dir = state_dir(launch.id);
+  engine::StartResult start(const engine::ContainerLaunch& launch_in) override {
+    std::string dir = state_dir(launch_in.id);
     fs::create_directories(dir);
+    engine::ContainerLaunch launch =
+        agent_mode_ == AgentMode::Off ? launch_in : under_agent(launch_in, dir);
     monitor::MonitorConfig config;
     config.spec = to_spec(launch, dir);
     config.open_stdin = launch.open_stdin;
@@ -238,14 +262,20 @@ class MemoryBackend final : public engine::Backend {
   }
 
   UniqueFd attach(const std::string& id, bool in, bool out, bool err) override {
+    // A TTY container's command has the terminal itself (as /dev/pts/0, like under
+    // docker): attaching to it stays with the monitor, which holds the terminal's master.
+    if (auto ep = agent_of(id); ep && !ep_tty(id))
+      return agents_->attach(*ep, in, out, err, false, ep_stdin_once(id));
     return monitor::connect_attach(state_dir(id), in, out, err);
   }
 
   void resize(const std::string& id, int height, int width) override {
+    // The monitor's terminal is the agent's: the agent passes the size on (SIGWINCH).
     monitor::resize(state_dir(id), height, width);
   }
 
   UniqueFd exec(const std::string& id, const engine::ExecLaunch& l) override {
+    if (auto ep = agent_of(id)) return agents_->exec(*ep, l);
     monitor::ExecRequest r;
     r.id = l.id;
     r.argv = l.argv;
@@ -262,6 +292,7 @@ class MemoryBackend final : public engine::Backend {
 
   void resize_exec(const std::string& id, const std::string& exec_id, int height,
                    int width) override {
+    if (agent_of(id)) return agents_->resize_exec(exec_id, height, width);
     monitor::resize_exec(state_dir(id), exec_id, height, width);
   }
 
@@ -399,12 +430,16 @@ class MemoryBackend final : public engine::Backend {
 
   engine::PathStat archive_stat(const engine::ContainerLaunch& l, int pid,
                                 const std::string& path) override {
+    if (auto ep = pid > 0 ? agent_of(l.id) : std::nullopt) return agents_->archive_stat(*ep, l, path);
     auto conn = archive(l, pid, "stat", path);
     return read_stat(conn.get(), l.name);
   }
 
   UniqueFd archive_get(const engine::ContainerLaunch& l, int pid, const std::string& path,
                        engine::PathStat& stat) override {
+    // docker export (an empty path) stays with the daemon: it wants the root without volumes.
+    if (auto ep = pid > 0 && !path.empty() ? agent_of(l.id) : std::nullopt)
+      return agents_->archive_get(*ep, l, path, stat);
     auto conn = archive(l, pid, "get", path);
     stat = read_stat(conn.get(), l.name);
     return conn;
@@ -412,6 +447,8 @@ class MemoryBackend final : public engine::Backend {
 
   void archive_put(const engine::ContainerLaunch& l, int pid, const std::string& dir, int tar_fd,
                    bool no_overwrite_dir_non_dir, bool copy_uid_gid) override {
+    if (auto ep = pid > 0 ? agent_of(l.id) : std::nullopt)
+      return agents_->archive_put(*ep, l, dir, tar_fd, no_overwrite_dir_non_dir, copy_uid_gid);
     nlohmann::json extra = {{"no_overwrite_dir_non_dir", no_overwrite_dir_non_dir},
                             {"copy_uid_gid", copy_uid_gid}};
     auto conn = archive(l, pid, "put", dir, extra);
@@ -429,6 +466,11 @@ class MemoryBackend final : public engine::Backend {
   std::string log_path(const std::string& id) override { return state_dir(id) + "/container.log"; }
 
   void remove(const std::string& id) override {
+    if (agents_) {
+      agents_->forget(id);
+      std::lock_guard lock(mu_);
+      endpoints_.erase(id);
+    }
     std::string dir = state_dir(id);
     std::error_code ec;
     if (fs::exists(dir + "/monitor.json", ec)) {
@@ -522,6 +564,181 @@ class MemoryBackend final : public engine::Backend {
     in >> pid;
     return pid;
   }
+
+  // --- --agent-mode: each container's command runs under sockerless-agent, and exec,
+  // attach and cp go through it (the path cloud backends take), forward or reverse.
+
+  struct AgentInfo {
+    engine::AgentEndpoint endpoint;
+    bool tty = false, stdin_once = false;
+  };
+
+  static constexpr const char* kAgentDir = "/.sockerless";
+
+  void start_agent_support() {
+    std::string sibling = (fs::path(self_exe()).parent_path() / "sockerless-agent").string();
+    if (::access(sibling.c_str(), X_OK) != 0)
+      throw std::runtime_error("--agent-mode needs the sockerless-agent binary next to sockerlessd (" +
+                               sibling + ")");
+    agent_exe_ = sibling;
+    if (agent_mode_ != AgentMode::Reverse) return;
+    // Agents dial back on a socket of their own, bind-mounted into each container: it
+    // serves only the agent route, never the Docker API.
+    agent_socket_ = options_.data_root + "/agent.sock";
+    agent_listener_ = agent::listen_on("unix:" + agent_socket_);
+    ::chmod(agent_socket_.c_str(), 0666);
+    agent_accept_ = std::thread([this] {
+      for (;;) {
+        int fd = ::accept4(agent_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+          if (errno == EINTR || errno == ECONNABORTED) continue;
+          return;
+        }
+        std::thread([this, fd] { accept_agent(UniqueFd(fd)); }).detach();
+      }
+    });
+  }
+
+  void accept_agent(UniqueFd fd) {
+    try {
+      std::string rest;
+      auto req = agent::read_upgrade_request(fd.get(), rest);
+      std::string path = req.target.substr(0, req.target.find('?'));
+      if (path != agent::kConnectPath) return agent::refuse(fd.get(), 404, "no such path: " + path);
+      std::string container = agent::query_param(req.target, "container");
+      std::string token = agent::bearer_token(req.headers);
+      if (!agents_->accepts(container, token))
+        return agent::refuse(fd.get(), 401, "wrong or missing agent token");
+      std::string answer = agent::upgrade_answer(req, token);
+      if (::send(fd.get(), answer.data(), answer.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(answer.size()))
+        return;
+      agents_->adopt(container, std::move(fd), std::move(rest));
+    } catch (const std::exception& e) {
+      spdlog::debug("agent connection: {}", e.what());
+    }
+  }
+
+  static std::string new_token() {
+    std::string bytes(32, '\0');
+    std::ifstream random("/dev/urandom", std::ios::binary);
+    random.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!random) throw Internal("cannot read /dev/urandom for an agent token");
+    std::string t = agent::base64(bytes);
+    for (auto& c : t) {
+      if (c == '+') c = '-';
+      if (c == '/') c = '_';
+    }
+    while (!t.empty() && t.back() == '=')
+      t.pop_back();
+    return t;
+  }
+
+  // The launch with the agent as the container's first process. Its token reaches it in
+  // the environment of the process only: the container's recorded config never has it.
+  engine::ContainerLaunch under_agent(const engine::ContainerLaunch& in, const std::string& dir) {
+    engine::ContainerLaunch l = in;
+    AgentInfo info;
+    info.endpoint.container = in.id;
+    info.endpoint.token = new_token();
+    info.tty = in.tty;
+    info.stdin_once = in.stdin_once;
+    std::string run_dir = dir + "/agent";
+    fs::create_directories(run_dir);
+    std::vector<std::string> argv = {std::string(kAgentDir) + "/agent", "--container", in.id};
+    if (agent_mode_ == AgentMode::Forward) {
+      info.endpoint.address = "unix:" + run_dir + "/agent.sock";
+      argv.insert(argv.end(), {"--listen", std::string("unix:") + kAgentDir + "/run/agent.sock"});
+    } else {
+      argv.insert(argv.end(), {"--callback", std::string("ws+unix://%2F.sockerless%2Fdaemon.sock") +
+                                                 agent::kConnectPath + "?container=" + in.id});
+      engine::ContainerLaunch::Mount m;
+      m.type = "bind";
+      m.source = agent_socket_;
+      m.target = std::string(kAgentDir) + "/daemon.sock";
+      l.mounts.push_back(m);
+      agents_->expect(in.id, info.endpoint.token);
+    }
+    // The agent does an init's work (reaping, forwarding signals), so --init adds none.
+    l.init = false;
+    // The agent stays root so that exec -u can be anyone; the command runs as the user.
+    if (!in.user.empty()) {
+      argv.insert(argv.end(), {"--user", in.user});
+      l.user.clear();
+    }
+    argv.push_back("--");
+    argv.insert(argv.end(), in.argv.begin(), in.argv.end());
+    l.argv = argv;
+    l.env.push_back(std::string(agent::kTokenEnv) + "=" + info.endpoint.token);
+    engine::ContainerLaunch::Mount exe;
+    exe.type = "bind";
+    exe.source = agent_exe_;
+    exe.target = std::string(kAgentDir) + "/agent";
+    exe.readonly = true;
+    l.mounts.push_back(exe);
+    engine::ContainerLaunch::Mount run;
+    run.type = "bind";
+    run.source = run_dir;
+    run.target = std::string(kAgentDir) + "/run";
+    l.mounts.push_back(run);
+    nlohmann::json doc = {{"token", info.endpoint.token},
+                          {"address", info.endpoint.address},
+                          {"tty", info.tty},
+                          {"stdin_once", info.stdin_once}};
+    {
+      std::ofstream out(dir + "/agent.json");
+      out << doc.dump();
+    }
+    ::chmod((dir + "/agent.json").c_str(), 0600);
+    std::lock_guard lock(mu_);
+    endpoints_[in.id] = info;
+    return l;
+  }
+
+  // The container's agent, when it runs under one (found again after a daemon restart).
+  std::optional<AgentInfo> agent_info(const std::string& id) {
+    if (!agents_) return std::nullopt;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = endpoints_.find(id); it != endpoints_.end()) return it->second;
+    }
+    std::ifstream in(state_dir(id) + "/agent.json");
+    if (!in) return std::nullopt;
+    std::stringstream text;
+    text << in.rdbuf();
+    auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+    if (!doc.is_object()) return std::nullopt;
+    AgentInfo info;
+    info.endpoint.container = id;
+    info.endpoint.token = doc.value("token", "");
+    info.endpoint.address = doc.value("address", "");
+    info.tty = doc.value("tty", false);
+    info.stdin_once = doc.value("stdin_once", false);
+    if (info.endpoint.address.empty()) agents_->expect(id, info.endpoint.token);
+    std::lock_guard lock(mu_);
+    endpoints_[id] = info;
+    return info;
+  }
+  std::optional<engine::AgentEndpoint> agent_of(const std::string& id) {
+    auto info = agent_info(id);
+    if (!info) return std::nullopt;
+    return info->endpoint;
+  }
+  bool ep_tty(const std::string& id) {
+    auto info = agent_info(id);
+    return info && info->tty;
+  }
+  bool ep_stdin_once(const std::string& id) {
+    auto info = agent_info(id);
+    return info && info->stdin_once;
+  }
+
+  enum class AgentMode { Off, Forward, Reverse } agent_mode_ = AgentMode::Off;
+  std::unique_ptr<engine::AgentClients> agents_;
+  std::string agent_exe_, agent_socket_;
+  UniqueFd agent_listener_;
+  std::thread agent_accept_;
+  std::map<std::string, AgentInfo> endpoints_;
 
   engine::BackendOptions options_;
   std::string containers_dir_;
