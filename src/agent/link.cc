@@ -129,7 +129,9 @@ Link::Link(UniqueFd fd, bool client, std::string initial)
   ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // not TCP: no effect
 }
 
-Link::~Link() { close(); }
+Link::~Link() {
+  close();
+}
 
 bool Link::write_frame(int op, std::string_view payload) {
   if (closed_) return false;
@@ -151,7 +153,9 @@ bool Link::send_data(std::uint8_t stream, std::uint32_t session, std::string_vie
   return write_frame(static_cast<int>(Opcode::Binary), m);
 }
 
-bool Link::ping() { return write_frame(static_cast<int>(Opcode::Ping), ""); }
+bool Link::ping() {
+  return write_frame(static_cast<int>(Opcode::Ping), "");
+}
 
 bool Link::fill() {
   char chunk[64 * 1024];
@@ -274,9 +278,11 @@ sockaddr_un unix_address(const std::string& path, UniqueFd& dir) {
   std::string p = path;
   if (p.size() >= sizeof sa.sun_path) {
     auto slash = p.rfind('/');
-    dir = UniqueFd(::open(slash == 0 ? "/" : p.substr(0, slash).c_str(),
-                          O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) throw std::runtime_error("cannot open the directory of " + path + ": " + std::strerror(errno));
+    dir = UniqueFd(
+        ::open(slash == 0 ? "/" : p.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir)
+      throw std::runtime_error("cannot open the directory of " + path + ": " +
+                               std::strerror(errno));
     p = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + p.substr(slash + 1);
   }
   if (p.size() >= sizeof sa.sun_path)
@@ -395,10 +401,10 @@ std::string client_handshake(int fd, const std::string& host, const std::string&
   for (int i = 0; i < 16; ++i)
     nonce.push_back(static_cast<char>(rd() & 0xFF));
   std::string key = base64(nonce);
-  std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + host +
-                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
-                        key + "\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer " + token +
-                        "\r\n\r\n";
+  std::string request =
+      "GET " + target + " HTTP/1.1\r\nHost: " + host +
+      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+      "\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer " + token + "\r\n\r\n";
   if (!write_all(fd, request.data(), request.size()))
     throw HandshakeError(0, "the connection closed during the handshake");
   std::string rest;
@@ -406,7 +412,8 @@ std::string client_handshake(int fd, const std::string& host, const std::string&
   std::map<std::string, std::string> headers;
   std::string first = parse_head(head, headers);
   int status = 0;
-  if (auto sp = first.find(' '); sp != std::string::npos) status = std::atoi(first.c_str() + sp + 1);
+  if (auto sp = first.find(' '); sp != std::string::npos)
+    status = std::atoi(first.c_str() + sp + 1);
   if (status != 101) {
     std::string why = first.substr(first.find(' ') == std::string::npos ? 0 : first.find(' ') + 1);
     // A short body says more (our own answers carry one).

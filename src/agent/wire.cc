@@ -82,8 +82,7 @@ std::optional<FrameHeader> parse_frame_header(std::string_view data, std::uint64
 
 void unmask(std::string& payload, const std::array<std::uint8_t, 4>& mask, std::size_t offset) {
   for (std::size_t i = 0; i < payload.size(); ++i)
-    payload[i] =
-        static_cast<char>(static_cast<std::uint8_t>(payload[i]) ^ mask[(offset + i) % 4]);
+    payload[i] = static_cast<char>(static_cast<std::uint8_t>(payload[i]) ^ mask[(offset + i) % 4]);
 }
 
 std::array<std::uint8_t, 20> sha1(std::string_view data) {
@@ -142,11 +141,12 @@ std::array<std::uint8_t, 20> sha1(std::string_view data) {
 }
 
 std::string base64(std::string_view bytes) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   std::size_t i = 0;
-  auto at = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<std::uint8_t>(bytes[k])); };
+  auto at = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<std::uint8_t>(bytes[k]));
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     std::uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
     for (int s = 18; s >= 0; s -= 6)
@@ -201,8 +201,8 @@ json hello(const std::string& role, const std::vector<std::string>& capabilities
 }
 
 int negotiate(const json& theirs, const std::vector<int>& ours) {
-  if (!theirs.is_object() || theirs.value("type", "") != "hello" ||
-      !theirs.contains("versions") || !theirs["versions"].is_array())
+  if (!theirs.is_object() || theirs.value("type", "") != "hello" || !theirs.contains("versions") ||
+      !theirs["versions"].is_array())
     throw ProtocolError("the peer's first message is not a hello");
   std::vector<int> their_versions;
   for (const auto& v : theirs["versions"])
@@ -254,8 +254,9 @@ std::optional<int> parse_signal(std::string_view text) {
       {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
       {"PWR", SIGPWR},       {"SYS", SIGSYS}};
   auto number = [](std::string_view s) -> std::optional<int> {
-    if (s.empty() || s.size() > 3 ||
-        !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    if (s.empty() || s.size() > 3 || !std::all_of(s.begin(), s.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        }))
       return std::nullopt;
     return std::stoi(std::string(s));
   };

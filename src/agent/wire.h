@@ -53,8 +53,7 @@ struct FrameHeader {
 // frames that are fragmented or longer than 125 bytes, lengths over `max_length`).
 std::optional<FrameHeader> parse_frame_header(std::string_view data,
                                               std::uint64_t max_length = 64ull << 20);
-void unmask(std::string& payload, const std::array<std::uint8_t, 4>& mask,
-            std::size_t offset = 0);
+void unmask(std::string& payload, const std::array<std::uint8_t, 4>& mask, std::size_t offset = 0);
 
 class ProtocolError : public std::runtime_error {
  public:

@@ -49,7 +49,7 @@ struct Chunk {
 class ChunkQueue {
  public:
   explicit ChunkQueue(std::size_t limit = 8 << 20) : limit_(limit) {}
-  bool push(Chunk c);  // false when closed or over the limit (then it closes)
+  bool push(Chunk c);          // false when closed or over the limit (then it closes)
   std::optional<Chunk> pop();  // nullopt once closed and drained
   void close();
 

@@ -127,7 +127,8 @@ class Connection {
   }
 
   void send_error(std::uint32_t session, const std::string& kind, const std::string& message) {
-    link_.send_json({{"type", "error"}, {"session", session}, {"kind", kind}, {"message", message}});
+    link_.send_json(
+        {{"type", "error"}, {"session", session}, {"kind", kind}, {"message", message}});
   }
 
   // Sends `data` on a stream of the session, waiting for credit.
@@ -188,9 +189,8 @@ class Connection {
 
   // signal and resize: one-shot, answered at once.
   void control(std::uint32_t id, const json& m) {
-    std::string target = m.contains("target") && m["target"].is_string()
-                             ? m["target"].get<std::string>()
-                             : "main";
+    std::string target =
+        m.contains("target") && m["target"].is_string() ? m["target"].get<std::string>() : "main";
     std::shared_ptr<Session> exec_session;
     if (target != "main") {
       exec_session = find(static_cast<std::uint32_t>(std::stoul(target)));
@@ -309,8 +309,8 @@ class Connection {
           {{"type", "exit"},
            {"session", s->id},
            {"code", code},
-           {"error", "OCI runtime exec failed: exec failed: unable to start container process: " +
-                         detail}});
+           {"error",
+            "OCI runtime exec failed: exec failed: unable to start container process: " + detail}});
       return finish(s);
     }
     s->pid = pid;
@@ -444,12 +444,14 @@ class Connection {
           ssize_t n = ::read(r.get(), buf, sizeof buf);
           if (n < 0 && errno == EINTR) continue;
           if (n <= 0) break;
-          if (sending) sending = send(*s, kArchive, std::string_view(buf, static_cast<std::size_t>(n)));
+          if (sending)
+            sending = send(*s, kArchive, std::string_view(buf, static_cast<std::size_t>(n)));
           if (!sending) break;
         }
         r.reset();  // a writer still writing gets EPIPE and stops
         writer.join();
-        link_.send_json({{"type", "eof"}, {"session", s->id}, {"stream", static_cast<int>(kArchive)}});
+        link_.send_json(
+            {{"type", "eof"}, {"session", s->id}, {"stream", static_cast<int>(kArchive)}});
       } else {
         put_archive(*s, root.get(), path, m);
         return finish(s);

@@ -21,7 +21,7 @@ namespace sockerless::agent {
 
 namespace {
 
-const int kHandled[] = {SIGCHLD, SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
+const int kHandled[] = {SIGCHLD, SIGTERM, SIGINT,   SIGHUP,  SIGQUIT,
                         SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT};
 
 sigset_t handled_set() {

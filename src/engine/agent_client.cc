@@ -291,29 +291,23 @@ std::shared_ptr<AgentConnection> AgentClients::connection(const AgentEndpoint& e
                         std::to_string(reverse_wait_.count() / 1000.0).substr(0, 4) + " s)");
     return connections_[ep.container];
   }
+  // Forward: one dialer at a time, so that concurrent first operations share a connection.
+  std::lock_guard dialing(dial_mu_);
   {
     std::lock_guard lock(mu_);
     auto it = connections_.find(ep.container);
     if (it != connections_.end() && it->second->alive()) return it->second;
   }
-  // Forward: dial, retrying while the agent is still coming up.
+  // Dial, retrying while the agent is still coming up.
   std::string last;
   for (;;) {
     try {
       UniqueFd fd = agent::dial(ep.address);
-      std::string rest = agent::client_handshake(fd.get(), "localhost", agent::kAgentPath, ep.token);
+      std::string rest =
+          agent::client_handshake(fd.get(), "localhost", agent::kAgentPath, ep.token);
       auto c = AgentConnection::start(std::move(fd), true, std::move(rest), ep.container);
-      std::shared_ptr<AgentConnection> old;
-      {
-        std::lock_guard lock(mu_);
-        auto& slot = connections_[ep.container];
-        if (slot && slot->alive()) {  // another caller won the race: use theirs
-          c->close();
-          return slot;
-        }
-        old = std::move(slot);
-        slot = c;
-      }
+      std::lock_guard lock(mu_);
+      connections_[ep.container] = c;
       return c;
     } catch (const agent::HandshakeError& e) {
       if (e.status() == 401)

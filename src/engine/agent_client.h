@@ -48,8 +48,7 @@ class AgentClients {
   // --- operations, with the Backend contract ---
   UniqueFd exec(const AgentEndpoint& ep, const ExecLaunch& launch);
   void resize_exec(const std::string& exec_id, int height, int width);
-  UniqueFd attach(const AgentEndpoint& ep, bool in, bool out, bool err, bool tty,
-                  bool stdin_once);
+  UniqueFd attach(const AgentEndpoint& ep, bool in, bool out, bool err, bool tty, bool stdin_once);
   void resize(const AgentEndpoint& ep, int height, int width);
   void signal(const AgentEndpoint& ep, int signal);
   // docker cp: `launch` names the container for messages and says which mounts (and
@@ -67,9 +66,10 @@ class AgentClients {
   std::shared_ptr<AgentConnection> connection(const AgentEndpoint& ep);
 
   std::chrono::milliseconds reverse_wait_;
+  std::mutex dial_mu_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, std::string> tokens_;                             // reverse
+  std::map<std::string, std::string> tokens_;                            // reverse
   std::map<std::string, std::shared_ptr<AgentConnection>> connections_;  // by container
   struct ExecRef {
     std::weak_ptr<AgentConnection> connection;

@@ -121,7 +121,8 @@ class MemoryBackend final : public engine::Backend {
  public:
   explicit MemoryBackend(engine::BackendOptions options)
       : options_(std::move(options)), containers_dir_(options_.data_root + "/containers") {
-    std::string mode = options_.settings.count("agent-mode") ? options_.settings["agent-mode"] : "off";
+    std::string mode =
+        options_.settings.count("agent-mode") ? options_.settings["agent-mode"] : "off";
     if (mode == "forward") {
       agent_mode_ = AgentMode::Forward;
     } else if (mode == "reverse") {
@@ -430,7 +431,8 @@ class MemoryBackend final : public engine::Backend {
 
   engine::PathStat archive_stat(const engine::ContainerLaunch& l, int pid,
                                 const std::string& path) override {
-    if (auto ep = pid > 0 ? agent_of(l.id) : std::nullopt) return agents_->archive_stat(*ep, l, path);
+    if (auto ep = pid > 0 ? agent_of(l.id) : std::nullopt)
+      return agents_->archive_stat(*ep, l, path);
     auto conn = archive(l, pid, "stat", path);
     return read_stat(conn.get(), l.name);
   }
@@ -578,8 +580,8 @@ class MemoryBackend final : public engine::Backend {
   void start_agent_support() {
     std::string sibling = (fs::path(self_exe()).parent_path() / "sockerless-agent").string();
     if (::access(sibling.c_str(), X_OK) != 0)
-      throw std::runtime_error("--agent-mode needs the sockerless-agent binary next to sockerlessd (" +
-                               sibling + ")");
+      throw std::runtime_error(
+          "--agent-mode needs the sockerless-agent binary next to sockerlessd (" + sibling + ")");
     agent_exe_ = sibling;
     if (agent_mode_ != AgentMode::Reverse) return;
     // Agents dial back on a socket of their own, bind-mounted into each container: it
