@@ -108,6 +108,10 @@ struct AgentContext {
   MainProcess* main = nullptr;  // null when the agent runs commands per invocation (FaaS)
 };
 
+// Attach sessions still to tell their client how the main process ended: the agent
+// waits for them (briefly) before it exits with the command.
+int pending_attaches();
+
 // Serves one upgraded connection until it ends: the hello exchange, then sessions.
 void serve_connection(Link& link, const AgentContext& ctx);
 

@@ -212,6 +212,9 @@ int run(const Options& o) {
   int code = main_process.wait();
   main_code = code;
   main_done = true;
+  // Attached clients learn the exit code before the connection goes with us.
+  for (int i = 0; i < 100 && pending_attaches() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (o.keep_alive) {
     for (;;)
       ::pause();

@@ -33,6 +33,8 @@ using nlohmann::json;
 
 namespace {
 
+std::atomic<int> attaches{0};
+
 const std::vector<std::string> kCapabilities = {"exec",   "attach", "archive",
                                                 "signal", "resize", "top"};
 
@@ -380,6 +382,10 @@ class Connection {
                  "attach: the main process writes to the container's terminal itself");
       return finish(s);
     }
+    ++attaches;
+    struct Done {
+      ~Done() { --attaches; }
+    } done;
     bool want_out = m.value("stdout", true), want_err = m.value("stderr", true);
     bool want_in = m.value("stdin", false), stdin_once = m.value("stdin_once", false);
     auto q = ctx_.main->subscribe(m.value("replay", std::size_t{0}));
@@ -552,6 +558,8 @@ class Connection {
 };
 
 }  // namespace
+
+int pending_attaches() { return attaches; }
 
 void serve_connection(Link& link, const AgentContext& ctx) {
   Connection c(link, ctx);

@@ -1,0 +1,230 @@
+"""sockerless-agent (issue 10): the static binary in the busybox image, under the real
+dockerd and under sockerless; its WebSocket protocol spoken by a test client; and, with
+SOCKERLESS_TEST_AGENT_MODE=forward|reverse, what the memory backend's agent mode promises
+beyond the exec/attach/cp suites that run again in that mode (PID 1, the token kept out of
+sight, wrong tokens refused, many execs on one connection)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import socket
+import struct
+import time
+
+import pytest
+import websocket
+
+from harness import AGENT_MODE, BACKEND, make_tmpdir
+
+AGENT = os.path.join(os.path.dirname(os.environ.get("SOCKERLESSD") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "sockerlessd")), "sockerless-agent")
+
+agent_modes_only = pytest.mark.skipif(
+    AGENT_MODE == "off" or BACKEND != "memory",
+    reason="needs SOCKERLESS_TEST_AGENT_MODE=forward|reverse (memory backend)")
+
+
+def connect(sock_path: str, token: str, path: str = "/v1/agent") -> websocket.WebSocket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if len(sock_path) >= 100:  # beyond sun_path: through the directory
+        d = os.open(os.path.dirname(sock_path), os.O_PATH)
+        try:
+            s.connect(f"/proc/self/fd/{d}/{os.path.basename(sock_path)}")
+        finally:
+            os.close(d)
+    else:
+        s.connect(sock_path)
+    return websocket.create_connection(f"ws://localhost{path}", socket=s, timeout=20,
+                                       header=[f"Authorization: Bearer {token}"])
+
+
+class Session:
+    """The daemon's side of the protocol, by hand."""
+
+    def __init__(self, ws: websocket.WebSocket):
+        self.ws = ws
+        hello = json.loads(ws.recv())
+        assert hello["type"] == "hello" and 1 in hello["versions"], hello
+        self.capabilities = hello["capabilities"]
+        ws.send(json.dumps({"type": "hello", "versions": [1], "role": "daemon",
+                            "capabilities": []}))
+
+    def run(self, session: int, request: dict, stdin: bytes | None = None):
+        """Sends a request and collects what comes back until it ends."""
+        self.ws.send(json.dumps({**request, "session": session}))
+        if stdin is not None:
+            if stdin:
+                self.ws.send_binary(struct.pack(">BI", 0, session) + stdin)
+            self.ws.send(json.dumps({"type": "eof", "session": session, "stream": 0}))
+        out = {1: b"", 2: b"", 3: b""}
+        controls = []
+        while True:
+            op, data = self.ws.recv_data()
+            if op == websocket.ABNF.OPCODE_BINARY:
+                stream, sess = struct.unpack(">BI", data[:5])
+                assert sess == session
+                out[stream] += data[5:]
+                self.ws.send(json.dumps({"type": "window", "session": session,
+                                         "stream": stream, "bytes": len(data) - 5}))
+                continue
+            m = json.loads(data)
+            if m.get("type") == "window":
+                continue
+            controls.append(m)
+            if m["type"] in ("exit", "done", "error"):
+                return out, controls
+
+
+@pytest.fixture
+def agent_dir():
+    d = make_tmpdir("sockerless-agent-")
+    os.chmod(d, 0o755)
+    try:
+        yield d
+    finally:
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_the_agent_binary_is_static_and_runs_in_busybox(engine, registry):
+    """Both under the real dockerd and under sockerless: the busybox image has no libc."""
+    ref = f"{registry.host}/busybox:latest"
+    assert engine.docker("pull", "-q", ref, timeout=60).returncode == 0
+    r = engine.docker("run", "--rm", "-v", f"{AGENT}:/agent:ro", ref, "/agent", "--version")
+    assert (r.returncode, r.stdout) == (0, "sockerless-agent 0.1.0 (protocol 1)\n"), r.stderr
+    r = engine.docker("run", "--rm", "-v", f"{AGENT}:/agent:ro", ref, "/agent", "--nope")
+    assert r.returncode == 2 and "unknown argument --nope" in r.stderr
+
+
+def test_agent_in_dockerd_serves_exec_cp_and_refuses_wrong_tokens(dockerd, registry, agent_dir):
+    """The agent as PID 1 of a container of the real dockerd, listening on a unix socket
+    in a bind-mounted directory: a test client speaks the protocol to it."""
+    ref = f"{registry.host}/busybox:latest"
+    assert dockerd.docker("pull", "-q", ref, timeout=60).returncode == 0
+    r = dockerd.docker("run", "-d", "-e", "SOCKERLESS_AGENT_TOKEN=s3cret", "-e", "KEEP=me",
+                       "-v", f"{AGENT}:/agent:ro", "-v", f"{agent_dir}:/run/agent", ref,
+                       "/agent", "--container", "c1", "--listen", "unix:/run/agent/a.sock",
+                       "--", "sh", "-c", "echo main-says-hi; env; sleep 60")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        sock = os.path.join(agent_dir, "a.sock")
+        deadline = time.time() + 10
+        while not os.path.exists(sock) and time.time() < deadline:
+            time.sleep(0.05)
+        # Wrong and missing tokens: 401, no upgrade.
+        for token in ("wrong", ""):
+            with pytest.raises(websocket.WebSocketBadStatusException) as e:
+                connect(sock, token)
+            assert e.value.status_code == 401
+        s = Session(connect(sock, "s3cret"))
+        assert {"exec", "attach", "archive", "signal", "resize", "top"} <= set(s.capabilities)
+        out, ctl = s.run(1, {"type": "exec", "argv": ["sh", "-c", "cat; echo err >&2; exit 5"],
+                             "env": ["PATH=/bin"], "stdin": True}, stdin=b"from-stdin\n")
+        assert out[1] == b"from-stdin\n" and out[2] == b"err\n", out
+        assert ctl[0]["type"] == "started" and ctl[-1] == {"type": "exit", "session": 1,
+                                                            "code": 5}
+        out, ctl = s.run(2, {"type": "exec", "argv": ["nope"], "env": ["PATH=/bin"]})
+        assert ctl[-1]["code"] == 127 and "executable file not found" in ctl[-1]["error"]
+        # The command's output, replayed to an attach; the token is not in its environment.
+        s.ws.send(json.dumps({"type": "attach", "session": 3, "replay": 65536}))
+        data = b""
+        while b"KEEP=me" not in data:
+            op, chunk = s.ws.recv_data()
+            assert op == websocket.ABNF.OPCODE_BINARY, chunk
+            data += chunk[5:]
+        assert data.startswith(b"main-says-hi\n") and b"SOCKERLESS_AGENT_TOKEN" not in data, data
+        # A signal to the main process ends it; the attach sees its exit code.
+        s.ws.send(json.dumps({"type": "signal", "session": 7, "target": "main",
+                              "signal": "TERM"}))
+        ends = []
+        while len(ends) < 2:
+            op, chunk = s.ws.recv_data()
+            if op != websocket.ABNF.OPCODE_BINARY:
+                m = json.loads(chunk)
+                if m["type"] in ("done", "exit"):
+                    ends.append(m)
+        assert {"type": "exit", "session": 3, "code": 143} in ends, ends
+        # docker cp's pieces: stat, a tar out, a tar in refused whole when it would escape.
+        out, ctl = s.run(4, {"type": "stat", "path": "/etc/passwd"})
+        assert ctl[0]["type"] == "stat" and ctl[0]["name"] == "passwd", ctl
+        out, ctl = s.run(5, {"type": "get_archive", "path": "/etc/passwd"})
+        assert out[3][:6] == b"passwd" and b"root:" in out[3], out[3][:100]
+        out, ctl = s.run(6, {"type": "stat", "path": "/nowhere", "container": "c1"})
+        assert ctl[-1]["kind"] == "not_found", ctl
+        # Without --keep-alive the agent ends with its command, with the command's code.
+        r = dockerd.docker("wait", cid, timeout=20)
+        assert r.stdout.strip() == "143", r
+    finally:
+        dockerd.docker("rm", "-f", cid)
+
+
+@agent_modes_only
+def test_pid_one_is_the_agent_and_its_token_stays_hidden(sockerlessd, busybox):
+    r = sockerlessd.docker("run", "-d", "--name", "agent-pid1", "-e", "VISIBLE=1", busybox,
+                           "sleep", "60")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        r = sockerlessd.docker("exec", "agent-pid1", "cat", "/proc/1/cmdline")
+        assert r.stdout.split("\0")[0] == "/.sockerless/agent", r
+        with open(os.path.join(sockerlessd.data_root, "memory", "containers", cid,
+                               "agent.json")) as f:
+            token = json.load(f)["token"]
+        assert len(token) >= 40
+        inspect = sockerlessd.docker("inspect", "agent-pid1").stdout
+        assert token not in inspect and "SOCKERLESS_AGENT_TOKEN" not in inspect
+        assert json.loads(inspect)[0]["Args"] == ["60"]
+        env = sockerlessd.docker("exec", "agent-pid1", "env").stdout
+        assert "VISIBLE=1" in env and token not in env
+        # The command runs as the container's process, the agent's child.
+        r = sockerlessd.docker("exec", "agent-pid1", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+        assert "sleep 60" in r.stdout, r
+    finally:
+        sockerlessd.docker("rm", "-f", "agent-pid1")
+
+
+@agent_modes_only
+def test_wrong_tokens_are_refused(sockerlessd, busybox):
+    r = sockerlessd.docker("run", "-d", "--name", "agent-tok", busybox, "sleep", "60")
+    cid = r.stdout.strip()
+    try:
+        if AGENT_MODE == "forward":
+            sock = os.path.join(sockerlessd.data_root, "memory", "containers", cid, "agent",
+                                "agent.sock")
+            path = "/v1/agent"
+        else:
+            sock = sockerlessd.host.replace("unix://", "")
+            path = f"/internal/v1/agent/connect?container={cid}"
+        with pytest.raises(websocket.WebSocketBadStatusException) as e:
+            connect(sock, "not-the-token", path)
+        assert e.value.status_code == 401
+        # The container's own agent still serves.
+        r = sockerlessd.docker("exec", "agent-tok", "echo", "still-served")
+        assert r.stdout == "still-served\n", r
+    finally:
+        sockerlessd.docker("rm", "-f", "agent-tok")
+
+
+@agent_modes_only
+def test_fifty_concurrent_execs(sockerlessd, busybox):
+    r = sockerlessd.docker("run", "-d", "--name", "agent-50", busybox, "sleep", "120")
+    assert r.returncode == 0, r.stderr
+    try:
+        def one(i):
+            r = sockerlessd.docker("exec", "agent-50", "sh", "-c", f"echo n{i}; exit {i % 7}",
+                                   timeout=60)
+            return r.returncode, r.stdout
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+            results = list(pool.map(one, range(50)))
+        assert results == [(i % 7, f"n{i}\n") for i in range(50)]
+        # One connection carried them: the agent holds one connected socket to the daemon.
+        pid = sockerlessd.docker("inspect", "-f", "{{.State.Pid}}", "agent-50").stdout.strip()
+        fds = os.listdir(f"/proc/{pid}/fd")
+        sockets = [f for f in fds if os.readlink(f"/proc/{pid}/fd/{f}").startswith("socket:")]
+        assert len(sockets) <= 2, sockets  # the connection, and the listener in forward mode
+    finally:
+        sockerlessd.docker("rm", "-f", "agent-50")
