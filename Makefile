@@ -46,11 +46,18 @@ tsan:
 
 # Real clients against a live daemon, beside the reference dockerd; the offline image
 # fixtures' own smoke tests first. The suite runs twice: on the memory backend, then on the
-# docker backend in front of a dockerd of its own.
+# docker backend in front of a dockerd of its own. Then the exec, attach and cp suites (and
+# the agent's own) run again with every container under sockerless-agent, dialed forward
+# and dialing back.
+AGENT_SUITES = tests/integration/test_agent.py tests/integration/test_containers.py \
+	tests/integration/test_cp.py tests/integration/test_interactive.py \
+	tests/integration/test_attach_ws.py
 integration: build
 	$(PYTEST) -q tests/fixtures
 	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
 	SOCKERLESS_TEST_BACKEND=docker SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
+	SOCKERLESS_TEST_AGENT_MODE=forward SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) $(AGENT_SUITES)
+	SOCKERLESS_TEST_AGENT_MODE=reverse SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) $(AGENT_SUITES)
 
 # sockerless against dockerd (and the docker backend), same run, alternating; writes
 # bench/results.json, bench/RESULTS.md and bench/latency.png. Not part of `make test`.

@@ -55,39 +55,6 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-// Reads an HTTP head (to the blank line); `rest` gets what came after it.
-std::string read_head(int fd, std::string& rest) {
-  std::string buf;
-  char chunk[4096];
-  for (;;) {
-    if (auto end = buf.find("\r\n\r\n"); end != std::string::npos) {
-      rest = buf.substr(end + 4);
-      return buf.substr(0, end + 2);
-    }
-    if (buf.size() > 64 * 1024) throw HandshakeError(431, "the HTTP head is too large");
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw HandshakeError(0, "the connection closed during the handshake");
-    buf.append(chunk, static_cast<std::size_t>(n));
-  }
-}
-
-// Splits a head into its first line and lower-cased header fields.
-std::string parse_head(const std::string& head, std::map<std::string, std::string>& headers) {
-  std::size_t eol = head.find("\r\n");
-  std::string first = head.substr(0, eol);
-  std::size_t at = eol + 2;
-  while (at < head.size()) {
-    std::size_t next = head.find("\r\n", at);
-    if (next == std::string::npos) next = head.size();
-    std::string line = head.substr(at, next - at);
-    if (auto colon = line.find(':'); colon != std::string::npos)
-      headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
-    at = next + 2;
-  }
-  return first;
-}
-
 std::string answer(int status, const std::string& reason, const std::string& body) {
   return "HTTP/1.1 " + std::to_string(status) + " " + reason +
          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
@@ -120,6 +87,37 @@ std::string percent_decode(std::string_view s) {
 }
 
 }  // namespace
+
+std::string read_http_head(int fd, std::string& rest) {
+  std::string buf;
+  char chunk[4096];
+  for (;;) {
+    if (auto end = buf.find("\r\n\r\n"); end != std::string::npos) {
+      rest = buf.substr(end + 4);
+      return buf.substr(0, end + 2);
+    }
+    if (buf.size() > 64 * 1024) throw HandshakeError(431, "the HTTP head is too large");
+    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw HandshakeError(0, "the connection closed during the handshake");
+    buf.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+std::string parse_http_head(const std::string& head, std::map<std::string, std::string>& headers) {
+  std::size_t eol = head.find("\r\n");
+  std::string first = head.substr(0, eol);
+  std::size_t at = eol + 2;
+  while (at < head.size()) {
+    std::size_t next = head.find("\r\n", at);
+    if (next == std::string::npos) next = head.size();
+    std::string line = head.substr(at, next - at);
+    if (auto colon = line.find(':'); colon != std::string::npos)
+      headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+    at = next + 2;
+  }
+  return first;
+}
 
 // ---------------------------------------------------------------- Link
 
@@ -408,9 +406,9 @@ std::string client_handshake(int fd, const std::string& host, const std::string&
   if (!write_all(fd, request.data(), request.size()))
     throw HandshakeError(0, "the connection closed during the handshake");
   std::string rest;
-  std::string head = read_head(fd, rest);
+  std::string head = read_http_head(fd, rest);
   std::map<std::string, std::string> headers;
-  std::string first = parse_head(head, headers);
+  std::string first = parse_http_head(head, headers);
   int status = 0;
   if (auto sp = first.find(' '); sp != std::string::npos)
     status = std::atoi(first.c_str() + sp + 1);
@@ -463,8 +461,8 @@ std::string upgrade_answer(const UpgradeRequest& request, const std::string& tok
 
 UpgradeRequest read_upgrade_request(int fd, std::string& rest) {
   UpgradeRequest req;
-  std::string head = read_head(fd, rest);
-  std::string first = parse_head(head, req.headers);
+  std::string head = read_http_head(fd, rest);
+  std::string first = parse_http_head(head, req.headers);
   auto sp1 = first.find(' ');
   auto sp2 = first.find(' ', sp1 == std::string::npos ? 0 : sp1 + 1);
   if (sp1 == std::string::npos || sp2 == std::string::npos) {

@@ -65,6 +65,12 @@ class Link {
   std::string reason_;
 };
 
+// An HTTP head read to its blank line (`rest` gets what came after it), and split into
+// its first line and lower-cased header fields. Throw HandshakeError on EOF or a head
+// over 64 KiB.
+std::string read_http_head(int fd, std::string& rest);
+std::string parse_http_head(const std::string& head, std::map<std::string, std::string>& headers);
+
 // A connected socket to "host:port" (TCP) or "unix:/path" / "/path" (a unix socket).
 // Throws std::runtime_error naming the address.
 UniqueFd dial(const std::string& address);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/faas.h"
 #include "agent/link.h"
 #include "common/unique_fd.h"
 
@@ -101,6 +102,11 @@ class MainProcess {
   std::optional<int> code_;
   std::mutex stdin_mu_;
 };
+
+// One FaaS invocation: the command run as `user` with the event on its stdin, its stdout
+// and stderr collected (stderr also goes to ours, the function's log).
+InvocationResult run_invocation(const std::vector<std::string>& argv, const std::string& user,
+                                const Invocation& invocation);
 
 struct AgentContext {
   std::string token;

@@ -2,7 +2,11 @@
 // container runtime. See docs/agent-protocol.md.
 //
 //   sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] [--container ID]
-//                    [--user USER[:GROUP]] [-- CMD ARG…]
+//                    [--user USER[:GROUP]] [--faas lambda|http] [-- CMD ARG…]
+//
+// As a function image's entrypoint (--faas, or found from AWS_LAMBDA_RUNTIME_API /
+// FUNCTIONS_CUSTOMHANDLER_PORT) it runs the command once per invocation instead: the Lambda
+// Runtime API loop, or HTTP on $PORT / $FUNCTIONS_CUSTOMHANDLER_PORT.
 //
 // With a command it is the container's PID 1: it runs the command as a supervised child
 // (zombies reaped, signals forwarded, its exit code returned; with --keep-alive it stays
@@ -25,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/faas.h"
 #include "agent/link.h"
 #include "agent/wire.h"
 #include "agent_main/agent.h"
@@ -36,6 +41,7 @@ namespace {
 struct Options {
   bool keep_alive = false;
   std::string listen, callback, container, user;
+  std::string faas;  // "", "lambda" or "http"
   std::vector<std::string> command;
 };
 
@@ -43,7 +49,7 @@ struct Options {
   std::fprintf(stderr,
                "sockerless-agent: %s\n"
                "usage: sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] "
-               "[--container ID] [--user USER[:GROUP]] [-- CMD ARG...]\n",
+               "[--container ID] [--user USER[:GROUP]] [--faas lambda|http] [-- CMD ARG...]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -67,6 +73,9 @@ Options parse(int argc, char** argv) {
       o.listen = value();
     } else if (a == "--callback") {
       o.callback = value();
+    } else if (a == "--faas") {
+      o.faas = value();
+      if (o.faas != "lambda" && o.faas != "http") usage("--faas takes lambda or http");
     } else if (a == "--user") {
       o.user = value();
     } else if (a == "--container") {
@@ -78,6 +87,10 @@ Options parse(int argc, char** argv) {
       usage("unknown argument " + a);
     }
   }
+  // The FaaS contracts announce themselves in the environment.
+  if (o.faas.empty() && std::getenv("AWS_LAMBDA_RUNTIME_API")) o.faas = "lambda";
+  if (o.faas.empty() && std::getenv("FUNCTIONS_CUSTOMHANDLER_PORT")) o.faas = "http";
+  if (!o.faas.empty() && o.command.empty()) usage("--faas needs the command to run per invocation");
   if (o.command.empty() && o.listen.empty() && o.callback.empty())
     usage("nothing to do: give a command, --listen or --callback");
   return o;
@@ -149,6 +162,17 @@ void dial_back(const std::string& url, const AgentContext& ctx) {
   }
 }
 
+void start_listener(const std::string& address, const AgentContext& ctx) {
+  static UniqueFd listener;
+  try {
+    listener = listen_on(address);
+  } catch (const std::exception& e) {
+    log(e.what());
+    std::_Exit(2);
+  }
+  std::thread(serve_listener, listener.get(), std::cref(ctx)).detach();
+}
+
 int run(const Options& o) {
   static AgentContext ctx;
   static MainProcess main_process;
@@ -177,6 +201,29 @@ int run(const Options& o) {
     main_process.signal(sig);
   });
 
+  if (!o.faas.empty()) {
+    if (!o.listen.empty()) start_listener(o.listen, ctx);
+    if (!o.callback.empty()) std::thread(dial_back, o.callback, std::cref(ctx)).detach();
+    Runner runner = [&o](const Invocation& inv) { return run_invocation(o.command, o.user, inv); };
+    if (o.faas == "lambda") {
+      const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API");
+      if (!api) usage("--faas lambda needs AWS_LAMBDA_RUNTIME_API");
+      run_lambda_loop(api, runner);
+      return 0;
+    }
+    const char* port = std::getenv("FUNCTIONS_CUSTOMHANDLER_PORT");
+    if (!port) port = std::getenv("PORT");
+    if (!port) port = "8080";
+    UniqueFd listener;
+    try {
+      listener = listen_on(std::string("0.0.0.0:") + port);
+    } catch (const std::exception& e) {
+      log(e.what());
+      return 2;
+    }
+    serve_http_functions(listener.get(), runner);
+    return 1;
+  }
   if (!o.command.empty()) {
     try {
       main_process.start(o.command, o.user);
@@ -193,16 +240,7 @@ int run(const Options& o) {
       return 126;
     }
   }
-  if (!o.listen.empty()) {
-    static UniqueFd listener;
-    try {
-      listener = listen_on(o.listen);
-    } catch (const std::exception& e) {
-      log(e.what());
-      return 2;
-    }
-    std::thread(serve_listener, listener.get(), std::cref(ctx)).detach();
-  }
+  if (!o.listen.empty()) start_listener(o.listen, ctx);
   if (!o.callback.empty()) std::thread(dial_back, o.callback, std::cref(ctx)).detach();
 
   if (o.command.empty()) {

@@ -559,7 +559,9 @@ class Connection {
 
 }  // namespace
 
-int pending_attaches() { return attaches; }
+int pending_attaches() {
+  return attaches;
+}
 
 void serve_connection(Link& link, const AgentContext& ctx) {
   Connection c(link, ctx);

@@ -325,4 +325,85 @@ void MainProcess::close_stdin() {
   if (!tty_) stdin_.reset();
 }
 
+// ---------------------------------------------------------------- invocations
+
+InvocationResult run_invocation(const std::vector<std::string>& argv, const std::string& user,
+                                const Invocation& invocation) {
+  InvocationResult result;
+  int p[2];
+  UniqueFd in_r, in_w, out_r, out_w, err_r, err_w;
+  if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  in_r = UniqueFd(p[0]);
+  in_w = UniqueFd(p[1]);
+  if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  out_r = UniqueFd(p[0]);
+  out_w = UniqueFd(p[1]);
+  if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  err_r = UniqueFd(p[0]);
+  err_w = UniqueFd(p[1]);
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind(std::string(kTokenEnv) + "=", 0) != 0) env.emplace_back(*e);
+  if (!invocation.id.empty()) env.push_back("_X_SOCKERLESS_INVOCATION_ID=" + invocation.id);
+  char cwd[4096];
+  std::string workdir = ::getcwd(cwd, sizeof cwd) ? cwd : "/";
+  sandbox::LaunchSpec spec;
+  spec.inherit = {in_r.get(), out_w.get(), err_w.get()};
+  spec.child = [&](sandbox::ErrorChannel& errors, const std::vector<int>& fds) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    sandbox::ProcessSpec ps;
+    ps.argv = argv;
+    ps.env = env;
+    ps.working_dir = workdir;
+    ps.caps = sandbox::all_capabilities();
+    ps.user.uid = ::getuid();
+    ps.user.gid = ::getgid();
+    if (!user.empty()) {
+      auto resolved = sandbox::resolve_user_in_root(user, {});
+      if (auto* message = std::get_if<std::string>(&resolved)) errors.fail("user", *message);
+      ps.user = std::get<sandbox::ExecUser>(resolved);
+    }
+    sandbox::exec_process(errors, ps, fds[0], fds[1], fds[2]);
+  };
+  pid_t pid;
+  try {
+    pid = sandbox::launch(spec);
+  } catch (const sandbox::SandboxError& e) {
+    std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();
+    result.exit_code = detail.find("executable file not found") != std::string::npos ||
+                               detail.find("no such file or directory") != std::string::npos
+                           ? 127
+                           : 126;
+    result.errors = detail + "\n";
+    return result;
+  }
+  in_r.reset();
+  out_w.reset();
+  err_w.reset();
+  std::thread feeder([fd = in_w.release(), &invocation] {
+    UniqueFd w(fd);
+    write_all_fd(w.get(), invocation.event.data(), invocation.event.size());
+  });
+  std::thread errs([&] {
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(err_r.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+      if (n > 0) {
+        result.errors.append(buf, static_cast<std::size_t>(n));
+        write_all_fd(2, buf, static_cast<std::size_t>(n));
+      }
+  });
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(out_r.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) result.output.append(buf, static_cast<std::size_t>(n));
+  errs.join();
+  feeder.join();
+  result.exit_code = Reaper::instance().wait(pid);
+  return result;
+}
+
 }  // namespace sockerless::agent

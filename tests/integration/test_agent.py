@@ -228,3 +228,107 @@ def test_fifty_concurrent_execs(sockerlessd, busybox):
         assert len(sockets) <= 2, sockets  # the connection, and the listener in forward mode
     finally:
         sockerlessd.docker("rm", "-f", "agent-50")
+
+
+# ------------------------------------------------------------- FaaS runtime contracts
+
+
+def test_lambda_runtime_api_loop_in_a_container(dockerd, registry):
+    """The agent as a Lambda container's entrypoint (found from AWS_LAMBDA_RUNTIME_API):
+    each invocation runs the command with the event on stdin; exit 0 posts its output as
+    the response, anything else posts an error carrying the exit code."""
+    import http.server
+    import threading
+
+    events = [b'{"n": 1}', b"hello", b"fail"]
+    posted = []
+
+    class RuntimeApi(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            assert self.path == "/2018-06-01/runtime/invocation/next", self.path
+            if not events:
+                self.send_response(410)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            e = events.pop(0)
+            self.send_response(200)
+            self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{len(posted)}")
+            self.send_header("Content-Length", str(len(e)))
+            self.end_headers()
+            self.wfile.write(e)
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", 0))
+            posted.append((self.path, self.headers.get("Lambda-Runtime-Function-Error-Type"),
+                           self.rfile.read(n)))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    ref = f"{registry.host}/busybox:latest"
+    assert dockerd.docker("pull", "-q", ref, timeout=60).returncode == 0
+    try:
+        r = dockerd.docker(
+            "run", "--rm", "--network", "host", "-v", f"{AGENT}:/agent:ro",
+            "-e", f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{api.server_address[1]}",
+            "--entrypoint", "/agent", ref, "--",
+            "sh", "-c", 'x=$(cat); [ "$x" = fail ] && { echo broken >&2; exit 3; }; '
+                        'echo "got $x" | tr a-z A-Z', timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "broken" in r.stderr  # the command's stderr is the function's log
+    finally:
+        api.shutdown()
+    assert posted[0] == ("/2018-06-01/runtime/invocation/req-0/response", None,
+                         b'GOT {"N": 1}\n')
+    assert posted[1] == ("/2018-06-01/runtime/invocation/req-1/response", None, b"GOT HELLO\n")
+    path, kind, body = posted[2]
+    assert (path, kind) == ("/2018-06-01/runtime/invocation/req-2/error", "Unhandled")
+    error = json.loads(body)
+    assert error["exitCode"] == 3 and error["errorType"] == "Sockerless.ExitCode.3"
+    assert "broken" in error["errorMessage"]
+
+
+def test_http_function_invocations_in_a_container(dockerd, registry):
+    """The agent as an HTTP function's entrypoint (Cloud Functions, Cloud Run, Azure
+    Functions custom handlers): each request runs the command with the body on stdin."""
+    import urllib.error
+    import urllib.request
+
+    from harness import free_tcp_port
+
+    port = free_tcp_port()
+    ref = f"{registry.host}/busybox:latest"
+    assert dockerd.docker("pull", "-q", ref, timeout=60).returncode == 0
+    r = dockerd.docker(
+        "run", "-d", "--network", "host", "-v", f"{AGENT}:/agent:ro",
+        "-e", f"FUNCTIONS_CUSTOMHANDLER_PORT={port}", "--entrypoint", "/agent", ref, "--",
+        "sh", "-c", 'x=$(cat); [ "$x" = fail ] && { echo broken; exit 4; }; echo "<$x>"')
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=b"ping",
+                                            timeout=10) as resp:
+                    assert resp.status == 200
+                    assert resp.read() == b"<ping>\n"
+                    assert resp.headers["X-Sockerless-Exit-Code"] == "0"
+                break
+            except urllib.error.URLError as e:
+                if isinstance(e, urllib.error.HTTPError) or time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=b"fail", timeout=10)
+        assert e.value.code == 500
+        assert e.value.headers["X-Sockerless-Exit-Code"] == "4"
+        assert e.value.read() == b"broken\n"
+    finally:
+        dockerd.docker("rm", "-f", cid)

@@ -52,8 +52,8 @@ class FakeAgent {
 
   FakeAgent(std::string token, Handler handler, bool drop_after_first = false)
       : token_(std::move(token)), handler_(std::move(handler)), drop_(drop_after_first) {
-    dir_ = std::filesystem::temp_directory_path() / ("agent-test-" + std::to_string(::getpid()) +
-                                                    "-" + std::to_string(counter_++));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("agent-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);
     address_ = "unix:" + (dir_ / "agent.sock").string();
     listener_ = agent::listen_on(address_);
