@@ -43,6 +43,7 @@ from harness import (  # noqa: E402
 BUILD = Path(os.environ.get("SOCKERLESS_BUILD", REPO / "build"))
 SOCKERLESSD = str(BUILD / "sockerlessd")
 LOADGEN = str(BUILD / "sockerless-loadgen")
+AGENT_EXEC = str(BUILD / "sockerless-agent-exec")
 NCPU = os.cpu_count() or 1
 # The load generator runs on the last CPU, the daemons on the others, where there are two.
 LOADGEN_CPUS = [str(NCPU - 1)] if NCPU > 1 else []
@@ -183,11 +184,15 @@ def main() -> int:
                                                  storage_driver="overlay2", bridge=True))
         proxy = factory.start("--backend", "docker", "--docker-host", engine.host,
                               log_level="warning")
-        for d in (sl, engine, proxy):
+        # The memory backend with every container under sockerless-agent (the path the
+        # cloud backends take): measured on the exec scenarios only.
+        agented = factory.start("--agent-mode", "forward", log_level="warning")
+        for d in (sl, engine, proxy, agented):
             pin(d.pid)
         targets = [Target("sockerless", sl, sl.tmp), Target("dockerd", engine, engine.tmp),
                    Target("sockerless-docker", proxy, proxy.tmp)]
         by = {t.name: t for t in targets}
+        agent_t = Target("sockerless-agent", agented, agented.tmp)
 
         results["machine"] = {
             "cpus": NCPU, "kernel": platform.release(),
@@ -262,17 +267,42 @@ def main() -> int:
                             "--concurrency", "100")
                 record("100 concurrent create+start+wait+remove (s)", t.name, r["seconds"], "s")
 
-        # -- docker exec true ---------------------------------------------------------
-        for t in targets:
+        # -- docker exec: latency of `true`, and output throughput ----------------------
+        must(agent_t.docker("pull", "-q", busybox), "pull busybox under the agent")
+        exec_targets = targets + [agent_t]
+        for t in exec_targets:
             must(t.docker("run", "-d", "--name", f"bench-exec-{t.name}", busybox, "sleep",
                           "3600"), f"exec box on {t.name}")
         for _ in range(runs):
-            for t in targets:
+            for t in exec_targets:
                 took = wall(lambda: must(t.docker("exec", f"bench-exec-{t.name}", "true"),
                                          f"exec on {t.name}"))
                 record("docker exec true (s)", t.name, took, "s")
-        for t in targets:
+        for _ in range(rounds):
+            for t in exec_targets:
+                env = cli_env(t.daemon.docker_config)
+
+                def stream_exec():
+                    n = 0
+                    with subprocess.Popen([DOCKER_CLI, "-H", t.host, "exec",
+                                           f"bench-exec-{t.name}", "head", "-c", "536870912",
+                                           "/dev/zero"], stdout=subprocess.PIPE, env=env) as p:
+                        while chunk := p.stdout.read(1 << 20):
+                            n += len(chunk)
+                    assert n == 512 << 20, (t.name, n)
+                record("docker exec output 512 MiB (MB/s)", t.name,
+                       (512 << 20) / 1e6 / wall(stream_exec), "MB/s", "higher")
+        for t in exec_targets:
             t.docker("rm", "-f", f"bench-exec-{t.name}")
+        # The agent link alone: a real agent, the daemon's agent client, no CLI, no HTTP.
+        argv = [AGENT_EXEC, str(BUILD / "sockerless-agent"), str(1 << 30), str(rounds)]
+        if LOADGEN_CPUS:
+            argv = ["taskset", "-c", LOADGEN_CPUS[0], *argv]
+        r = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True,
+                                      timeout=600).stdout)
+        for v in r["mb_per_s"]:
+            record("agent link: exec output 1 GiB (MB/s)", "sockerless-agent", v, "MB/s",
+                   "higher")
 
         # -- docker logs of 100 MiB ---------------------------------------------------
         for t in targets:

@@ -89,7 +89,8 @@ HttpResult http_call(const std::string& address, const std::string& method,
   for (const auto& [k, v] : headers)
     request += k + ": " + v + "\r\n";
   request += "\r\n" + body;
-  if (!send_all(fd.get(), request)) throw std::runtime_error("the connection to " + address + " broke");
+  if (!send_all(fd.get(), request))
+    throw std::runtime_error("the connection to " + address + " broke");
   HttpResult r;
   std::string rest;
   std::string first = parse_http_head(read_http_head(fd.get(), rest), r.headers);
@@ -164,8 +165,9 @@ void serve_http_functions(int listener, const Runner& run) {
         send_all(conn.get(), answer);
       } catch (const std::exception& e) {
         std::string msg = std::string(e.what()) + "\n";
-        send_all(conn.get(), "HTTP/1.1 400 Bad Request\r\nContent-Length: " +
-                                 std::to_string(msg.size()) + "\r\nConnection: close\r\n\r\n" + msg);
+        send_all(conn.get(),
+                 "HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(msg.size()) +
+                     "\r\nConnection: close\r\n\r\n" + msg);
       }
     }).detach();
   }

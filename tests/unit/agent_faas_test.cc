@@ -56,7 +56,8 @@ class FakeRuntimeApi {
       std::string rest;
       std::map<std::string, std::string> headers;
       std::string first = parse_http_head(read_http_head(conn.get(), rest), headers);
-      std::size_t length = headers.count("content-length") ? std::stoul(headers["content-length"]) : 0;
+      std::size_t length =
+          headers.count("content-length") ? std::stoul(headers["content-length"]) : 0;
       char buf[4096];
       while (rest.size() < length) {
         ssize_t r = ::recv(conn.get(), buf, sizeof buf, 0);
