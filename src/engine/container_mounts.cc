@@ -427,6 +427,8 @@ void Containers::populate_volumes(const Container& c, const std::vector<VolumeFi
       volumes_->fill(name, [&]() -> UniqueFd {
         PathStat st;
         auto dir = image_path(backend_, image, f.destination, st);
+        spdlog::debug("volume {}: first use at {}: {}", name, f.destination,
+                      dir ? "copying the image's " + *dir : std::string("nothing in the image"));
         if (!dir) return UniqueFd();
         if (!(st.mode & kGoModeDir)) throw Internal("source " + *dir + " is not directory");
         return backend_.archive_get(image, 0, *dir, st);

@@ -379,7 +379,10 @@ void Volumes::fill(const std::string& name, const std::function<UniqueFd()>& ope
     const std::string& name;
     ~Release() { self->unmount(name, kHolder); }
   } release{this, name};
-  if (!local_driver::is_empty_dir(dir)) return;
+  if (!local_driver::is_empty_dir(dir)) {
+    spdlog::debug("volume {}: has content already, not filled", name);
+    return;
+  }
   UniqueFd tar = open_tar();
   if (tar) local_driver::extract_rooted_tar(tar.get(), dir);
 }

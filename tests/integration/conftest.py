@@ -110,6 +110,29 @@ def pytest_collection_modifyitems(config, items):
                 reason=f"needs the {'/'.join(m.args)} backend" + (f": {why}" if why else "")))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report carries the tail of each sockerlessd's log (requests, warnings,
+    what the engine said), without the noise of pings and closed connections."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    daemons = []
+    for value in item.funcargs.values():
+        candidates = value.values() if isinstance(value, dict) else [value]
+        daemons += [d for d in candidates
+                    if getattr(d, "name", "").startswith("sockerlessd") and hasattr(d, "stderr_path")]
+    for d in daemons:
+        try:
+            with open(d.stderr_path, errors="replace") as f:
+                lines = [l.rstrip("\n") for l in f
+                         if "/_ping" not in l and "end of stream" not in l]
+        except OSError:
+            continue
+        report.sections.append((f"{d.name} log (last 40 lines)", "\n".join(lines[-40:])))
+
+
 # -------------------------------------------------------------------- shared bits
 
 
