@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -39,7 +40,11 @@ class Reaper {
   void reap();
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<pid_t, int> exited_;
+  struct Exit {
+    int code;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<pid_t, Exit> exited_;
 };
 
 // A bounded queue of output chunks for one reader (an attach session, an exec stream).

@@ -82,9 +82,14 @@ void Reaper::reap() {
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    auto now = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(mu_);
-      exited_[pid] = code;
+      // Exits nobody claims (orphans, the launcher's own helpers) go after a minute, long
+      // before their pids could come round again.
+      for (auto it = exited_.begin(); it != exited_.end();)
+        it = now - it->second.at > std::chrono::seconds(60) ? exited_.erase(it) : std::next(it);
+      exited_[pid] = {code, now};
     }
     cv_.notify_all();
   }
@@ -93,7 +98,7 @@ void Reaper::reap() {
 int Reaper::wait(pid_t pid) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return exited_.count(pid) > 0; });
-  int code = exited_[pid];
+  int code = exited_[pid].code;
   exited_.erase(pid);
   return code;
 }

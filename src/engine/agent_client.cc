@@ -364,12 +364,12 @@ UniqueFd AgentClients::exec(const AgentEndpoint& ep, const ExecLaunch& l) {
   auto ours = std::make_shared<UniqueFd>(sv[0]);
   UniqueFd theirs(sv[1]);
   {
-    std::lock_guard lock(mu_);
-    execs_[l.id] = {c, s->id};
+    std::lock_guard lock(execs_->mu);
+    execs_->by_id[l.id] = {c, s->id};
   }
   if (l.attach_stdin)
     std::thread([c, s, ours] { pump_input(c, s, ours->get(), agent::kStdin); }).detach();
-  std::thread([this, c, s, ours, exec_id = l.id] {
+  std::thread([execs = execs_, c, s, ours, exec_id = l.id] {
     int fd = ours->get();
     for (;;) {
       auto e = s->next();
@@ -395,8 +395,8 @@ UniqueFd AgentClients::exec(const AgentEndpoint& ep, const ExecLaunch& l) {
     c->close_session(s->id);
     s->end("the exec ended");
     {
-      std::lock_guard lock(mu_);
-      execs_.erase(exec_id);
+      std::lock_guard lock(execs->mu);
+      execs->by_id.erase(exec_id);
     }
     ::shutdown(fd, SHUT_RDWR);
   }).detach();
@@ -406,9 +406,9 @@ UniqueFd AgentClients::exec(const AgentEndpoint& ep, const ExecLaunch& l) {
 void AgentClients::resize_exec(const std::string& exec_id, int height, int width) {
   ExecRef ref;
   {
-    std::lock_guard lock(mu_);
-    auto it = execs_.find(exec_id);
-    if (it == execs_.end()) return;
+    std::lock_guard lock(execs_->mu);
+    auto it = execs_->by_id.find(exec_id);
+    if (it == execs_->by_id.end()) return;
     ref = it->second;
   }
   if (auto c = ref.connection.lock()) {

@@ -71,11 +71,17 @@ class AgentClients {
   std::condition_variable cv_;
   std::map<std::string, std::string> tokens_;                            // reverse
   std::map<std::string, std::shared_ptr<AgentConnection>> connections_;  // by container
+  // Exec id → its session, for resizes; shared with the threads that relay each exec,
+  // which may outlive this object at shutdown.
   struct ExecRef {
     std::weak_ptr<AgentConnection> connection;
     std::uint32_t session = 0;
   };
-  std::map<std::string, ExecRef> execs_;  // exec id → its session, for resizes
+  struct Execs {
+    std::mutex mu;
+    std::map<std::string, ExecRef> by_id;
+  };
+  std::shared_ptr<Execs> execs_ = std::make_shared<Execs>();
 };
 
 }  // namespace sockerless::engine

@@ -136,6 +136,13 @@ def test_agent_in_dockerd_serves_exec_cp_and_refuses_wrong_tokens(dockerd, regis
             assert op == websocket.ABNF.OPCODE_BINARY, chunk
             data += chunk[5:]
         assert data.startswith(b"main-says-hi\n") and b"SOCKERLESS_AGENT_TOKEN" not in data, data
+        # docker cp's pieces: stat, a tar out, a missing path.
+        out, ctl = s.run(4, {"type": "stat", "path": "/etc/passwd"})
+        assert ctl[0]["type"] == "stat" and ctl[0]["name"] == "passwd", ctl
+        out, ctl = s.run(5, {"type": "get_archive", "path": "/etc/passwd"})
+        assert out[3][:6] == b"passwd" and b"root:" in out[3], out[3][:100]
+        out, ctl = s.run(6, {"type": "stat", "path": "/nowhere", "container": "c1"})
+        assert ctl[-1]["kind"] == "not_found", ctl
         # A signal to the main process ends it; the attach sees its exit code.
         s.ws.send(json.dumps({"type": "signal", "session": 7, "target": "main",
                               "signal": "TERM"}))
@@ -147,13 +154,6 @@ def test_agent_in_dockerd_serves_exec_cp_and_refuses_wrong_tokens(dockerd, regis
                 if m["type"] in ("done", "exit"):
                     ends.append(m)
         assert {"type": "exit", "session": 3, "code": 143} in ends, ends
-        # docker cp's pieces: stat, a tar out, a tar in refused whole when it would escape.
-        out, ctl = s.run(4, {"type": "stat", "path": "/etc/passwd"})
-        assert ctl[0]["type"] == "stat" and ctl[0]["name"] == "passwd", ctl
-        out, ctl = s.run(5, {"type": "get_archive", "path": "/etc/passwd"})
-        assert out[3][:6] == b"passwd" and b"root:" in out[3], out[3][:100]
-        out, ctl = s.run(6, {"type": "stat", "path": "/nowhere", "container": "c1"})
-        assert ctl[-1]["kind"] == "not_found", ctl
         # Without --keep-alive the agent ends with its command, with the command's code.
         r = dockerd.docker("wait", cid, timeout=20)
         assert r.stdout.strip() == "143", r

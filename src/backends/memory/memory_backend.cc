@@ -584,9 +584,12 @@ class MemoryBackend final : public engine::Backend {
           "--agent-mode needs the sockerless-agent binary next to sockerlessd (" + sibling + ")");
     agent_exe_ = sibling;
     if (agent_mode_ != AgentMode::Reverse) return;
-    // Agents dial back on a socket of their own, bind-mounted into each container: it
+    // Agents dial back on a socket of their own, whose directory is bind-mounted into each
+    // container (the directory, so that a restarted daemon's new socket is seen): it
     // serves only the agent route, never the Docker API.
-    agent_socket_ = options_.data_root + "/agent.sock";
+    agent_socket_dir_ = options_.data_root + "/agent";
+    fs::create_directories(agent_socket_dir_);
+    agent_socket_ = agent_socket_dir_ + "/daemon.sock";
     agent_listener_ = agent::listen_on("unix:" + agent_socket_);
     ::chmod(agent_socket_.c_str(), 0666);
     agent_accept_ = std::thread([this] {
@@ -652,12 +655,14 @@ class MemoryBackend final : public engine::Backend {
       info.endpoint.address = "unix:" + run_dir + "/agent.sock";
       argv.insert(argv.end(), {"--listen", std::string("unix:") + kAgentDir + "/run/agent.sock"});
     } else {
-      argv.insert(argv.end(), {"--callback", std::string("ws+unix://%2F.sockerless%2Fdaemon.sock") +
-                                                 agent::kConnectPath + "?container=" + in.id});
+      argv.insert(argv.end(),
+                  {"--callback", std::string("ws+unix://%2F.sockerless%2Fdaemon%2Fdaemon.sock") +
+                                     agent::kConnectPath + "?container=" + in.id});
       engine::ContainerLaunch::Mount m;
       m.type = "bind";
-      m.source = agent_socket_;
-      m.target = std::string(kAgentDir) + "/daemon.sock";
+      m.source = agent_socket_dir_;
+      m.target = std::string(kAgentDir) + "/daemon";
+      m.readonly = true;
       l.mounts.push_back(m);
       agents_->expect(in.id, info.endpoint.token);
     }
@@ -737,7 +742,7 @@ class MemoryBackend final : public engine::Backend {
 
   enum class AgentMode { Off, Forward, Reverse } agent_mode_ = AgentMode::Off;
   std::unique_ptr<engine::AgentClients> agents_;
-  std::string agent_exe_, agent_socket_;
+  std::string agent_exe_, agent_socket_dir_, agent_socket_;
   UniqueFd agent_listener_;
   std::thread agent_accept_;
   std::map<std::string, AgentInfo> endpoints_;
