@@ -332,3 +332,24 @@ def test_http_function_invocations_in_a_container(dockerd, registry):
         assert e.value.read() == b"broken\n"
     finally:
         dockerd.docker("rm", "-f", cid)
+
+
+@agent_modes_only
+def test_health_checks_run_through_the_agent(sockerlessd, busybox):
+    r = sockerlessd.docker("run", "-d", "--name", "agent-health", "--health-cmd",
+                           "test -f /tmp/ready", "--health-interval", "1s", "--health-retries",
+                           "1", busybox, "sh", "-c", "sleep 2; touch /tmp/ready; sleep 60")
+    assert r.returncode == 0, r.stderr
+    try:
+        seen = set()
+        deadline = time.time() + 20
+        while time.time() < deadline and "healthy" not in seen:
+            seen.add(sockerlessd.docker("inspect", "-f", "{{.State.Health.Status}}",
+                                        "agent-health").stdout.strip())
+            time.sleep(0.2)
+        assert "healthy" in seen and "unhealthy" in seen, seen
+        log = json.loads(sockerlessd.docker("inspect", "-f", "{{json .State.Health.Log}}",
+                                            "agent-health").stdout)
+        assert log[-1]["ExitCode"] == 0 and any(e["ExitCode"] == 1 for e in log), log
+    finally:
+        sockerlessd.docker("rm", "-f", "agent-health")
