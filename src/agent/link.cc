@@ -374,7 +374,8 @@ Url parse_url(const std::string& url) {
     rest = url.substr(10);
     unix_socket = true;
   } else if (url.rfind("wss://", 0) == 0) {
-    throw std::invalid_argument("wss:// is not supported yet by sockerless-agent: " + url);
+    rest = url.substr(6);
+    u.tls = true;
   } else {
     throw std::invalid_argument("not a ws:// URL: " + url);
   }
@@ -387,7 +388,12 @@ Url parse_url(const std::string& url) {
     u.host = "localhost";
   } else {
     u.host = authority;
-    u.address = authority.find(':') == std::string::npos ? authority + ":80" : authority;
+    bool has_port = authority.back() != ']' && authority.find(':') != std::string::npos &&
+                    (authority[0] != '[' || authority.find("]:") != std::string::npos);
+    u.address = has_port ? authority : authority + (u.tls ? ":443" : ":80");
+    u.hostname = has_port ? authority.substr(0, authority.rfind(':')) : authority;
+    if (u.hostname.size() >= 2 && u.hostname.front() == '[')
+      u.hostname = u.hostname.substr(1, u.hostname.size() - 2);
   }
   return u;
 }

@@ -77,11 +77,14 @@ UniqueFd dial(const std::string& address);
 // A listening socket on the same forms of address.
 UniqueFd listen_on(const std::string& address);
 
-// A ws:// URL (or ws+unix://<percent-encoded socket path>/<target>) split for dialing.
+// A ws:// or wss:// URL (or ws+unix://<percent-encoded socket path>/<target>) split for
+// dialing.
 struct Url {
-  std::string address;  // as dial() takes it
-  std::string host;     // for the Host header
-  std::string target;   // path and query
+  std::string address;   // as dial() takes it
+  std::string host;      // for the Host header
+  std::string hostname;  // the host without its port, for TLS
+  std::string target;    // path and query
+  bool tls = false;
 };
 Url parse_url(const std::string& url);  // throws std::invalid_argument
 

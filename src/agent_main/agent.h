@@ -113,6 +113,11 @@ class MainProcess {
 InvocationResult run_invocation(const std::vector<std::string>& argv, const std::string& user,
                                 const Invocation& invocation);
 
+// TLS (wss://) over a dialed TCP connection to `host`, its certificate verified against
+// `ca_file` (PEM; "" for OpenSSL's default paths) and the name: returns the plaintext side.
+// Throws std::runtime_error naming what failed.
+UniqueFd tls_tunnel(UniqueFd tcp, const std::string& host, const std::string& ca_file);
+
 struct AgentContext {
   std::string token;
   std::string container;

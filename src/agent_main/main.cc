@@ -1,7 +1,8 @@
 // sockerless-agent: the process sockerless puts inside workloads it cannot reach through a
 // container runtime. See docs/agent-protocol.md.
 //
-//   sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] [--container ID]
+//   sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] [--ca-file PEM]
+//                    [--container ID]
 //                    [--user USER[:GROUP]] [--faas lambda|http] [-- CMD ARG…]
 //
 // As a function image's entrypoint (--faas, or found from AWS_LAMBDA_RUNTIME_API /
@@ -40,7 +41,7 @@ namespace {
 
 struct Options {
   bool keep_alive = false;
-  std::string listen, callback, container, user;
+  std::string listen, callback, container, user, ca_file;
   std::string faas;  // "", "lambda" or "http"
   std::vector<std::string> command;
 };
@@ -49,7 +50,8 @@ struct Options {
   std::fprintf(stderr,
                "sockerless-agent: %s\n"
                "usage: sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] "
-               "[--container ID] [--user USER[:GROUP]] [--faas lambda|http] [-- CMD ARG...]\n",
+               "[--ca-file PEM] [--container ID] [--user USER[:GROUP]] [--faas lambda|http] "
+               "[-- CMD ARG...]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -76,6 +78,8 @@ Options parse(int argc, char** argv) {
     } else if (a == "--faas") {
       o.faas = value();
       if (o.faas != "lambda" && o.faas != "http") usage("--faas takes lambda or http");
+    } else if (a == "--ca-file") {
+      o.ca_file = value();
     } else if (a == "--user") {
       o.user = value();
     } else if (a == "--container") {
@@ -125,7 +129,7 @@ void serve_listener(int listener, const AgentContext& ctx) {
 
 // Dials the daemon, serves the connection, and dials again when it drops: 0.5 s doubling
 // to 30 s, with jitter; a refused token is not retried quickly either.
-void dial_back(const std::string& url, const AgentContext& ctx) {
+void dial_back(const std::string& url, const std::string& ca_file, const AgentContext& ctx) {
   Url u;
   try {
     u = parse_url(url);
@@ -138,6 +142,7 @@ void dial_back(const std::string& url, const AgentContext& ctx) {
   for (;;) {
     try {
       UniqueFd fd = dial(u.address);
+      if (u.tls) fd = tls_tunnel(std::move(fd), u.hostname, ca_file);
       std::string rest = client_handshake(fd.get(), u.host, u.target, ctx.token);
       delay = 0.5;
       Link link(std::move(fd), true, std::move(rest));
@@ -203,7 +208,7 @@ int run(const Options& o) {
 
   if (!o.faas.empty()) {
     if (!o.listen.empty()) start_listener(o.listen, ctx);
-    if (!o.callback.empty()) std::thread(dial_back, o.callback, std::cref(ctx)).detach();
+    if (!o.callback.empty()) std::thread(dial_back, o.callback, o.ca_file, std::cref(ctx)).detach();
     Runner runner = [&o](const Invocation& inv) { return run_invocation(o.command, o.user, inv); };
     if (o.faas == "lambda") {
       const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API");
@@ -241,7 +246,7 @@ int run(const Options& o) {
     }
   }
   if (!o.listen.empty()) start_listener(o.listen, ctx);
-  if (!o.callback.empty()) std::thread(dial_back, o.callback, std::cref(ctx)).detach();
+  if (!o.callback.empty()) std::thread(dial_back, o.callback, o.ca_file, std::cref(ctx)).detach();
 
   if (o.command.empty()) {
     for (;;)

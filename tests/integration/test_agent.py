@@ -353,3 +353,45 @@ def test_health_checks_run_through_the_agent(sockerlessd, busybox):
         assert log[-1]["ExitCode"] == 0 and any(e["ExitCode"] == 1 for e in log), log
     finally:
         sockerlessd.docker("rm", "-f", "agent-health")
+
+
+def test_callback_over_wss(sockerlessd_factory, registry, tls_files):
+    """An agent dials the daemon's TLS listener (wss://), verifying its certificate against
+    --ca-file; a rogue CA is refused. The daemon takes the new connection for the container
+    (as it would after a reconnect) and execs reach it."""
+    import subprocess
+
+    from harness import free_tcp_port
+
+    port = free_tcp_port()
+    d = sockerlessd_factory.start("--agent-mode", "reverse", "-H", f"tcp://127.0.0.1:{port}",
+                                  "--tls", "--tlscert", tls_files.server_cert, "--tlskey",
+                                  tls_files.server_key)
+    ref = f"{registry.host}/busybox:latest"
+    assert d.docker("pull", "-q", ref, timeout=60).returncode == 0
+    cid = d.docker("run", "-d", "--name", "wss-box", ref, "sleep", "120").stdout.strip()
+    assert cid
+    with open(os.path.join(d.data_root, "memory", "containers", cid, "agent.json")) as f:
+        token = json.load(f)["token"]
+    url = f"wss://localhost:{port}/internal/v1/agent/connect?container={cid}"
+    env = dict(os.environ, SOCKERLESS_AGENT_TOKEN=token)
+    rogue = subprocess.Popen([AGENT, "--callback", url, "--ca-file", tls_files.rogue_ca,
+                              "--", "sleep", "60"], env=env, stderr=subprocess.PIPE, text=True)
+    good = subprocess.Popen([AGENT, "--callback", url, "--ca-file", tls_files.ca, "--",
+                             "sleep", "60"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        where = ["sh", "-c", "test -e /.sockerless/agent && echo container || echo outside"]
+        # The container's own agent dials again when replaced, so the two take turns:
+        # some exec soon lands on the one that came over TLS, outside the container.
+        seen = set()
+        deadline = time.time() + 20
+        while "outside\n" not in seen and time.time() < deadline:
+            seen.add(d.docker("exec", "wss-box", *where).stdout)
+        assert "outside\n" in seen, seen
+    finally:
+        good.kill()
+        rogue.kill()
+        good.wait()
+        _, err = rogue.communicate()
+        d.docker("rm", "-f", "wss-box")
+    assert "TLS with localhost: unable to get local issuer certificate" in err, err

@@ -129,6 +129,14 @@ TEST(AgentWire, QueryParametersAndUrls) {
   auto v = parse_url("ws+unix://%2Frun%2Fd.sock/internal/v1/agent/connect?container=c");
   EXPECT_EQ(v.address, "unix:/run/d.sock");
   EXPECT_EQ(v.target, "/internal/v1/agent/connect?container=c");
+  auto w = parse_url("wss://daemon.example/internal");
+  EXPECT_TRUE(w.tls);
+  EXPECT_EQ(w.address, "daemon.example:443");
+  EXPECT_EQ(w.hostname, "daemon.example");
+  auto w6 = parse_url("wss://[::1]:8443/x");
+  EXPECT_EQ(w6.address, "[::1]:8443");
+  EXPECT_EQ(w6.hostname, "::1");
+  EXPECT_FALSE(u.tls);
   EXPECT_THROW(parse_url("http://x/"), std::invalid_argument);
 }
 
