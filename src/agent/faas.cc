@@ -14,17 +14,6 @@ namespace sockerless::agent {
 
 namespace {
 
-bool send_all(int fd, const std::string& data) {
-  std::size_t off = 0;
-  while (off < data.size()) {
-    ssize_t w = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    off += static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
 // Reads until `buf` holds `n` bytes (or EOF).
 bool read_until(int fd, std::string& buf, std::size_t n) {
   char chunk[65536];

@@ -24,17 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-bool write_all(int fd, const char* data, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
 std::array<std::uint8_t, 4> random_mask() {
   thread_local std::mt19937 rng(std::random_device{}());
   std::uint32_t v = rng();
@@ -88,6 +77,16 @@ std::string percent_decode(std::string_view s) {
 
 }  // namespace
 
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t w = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(w));
+  }
+  return true;
+}
+
 std::string read_http_head(int fd, std::string& rest) {
   std::string buf;
   char chunk[4096];
@@ -138,7 +137,7 @@ bool Link::write_frame(int op, std::string_view payload) {
   std::string frame = encode_frame(static_cast<Opcode>(op), payload, true, mask);
   std::lock_guard lock(write_mu_);
   if (close_sent_) return false;
-  return write_all(fd_.get(), frame.data(), frame.size());
+  return send_all(fd_.get(), frame);
 }
 
 bool Link::send_json(const json& message) {
@@ -244,7 +243,7 @@ void Link::close(std::uint16_t code, std::string_view reason) {
     if (client_) mask = random_mask();
     std::string frame = encode_frame(Opcode::Close, payload, true, mask);
     std::lock_guard lock(write_mu_);
-    write_all(fd_.get(), frame.data(), frame.size());
+    send_all(fd_.get(), frame);
   }
   closed_ = true;
   if (fd_) ::shutdown(fd_.get(), SHUT_RDWR);
@@ -409,8 +408,7 @@ std::string client_handshake(int fd, const std::string& host, const std::string&
       "GET " + target + " HTTP/1.1\r\nHost: " + host +
       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
       "\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer " + token + "\r\n\r\n";
-  if (!write_all(fd, request.data(), request.size()))
-    throw HandshakeError(0, "the connection closed during the handshake");
+  if (!send_all(fd, request)) throw HandshakeError(0, "the connection closed during the handshake");
   std::string rest;
   std::string head = read_http_head(fd, rest);
   std::map<std::string, std::string> headers;
@@ -487,7 +485,7 @@ void refuse(int fd, int status, const std::string& message) {
                                                       {503, "Service Unavailable"}};
   auto it = kReasons.find(status);
   std::string a = answer(status, it == kReasons.end() ? "Error" : it->second, message + "\n");
-  write_all(fd, a.data(), a.size());
+  send_all(fd, a);
 }
 
 std::string query_param(const std::string& target, const std::string& name) {
@@ -514,8 +512,7 @@ std::string server_handshake(int fd, const std::string& path, const std::string&
   try {
     if (target_path != path) throw HandshakeError(404, "no such path: " + target_path);
     std::string ok = upgrade_answer(req, token);
-    if (!write_all(fd, ok.data(), ok.size()))
-      throw HandshakeError(0, "the connection closed during the handshake");
+    if (!send_all(fd, ok)) throw HandshakeError(0, "the connection closed during the handshake");
     return rest;
   } catch (const HandshakeError& e) {
     if (e.status() != 0) refuse(fd, e.status(), e.what());

@@ -71,6 +71,9 @@ class Link {
 std::string read_http_head(int fd, std::string& rest);
 std::string parse_http_head(const std::string& head, std::map<std::string, std::string>& headers);
 
+// send(2) with MSG_NOSIGNAL until everything is sent; false when the socket fails.
+bool send_all(int fd, std::string_view data);
+
 // A connected socket to "host:port" (TCP) or "unix:/path" / "/path" (a unix socket).
 // Throws std::runtime_error naming the address.
 UniqueFd dial(const std::string& address);

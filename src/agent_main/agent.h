@@ -24,6 +24,21 @@
 
 namespace sockerless::agent {
 
+// write(2) until everything is written; false when the descriptor fails.
+bool write_all_fd(int fd, const char* data, std::size_t n);
+
+// Starts a process as the agent starts every one (the command, an exec, an invocation):
+// `argv` with `env` in `workdir`, as `user` ("": the agent's own uid and gid; else
+// resolved in the container's /etc/passwd), signals back to their defaults, stdio from
+// `stdio` ({in, out, err}, -1 for /dev/null; with `tty` one terminal for all three).
+// Returns its pid once it has exec'd; throws sandbox::SandboxError, worded as docker's.
+pid_t start_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    const std::string& workdir, const std::string& user, bool tty,
+                    const std::vector<int>& stdio);
+
+// The agent's environment without the token: what the processes it starts get.
+std::vector<std::string> environment_without_token();
+
 // Collects every child's exit (the agent is PID 1: orphans land here too) and hands each
 // status to whoever waits for that pid. Signals are taken by one thread with sigwait.
 class Reaper {

@@ -34,6 +34,7 @@
 #include "agent/link.h"
 #include "agent/wire.h"
 #include "agent_main/agent.h"
+#include "sandbox/process.h"
 #include "sandbox/sandbox.h"
 
 namespace sockerless::agent {
@@ -234,12 +235,9 @@ int run(const Options& o) {
       main_process.start(o.command, o.user);
       ctx.main = &main_process;
     } catch (const sandbox::SandboxError& e) {
-      std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();
-      std::fprintf(stderr, "%s\n", detail.c_str());
-      return detail.find("executable file not found") != std::string::npos ||
-                     detail.find("no such file or directory") != std::string::npos
-                 ? 127
-                 : 126;
+      auto failure = sandbox::start_error(e.step(), e.what());
+      std::fprintf(stderr, "%s\n", failure.detail.c_str());
+      return failure.exit_code;
     } catch (const std::exception& e) {
       log(e.what());
       return 126;

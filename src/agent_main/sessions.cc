@@ -38,17 +38,6 @@ std::atomic<int> attaches{0};
 const std::vector<std::string> kCapabilities = {"exec",   "attach", "archive",
                                                 "signal", "resize", "top"};
 
-bool write_all_fd(int fd, const char* data, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
 // One session's state as the reading thread and the session's threads share it.
 struct Session {
   std::uint32_t id = 0;
@@ -241,7 +230,6 @@ class Connection {
     std::vector<std::string> env = m.value("env", std::vector<std::string>{});
     std::string workdir = m.value("workdir", "");
     std::string user = m.value("user", "");
-    bool privileged = m.value("privileged", false);
     int height = m.value("height", 0), width = m.value("width", 0);
 
     UniqueFd in_r, in_w, out_r, out_w, err_r, err_w, slave;
@@ -273,46 +261,20 @@ class Connection {
         err_w = UniqueFd(p[1]);
       }
     }
-    sandbox::LaunchSpec spec;
-    spec.inherit = tty ? std::vector<int>{slave.get()}
-                       : std::vector<int>{in_r ? in_r.get() : -1, out_w.get(), err_w.get()};
-    spec.child = [&](sandbox::ErrorChannel& errors, const std::vector<int>& fds) {
-      sigset_t none;
-      sigemptyset(&none);
-      ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
-      ::signal(SIGPIPE, SIG_DFL);
-      sandbox::ProcessSpec ps;
-      ps.argv = argv;
-      ps.env = env;
-      ps.working_dir = workdir.empty() ? "/" : workdir;
-      ps.tty = tty;
-      // The container's bounding set is already the container's: keep it whole.
-      ps.caps = sandbox::all_capabilities();
-      (void)privileged;
-      auto resolved = sandbox::resolve_user_in_root(user.empty() ? "0" : user, {});
-      if (auto* message = std::get_if<std::string>(&resolved)) errors.fail("user", *message);
-      ps.user = std::get<sandbox::ExecUser>(resolved);
-      if (tty) {
-        sandbox::exec_process(errors, ps, fds[0], fds[0], fds[0]);
-      } else {
-        sandbox::exec_process(errors, ps, fds[0], fds[1], fds[2]);
-      }
-    };
     pid_t pid;
     try {
-      pid = sandbox::launch(spec);
+      // An exec runs as root unless told otherwise, whoever the command runs as.
+      pid = start_process(argv, env, workdir, user.empty() ? "0" : user, tty,
+                          tty ? std::vector<int>{slave.get()}
+                              : std::vector<int>{in_r ? in_r.get() : -1, out_w.get(), err_w.get()});
     } catch (const sandbox::SandboxError& e) {
-      std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();
-      int code = 126;
-      if (detail.find("executable file not found") != std::string::npos ||
-          detail.find("no such file or directory") != std::string::npos)
-        code = 127;
+      auto failure = sandbox::start_error(e.step(), e.what());
       link_.send_json(
           {{"type", "exit"},
            {"session", s->id},
-           {"code", code},
-           {"error",
-            "OCI runtime exec failed: exec failed: unable to start container process: " + detail}});
+           {"code", failure.exit_code},
+           {"error", "OCI runtime exec failed: exec failed: unable to start container process: " +
+                         failure.detail}});
       return finish(s);
     }
     s->pid = pid;

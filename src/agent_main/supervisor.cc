@@ -32,6 +32,10 @@ sigset_t handled_set() {
   return set;
 }
 
+constexpr std::size_t kRingLimit = 64 << 10;
+
+}  // namespace
+
 bool write_all_fd(int fd, const char* data, std::size_t n) {
   while (n > 0) {
     ssize_t w = ::write(fd, data, n);
@@ -42,10 +46,6 @@ bool write_all_fd(int fd, const char* data, std::size_t n) {
   }
   return true;
 }
-
-constexpr std::size_t kRingLimit = 64 << 10;
-
-}  // namespace
 
 // ---------------------------------------------------------------- Reaper
 
@@ -139,6 +139,45 @@ void ChunkQueue::close() {
   cv_.notify_all();
 }
 
+// ---------------------------------------------------------------- processes
+
+std::vector<std::string> environment_without_token() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind(std::string(kTokenEnv) + "=", 0) != 0) env.emplace_back(*e);
+  return env;
+}
+
+pid_t start_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    const std::string& workdir, const std::string& user, bool tty,
+                    const std::vector<int>& stdio) {
+  sandbox::LaunchSpec spec;
+  spec.inherit = stdio;
+  spec.child = [&](sandbox::ErrorChannel& errors, const std::vector<int>& fds) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    sandbox::ProcessSpec p;
+    p.argv = argv;
+    p.env = env;
+    p.working_dir = workdir.empty() ? "/" : workdir;
+    p.tty = tty;
+    // The container's bounding set is already the container's: keep it whole.
+    p.caps = sandbox::all_capabilities();
+    p.user.uid = ::getuid();
+    p.user.gid = ::getgid();
+    if (!user.empty()) {
+      auto resolved = sandbox::resolve_user_in_root(user, {});
+      if (auto* message = std::get_if<std::string>(&resolved)) errors.fail("user", *message);
+      p.user = std::get<sandbox::ExecUser>(resolved);
+    }
+    if (tty) sandbox::exec_process(errors, p, fds[0], fds[0], fds[0]);
+    sandbox::exec_process(errors, p, fds[0], fds[1], fds[2]);
+  };
+  return sandbox::launch(spec);
+}
+
 // ---------------------------------------------------------------- MainProcess
 
 void MainProcess::start(const std::vector<std::string>& argv, const std::string& user) {
@@ -163,44 +202,12 @@ void MainProcess::start(const std::vector<std::string>& argv, const std::string&
     err_r = UniqueFd(p[0]);
     child_err = UniqueFd(p[1]);
   }
-  sandbox::LaunchSpec spec;
-  if (tty_) {
-    spec.inherit = {slave.get()};
-  } else {
-    spec.inherit = {child_in.get(), child_out.get(), child_err.get()};
-  }
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e)
-    if (std::string_view(*e).rfind(std::string(kTokenEnv) + "=", 0) != 0) env.emplace_back(*e);
+  std::vector<std::string> env = environment_without_token();
   char cwd[4096];
   std::string workdir = ::getcwd(cwd, sizeof cwd) ? cwd : "/";
-  bool tty = tty_;
-  spec.child = [&argv, &env, &workdir, &user, tty](sandbox::ErrorChannel& errors,
-                                                   const std::vector<int>& fds) {
-    sandbox::ProcessSpec p;
-    p.argv = argv;
-    p.env = env;
-    p.working_dir = workdir;
-    p.user.uid = ::getuid();
-    p.user.gid = ::getgid();
-    if (!user.empty()) {
-      auto resolved = sandbox::resolve_user_in_root(user, {});
-      if (auto* message = std::get_if<std::string>(&resolved)) errors.fail("user", *message);
-      p.user = std::get<sandbox::ExecUser>(resolved);
-    }
-    p.caps = sandbox::all_capabilities();
-    p.tty = tty;
-    sigset_t none;
-    sigemptyset(&none);
-    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    if (tty) {
-      sandbox::exec_process(errors, p, fds[0], fds[0], fds[0]);
-    } else {
-      sandbox::exec_process(errors, p, fds[0], fds[1], fds[2]);
-    }
-  };
-  pid_ = sandbox::launch(spec);  // throws SandboxError with docker's wording
+  pid_ = start_process(argv, env, workdir, user, tty_,
+                       tty_ ? std::vector<int>{slave.get()}
+                            : std::vector<int>{child_in.get(), child_out.get(), child_err.get()});
   child_in.reset();
   child_out.reset();
   child_err.reset();
@@ -346,43 +353,17 @@ InvocationResult run_invocation(const std::vector<std::string>& argv, const std:
   if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   err_r = UniqueFd(p[0]);
   err_w = UniqueFd(p[1]);
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e)
-    if (std::string_view(*e).rfind(std::string(kTokenEnv) + "=", 0) != 0) env.emplace_back(*e);
+  std::vector<std::string> env = environment_without_token();
   if (!invocation.id.empty()) env.push_back("_X_SOCKERLESS_INVOCATION_ID=" + invocation.id);
   char cwd[4096];
   std::string workdir = ::getcwd(cwd, sizeof cwd) ? cwd : "/";
-  sandbox::LaunchSpec spec;
-  spec.inherit = {in_r.get(), out_w.get(), err_w.get()};
-  spec.child = [&](sandbox::ErrorChannel& errors, const std::vector<int>& fds) {
-    sigset_t none;
-    sigemptyset(&none);
-    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    sandbox::ProcessSpec ps;
-    ps.argv = argv;
-    ps.env = env;
-    ps.working_dir = workdir;
-    ps.caps = sandbox::all_capabilities();
-    ps.user.uid = ::getuid();
-    ps.user.gid = ::getgid();
-    if (!user.empty()) {
-      auto resolved = sandbox::resolve_user_in_root(user, {});
-      if (auto* message = std::get_if<std::string>(&resolved)) errors.fail("user", *message);
-      ps.user = std::get<sandbox::ExecUser>(resolved);
-    }
-    sandbox::exec_process(errors, ps, fds[0], fds[1], fds[2]);
-  };
   pid_t pid;
   try {
-    pid = sandbox::launch(spec);
+    pid = start_process(argv, env, workdir, user, false, {in_r.get(), out_w.get(), err_w.get()});
   } catch (const sandbox::SandboxError& e) {
-    std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();
-    result.exit_code = detail.find("executable file not found") != std::string::npos ||
-                               detail.find("no such file or directory") != std::string::npos
-                           ? 127
-                           : 126;
-    result.errors = detail + "\n";
+    auto failure = sandbox::start_error(e.step(), e.what());
+    result.exit_code = failure.exit_code;
+    result.errors = failure.detail + "\n";
     return result;
   }
   in_r.reset();

@@ -28,7 +28,9 @@ std::string ssl_error(const std::string& what) {
   return what + ": " + (e ? buf : "unknown TLS error");
 }
 
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void set_nonblocking(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 struct Tunnel {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{nullptr, SSL_CTX_free};
@@ -120,8 +122,8 @@ UniqueFd tls_tunnel(UniqueFd tcp, const std::string& host, const std::string& ca
   SSL_set_tlsext_host_name(t->ssl.get(), host.c_str());
   if (SSL_connect(t->ssl.get()) != 1) {
     long verify = SSL_get_verify_result(t->ssl.get());
-    std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify)
-                                          : ssl_error("handshake");
+    std::string why =
+        verify != X509_V_OK ? X509_verify_cert_error_string(verify) : ssl_error("handshake");
     throw std::runtime_error("TLS with " + host + ": " + why);
   }
   int sv[2];

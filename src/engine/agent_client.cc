@@ -25,17 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-bool write_all(int fd, const char* data, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
 [[noreturn]] void throw_kind(const std::string& kind, const std::string& message) {
   if (kind == "invalid") throw InvalidArgument(message);
   if (kind == "forbidden") throw Forbidden(message);
@@ -327,7 +316,7 @@ namespace {
 void send_frame(int fd, api::StreamType type, std::string_view payload) {
   std::string out;
   api::append_frame(out, type, payload);
-  write_all(fd, out.data(), out.size());
+  agent::send_all(fd, out);
 }
 
 // Copies raw bytes from `fd` to a session's stream until EOF, then says eof.
@@ -442,7 +431,7 @@ UniqueFd AgentClients::attach(const AgentEndpoint& ep, bool in, bool out, bool e
       auto e = s->next();
       if (e.data) {
         if (tty) {
-          write_all(fd, e.payload.data(), e.payload.size());
+          agent::send_all(fd, e.payload);
         } else {
           send_frame(fd, static_cast<api::StreamType>(e.stream), e.payload);
         }
@@ -546,7 +535,7 @@ UniqueFd AgentClients::archive_get(const AgentEndpoint& ep, const ContainerLaunc
     for (;;) {
       auto e = s->next();
       if (e.data) {
-        if (writing) writing = write_all(out.get(), e.payload.data(), e.payload.size());
+        if (writing) writing = agent::send_all(out.get(), e.payload);
         c->grant(s->id, e.stream, e.payload.size());
         continue;
       }

@@ -22,6 +22,7 @@
 #include "api/mux.h"
 #include "monitor/monitor.h"
 #include "monitor/spawn_role.h"
+#include "sandbox/process.h"
 #include "sandbox/sandbox.h"
 
 extern char** environ;
@@ -147,15 +148,12 @@ int run_exec_relay(const std::string& state_dir, int fd) {
       in_w = UniqueFd(::fcntl(pty.get(), F_DUPFD_CLOEXEC, 0));
     }
   } catch (const sandbox::SandboxError& e) {
-    // The exec step's detail already reads "exec: …" (docker's wording).
-    std::string detail = e.step() == "exec" ? std::string(e.what()).substr(6) : e.what();
-    int code = 126;
-    if (detail.find("executable file not found") != std::string::npos ||
-        detail.find("no such file or directory") != std::string::npos)
-      code = 127;
+    auto failure = sandbox::start_error(e.step(), e.what());
     std::string message =
-        "OCI runtime exec failed: exec failed: unable to start container process: " + detail;
-    send_frame(fd, api::StreamType::System, json{{"ExitCode", code}, {"Error", message}}.dump());
+        "OCI runtime exec failed: exec failed: unable to start container process: " +
+        failure.detail;
+    send_frame(fd, api::StreamType::System,
+               json{{"ExitCode", failure.exit_code}, {"Error", message}}.dump());
     return 1;
   }
   child_in.reset();

@@ -78,6 +78,16 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 
 }  // namespace
 
+StartError start_error(const std::string& step, const std::string& what) {
+  StartError e;
+  // The exec step's message already reads "exec: …" (docker's wording) after "exec: ".
+  e.detail = step == "exec" && what.rfind("exec: ", 0) == 0 ? what.substr(6) : what;
+  if (e.detail.find("executable file not found") != std::string::npos ||
+      e.detail.find("no such file or directory") != std::string::npos)
+    e.exit_code = 127;
+  return e;
+}
+
 std::string search_path(const std::vector<std::string>& env) {
   for (auto it = env.rbegin(); it != env.rend(); ++it)
     if (it->rfind("PATH=", 0) == 0) return it->substr(5);

@@ -34,6 +34,15 @@ struct Executable {
 };
 Executable find_executable(const std::string& argv0, const std::string& path_env);
 
+// A process that could not be started, as docker reports it: the detail of the failed
+// step ("exec: \"foo\": executable file not found in $PATH" for the exec step) and the
+// exit code (127 for a missing program, 126 otherwise).
+struct StartError {
+  std::string detail;
+  int exit_code = 126;
+};
+StartError start_error(const std::string& step, const std::string& what);
+
 // The PATH of a "K=V" environment, or docker's default when it has none.
 std::string search_path(const std::vector<std::string>& env);
 
