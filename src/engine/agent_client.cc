@@ -36,6 +36,16 @@ namespace {
 
 }  // namespace
 
+PathStat path_stat_from_json(const json& j) {
+  PathStat st;
+  st.name = j.value("name", "");
+  st.size = j.value("size", std::int64_t{0});
+  st.mode = j.value("mode", std::uint32_t{0});
+  st.mtime = j.value("mtime", "");
+  st.link_target = j.value("linkTarget", "");
+  return st;
+}
+
 // ---------------------------------------------------------------- AgentConnection
 
 class AgentConnection : public std::enable_shared_from_this<AgentConnection> {
@@ -462,16 +472,6 @@ json await_done(AgentConnection::Session& s) {
   }
 }
 
-PathStat to_stat(const json& j) {
-  PathStat st;
-  st.name = j.value("name", "");
-  st.size = j.value("size", std::int64_t{0});
-  st.mode = j.value("mode", std::uint32_t{0});
-  st.mtime = j.value("mtime", "");
-  st.link_target = j.value("linkTarget", "");
-  return st;
-}
-
 }  // namespace
 
 void AgentClients::resize(const AgentEndpoint& ep, int height, int width) {
@@ -497,7 +497,7 @@ PathStat AgentClients::archive_stat(const AgentEndpoint& ep, const ContainerLaun
   for (;;) {
     auto e = s->next();
     std::string type = e.control.value("type", "");
-    if (type == "stat") st = to_stat(e.control);
+    if (type == "stat") st = path_stat_from_json(e.control);
     if (type == "done") break;
     if (type == "error") {
       c->close_session(s->id);
@@ -517,7 +517,7 @@ UniqueFd AgentClients::archive_get(const AgentEndpoint& ep, const ContainerLaunc
     auto e = s->next();
     std::string type = e.control.value("type", "");
     if (type == "stat") {
-      stat = to_stat(e.control);
+      stat = path_stat_from_json(e.control);
       break;
     }
     if (type == "error") {

@@ -11,12 +11,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "common/unique_fd.h"
 #include "engine/backend.h"
 
 namespace sockerless::engine {
+
+// docker cp's stat header as JSON ({name, size, mode, mtime, linkTarget}), read back.
+PathStat path_stat_from_json(const nlohmann::json& j);
 
 // Where a container's agent is.
 struct AgentEndpoint {

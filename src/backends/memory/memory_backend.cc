@@ -538,15 +538,8 @@ class MemoryBackend final : public engine::Backend {
       if (status == 400) throw InvalidArgument(message);
       throw Internal(message);
     }
-    engine::PathStat st;
-    if (ok_only) return st;
-    const auto& j = doc.at("stat");
-    st.name = j.value("name", "");
-    st.size = j.value("size", std::int64_t{0});
-    st.mode = j.value("mode", std::uint32_t{0});
-    st.mtime = j.value("mtime", "");
-    st.link_target = j.value("linkTarget", "");
-    return st;
+    if (ok_only) return engine::PathStat{};
+    return engine::path_stat_from_json(doc.at("stat"));
   }
 
   sandbox::ContainerSpec spec_of(const std::string& id) {
