@@ -395,3 +395,52 @@ def test_callback_over_wss(sockerlessd_factory, registry, tls_files):
         _, err = rogue.communicate()
         d.docker("rm", "-f", "wss-box")
     assert "TLS with localhost: unable to get local issuer certificate" in err, err
+
+
+def test_a_function_agent_dials_back_for_exec(sockerlessd_factory, registry):
+    """In a FaaS contract the agent still dials the daemon, so exec reaches the function
+    while it runs: here an HTTP function agent outside any container takes over the
+    connection of a reverse-mode container (as a reconnect would) and serves its execs,
+    while it answers invocations."""
+    import subprocess
+    import urllib.parse
+    import urllib.request
+
+    from harness import free_tcp_port
+
+    d = sockerlessd_factory.start("--agent-mode", "reverse")
+    ref = f"{registry.host}/busybox:latest"
+    assert d.docker("pull", "-q", ref, timeout=60).returncode == 0
+    cid = d.docker("run", "-d", "--name", "fn-box", ref, "sleep", "120").stdout.strip()
+    assert cid
+    with open(os.path.join(d.data_root, "memory", "containers", cid, "agent.json")) as f:
+        token = json.load(f)["token"]
+    sock = os.path.join(d.data_root, "memory", "agent", "daemon.sock")
+    url = (f"ws+unix://{urllib.parse.quote(sock, safe='')}/internal/v1/agent/connect"
+           f"?container={cid}")
+    port = free_tcp_port()
+    env = dict(os.environ, SOCKERLESS_AGENT_TOKEN=token, PORT=str(port))
+    fn = subprocess.Popen([AGENT, "--faas", "http", "--callback", url, "--", "tr", "a-z", "A-Z"],
+                          env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=b"shout",
+                                            timeout=10) as resp:
+                    assert resp.read() == b"SHOUT"
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        where = ["sh", "-c", "test -e /.sockerless/agent && echo container || echo outside"]
+        seen = set()
+        deadline = time.time() + 20
+        while "outside\n" not in seen and time.time() < deadline:
+            seen.add(d.docker("exec", "fn-box", *where).stdout)
+        assert "outside\n" in seen, seen
+    finally:
+        fn.kill()
+        fn.wait()
+        d.docker("rm", "-f", "fn-box")
