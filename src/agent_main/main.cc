@@ -188,22 +188,26 @@ int run(const Options& o) {
   if ((!o.listen.empty() || !o.callback.empty()) && ctx.token.empty())
     usage(std::string("--listen and --callback need a token in $") + kTokenEnv);
 
-  static std::atomic<bool> main_done{false};
+  static std::atomic<bool> main_done{false}, stopping{false};
   static std::atomic<int> main_code{0};
   Reaper::instance().start([&o](int sig) {
     if (sig == SIGWINCH) {
       main_process.sync_size();
       return;
     }
+    bool stop = sig == SIGTERM || sig == SIGINT;
     if (main_done) {
       // The command has ended and we stayed up for exec: SIGTERM/SIGINT end us too.
-      if (sig == SIGTERM || sig == SIGINT) std::_Exit(main_code);
+      if (stop) std::_Exit(main_code);
       return;
     }
-    if (o.command.empty()) {
-      if (sig == SIGTERM || sig == SIGINT) std::_Exit(0);
+    if (o.command.empty() || !o.faas.empty()) {
+      // Nothing supervised (a function's invocations run one by one): a stop is ours.
+      if (stop) std::_Exit(0);
       return;
     }
+    // A stop goes to the command, and we leave with it even with --keep-alive.
+    if (stop) stopping = true;
     main_process.signal(sig);
   });
 
@@ -256,7 +260,7 @@ int run(const Options& o) {
   // Attached clients learn the exit code before the connection goes with us.
   for (int i = 0; i < 100 && pending_attaches() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (o.keep_alive) {
+  if (o.keep_alive && !stopping) {
     for (;;)
       ::pause();
   }

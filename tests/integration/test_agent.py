@@ -444,3 +444,87 @@ def test_a_function_agent_dials_back_for_exec(sockerlessd_factory, registry):
         fn.kill()
         fn.wait()
         d.docker("rm", "-f", "fn-box")
+
+
+def test_keep_alive_reaping_and_stop(dockerd, registry, agent_dir):
+    """PID 1's duties under the real dockerd: orphans are reaped; with --keep-alive the
+    agent stays up for exec after its command ends; docker stop's SIGTERM reaches the
+    command while it runs, and the agent leaves with it."""
+    ref = f"{registry.host}/busybox:latest"
+    assert dockerd.docker("pull", "-q", ref, timeout=60).returncode == 0
+
+    def start(*command):
+        r = dockerd.docker("run", "-d", "-e", "SOCKERLESS_AGENT_TOKEN=t0k", "-v",
+                           f"{AGENT}:/agent:ro", "-v", f"{agent_dir}:/run/agent", ref, "/agent",
+                           "--keep-alive", "--listen", "unix:/run/agent/a.sock", "--", *command)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    cid = start("sh", "-c", "(sleep 0.2 &); (sleep 0.3 &); exit 7")
+    try:
+        time.sleep(1.5)
+        state = json.loads(dockerd.docker("inspect", cid).stdout)[0]["State"]
+        assert state["Running"], state  # the command ended; the agent stayed
+        # Its orphans were reaped: no zombie is left.
+        r = dockerd.docker("exec", cid, "sh", "-c", "cat /proc/[0-9]*/stat")
+        states = [line.rsplit(")", 1)[1].split()[0] for line in r.stdout.splitlines()]
+        assert "Z" not in states, r.stdout
+        # An exec through the agent still works after the command ended.
+        s = Session(connect(os.path.join(agent_dir, "a.sock"), "t0k"))
+        out, ctl = s.run(1, {"type": "exec", "argv": ["echo", "still-here"],
+                             "env": ["PATH=/bin"]})
+        assert out[1] == b"still-here\n" and ctl[-1]["code"] == 0
+        # SIGTERM now ends the agent, with the command's code.
+        assert dockerd.docker("stop", "-t", "5", cid).returncode == 0
+        assert dockerd.docker("inspect", "-f", "{{.State.ExitCode}}", cid).stdout.strip() == "7"
+    finally:
+        dockerd.docker("rm", "-f", cid)
+    cid = start("sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.1; done")
+    try:
+        time.sleep(0.5)
+        t = time.time()
+        assert dockerd.docker("stop", "-t", "8", cid).returncode == 0
+        assert time.time() - t < 5  # the command got the SIGTERM; no SIGKILL was needed
+        assert dockerd.docker("inspect", "-f", "{{.State.ExitCode}}", cid).stdout.strip() == "42"
+    finally:
+        dockerd.docker("rm", "-f", cid)
+
+
+def test_a_dropped_connection_ends_its_execs_with_an_error(sockerlessd_factory, registry):
+    """A docker exec streaming through the agent's connection when the connection goes
+    (here: another agent with the container's token takes its place, as after a
+    reconnect) ends at once with an error, rather than waiting for the process."""
+    import subprocess
+    import urllib.parse
+
+    d = sockerlessd_factory.start("--agent-mode", "reverse")
+    ref = f"{registry.host}/busybox:latest"
+    assert d.docker("pull", "-q", ref, timeout=60).returncode == 0
+    cid = d.docker("run", "-d", "--name", "drop-box", ref, "sleep", "120").stdout.strip()
+    assert cid
+    with open(os.path.join(d.data_root, "memory", "containers", cid, "agent.json")) as f:
+        token = json.load(f)["token"]
+    from harness import DOCKER_CLI, cli_env
+    exec_cli = subprocess.Popen(
+        [DOCKER_CLI, "-H", d.host, "exec", "drop-box", "sh", "-c", "echo started; sleep 60"],
+        env=cli_env(d.docker_config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    impostor = None
+    try:
+        assert exec_cli.stdout.readline() == "started\n"
+        sock = os.path.join(d.data_root, "memory", "agent", "daemon.sock")
+        url = (f"ws+unix://{urllib.parse.quote(sock, safe='')}/internal/v1/agent/connect"
+               f"?container={cid}")
+        t = time.time()
+        impostor = subprocess.Popen([AGENT, "--callback", url, "--", "sleep", "60"],
+                                    env=dict(os.environ, SOCKERLESS_AGENT_TOKEN=token),
+                                    stderr=subprocess.DEVNULL)
+        exec_cli.wait(timeout=15)
+        assert time.time() - t < 10
+        # The exec's System frame carried 126 and the reason; the CLI reports the code.
+        assert exec_cli.returncode == 126, (exec_cli.returncode, exec_cli.stderr.read())
+    finally:
+        exec_cli.kill()
+        if impostor:
+            impostor.kill()
+            impostor.wait()
+        d.docker("rm", "-f", "drop-box")
