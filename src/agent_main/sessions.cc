@@ -9,9 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -476,36 +478,104 @@ class Connection {
 
   // --------------------------------------------------------------- top
 
-  // The processes as /proc shows them inside the container: pid, ppid, uid, command line.
+  // The processes as /proc shows them inside the container, with what `ps -ef` shows of
+  // each: user (from the container's /etc/passwd), pid, ppid, CPU use, start time,
+  // terminal, CPU time, command line.
   void top(std::shared_ptr<Session> s) {
+    std::map<long, std::string> users;
+    {
+      std::ifstream passwd("/etc/passwd");
+      std::string line;
+      while (std::getline(passwd, line)) {
+        auto a = line.find(':'), b = line.find(':', a + 1), c = line.find(':', b + 1);
+        if (c != std::string::npos)
+          users.emplace(std::atol(line.c_str() + b + 1), line.substr(0, a));
+      }
+    }
+    long hz = ::sysconf(_SC_CLK_TCK);
+    long long boot = 0;
+    {
+      std::ifstream stat("/proc/stat");
+      std::string key;
+      while (stat >> key)
+        if (key == "btime") {
+          stat >> boot;
+          break;
+        }
+    }
+    double uptime = 0;
+    std::ifstream("/proc/uptime") >> uptime;
+    auto clock = [](long long secs, const char* format) {
+      char buf[32];
+      std::time_t t = static_cast<std::time_t>(secs);
+      std::tm tm{};
+      ::localtime_r(&t, &tm);
+      std::strftime(buf, sizeof buf, format, &tm);
+      return std::string(buf);
+    };
     json processes = json::array();
     if (DIR* d = ::opendir("/proc")) {
       while (dirent* e = ::readdir(d)) {
         std::string name = e->d_name;
         if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream cmd("/proc/" + name + "/cmdline");
-        std::stringstream text;
-        text << cmd.rdbuf();
-        std::string argv = text.str();
-        for (auto& c : argv)
+        std::string dir = "/proc/" + name;
+        std::stringstream cmdline;
+        cmdline << std::ifstream(dir + "/cmdline").rdbuf();
+        std::string cmd = cmdline.str();
+        for (auto& c : cmd)
           if (c == '\0') c = ' ';
-        while (!argv.empty() && argv.back() == ' ')
-          argv.pop_back();
-        std::ifstream status("/proc/" + name + "/status");
-        std::string line, comm;
-        long ppid = 0, uid = 0;
-        while (std::getline(status, line)) {
-          if (line.rfind("Name:", 0) == 0) comm = line.substr(line.find_first_not_of(" \t", 5));
-          if (line.rfind("PPid:", 0) == 0) ppid = std::stol(line.substr(5));
-          if (line.rfind("Uid:", 0) == 0) uid = std::stol(line.substr(4));
+        while (!cmd.empty() && cmd.back() == ' ')
+          cmd.pop_back();
+        std::stringstream raw;
+        raw << std::ifstream(dir + "/stat").rdbuf();
+        std::string stat = raw.str();
+        auto close = stat.rfind(')');
+        if (close == std::string::npos) continue;  // gone meanwhile
+        std::string comm = stat.substr(stat.find('(') + 1, close - stat.find('(') - 1);
+        std::istringstream fields(stat.substr(close + 2));
+        std::vector<std::string> f;
+        for (std::string v; fields >> v;)
+          f.push_back(v);
+        if (f.size() < 20) continue;
+        // Fields from the third of stat(5): state ppid pgrp session tty_nr … utime(14)
+        // stime(15) … starttime(22), here shifted by 3.
+        long ppid = std::atol(f[1].c_str());
+        long tty_nr = std::atol(f[4].c_str());
+        long long cpu = std::atoll(f[11].c_str()) + std::atoll(f[12].c_str());
+        long long start = std::atoll(f[19].c_str());
+        struct stat st {};
+        ::stat(dir.c_str(), &st);
+        double elapsed = uptime - static_cast<double>(start) / static_cast<double>(hz);
+        long pct = elapsed > 0 ? static_cast<long>(100.0 * static_cast<double>(cpu) /
+                                                   static_cast<double>(hz) / elapsed)
+                               : 0;
+        long long secs = cpu / hz;
+        char time[64];
+        std::snprintf(time, sizeof time, "%02lld:%02lld:%02lld", secs / 3600, secs / 60 % 60,
+                      secs % 60);
+        std::string tty = "?";
+        if (tty_nr != 0) {
+          unsigned major = (static_cast<unsigned>(tty_nr) >> 8) & 0xfff;
+          unsigned minor = (static_cast<unsigned>(tty_nr) & 0xff) |
+                           ((static_cast<unsigned>(tty_nr) >> 12) & 0xfff00);
+          tty = major == 136 ? "pts/" + std::to_string(minor) : "tty" + std::to_string(minor);
         }
+        long uid = static_cast<long>(st.st_uid);
+        auto user = users.find(uid);
         processes.push_back({{"pid", std::stol(name)},
                              {"ppid", ppid},
                              {"uid", uid},
-                             {"cmd", argv.empty() ? "[" + comm + "]" : argv}});
+                             {"user", user != users.end() ? user->second : std::to_string(uid)},
+                             {"c", pct},
+                             {"stime", clock(boot + start / hz, "%H:%M")},
+                             {"tty", tty},
+                             {"time", time},
+                             {"cmd", cmd.empty() ? "[" + comm + "]" : cmd}});
       }
       ::closedir(d);
     }
+    std::sort(processes.begin(), processes.end(),
+              [](const json& a, const json& b) { return a["pid"] < b["pid"]; });
     link_.send_json({{"type", "top"}, {"session", s->id}, {"processes", processes}});
     link_.send_json({{"type", "done"}, {"session", s->id}});
     finish(s);

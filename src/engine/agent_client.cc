@@ -488,6 +488,35 @@ void AgentClients::signal(const AgentEndpoint& ep, int sig) {
   c->close_session(s->id);
 }
 
+Backend::TopTable AgentClients::top(const AgentEndpoint& ep, const std::string& ps_args) {
+  if (!ps_args.empty() && ps_args != "-ef")
+    throw NotImplemented("top with ps options (" + ps_args +
+                         ") is not supported for containers under an agent: only ps -ef's table");
+  auto c = connection(ep);
+  c->require("top", "top");
+  auto s = c->open({{"type", "top"}});
+  Backend::TopTable table;
+  table.first = {"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"};
+  for (;;) {
+    auto e = s->next();
+    std::string type = e.control.value("type", "");
+    if (type == "top") {
+      for (const auto& p : e.control.value("processes", json::array()))
+        table.second.push_back({p.value("user", ""), std::to_string(p.value("pid", 0)),
+                                std::to_string(p.value("ppid", 0)), std::to_string(p.value("c", 0)),
+                                p.value("stime", ""), p.value("tty", "?"), p.value("time", ""),
+                                p.value("cmd", "")});
+    } else if (type == "done") {
+      break;
+    } else if (type == "error") {
+      c->close_session(s->id);
+      throw_kind(e.control.value("kind", "internal"), e.control.value("message", ""));
+    }
+  }
+  c->close_session(s->id);
+  return table;
+}
+
 PathStat AgentClients::archive_stat(const AgentEndpoint& ep, const ContainerLaunch& l,
                                     const std::string& path) {
   auto c = connection(ep);

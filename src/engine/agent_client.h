@@ -55,6 +55,9 @@ class AgentClients {
   UniqueFd attach(const AgentEndpoint& ep, bool in, bool out, bool err, bool tty, bool stdin_once);
   void resize(const AgentEndpoint& ep, int height, int width);
   void signal(const AgentEndpoint& ep, int signal);
+  // docker top as `ps -ef` lays it out (UID PID PPID C STIME TTY TIME CMD), from the
+  // agent's reading of /proc inside the container; other ps options are 501.
+  Backend::TopTable top(const AgentEndpoint& ep, const std::string& ps_args);
   // docker cp: `launch` names the container for messages and says which mounts (and
   // whether the root) are read-only, and as whom copy_uid_gid writes.
   PathStat archive_stat(const AgentEndpoint& ep, const ContainerLaunch& launch,

@@ -236,6 +236,13 @@ class Backend {
 
   // Capability::Top: the host pids of the container's processes.
   virtual std::vector<int> processes(const std::string& /*id*/) { unsupported("top"); }
+  // Capability::Top for backends that cannot run ps where the container's processes are
+  // (containers under an agent): the table itself, titles then rows. nullopt: the engine
+  // runs ps on the host over processes().
+  using TopTable = std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>>;
+  virtual std::optional<TopTable> top(const std::string& /*id*/, const std::string& /*ps_args*/) {
+    return std::nullopt;
+  }
 
   // --- docker cp (Capability::Archive) ---
   // `launch` is the container as start() would run it; `pid` its main process when it

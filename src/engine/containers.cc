@@ -1150,6 +1150,7 @@ std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>> Conta
     const std::string& ref, const std::string& ps_args_in) {
   Container c = get(ref);
   if (!c.running()) throw Conflict("Container " + c.id + " is not running");
+  if (auto table = backend_.top(c.id, ps_args_in)) return *table;
   auto pids = backend_.processes(c.id);
   std::string ps_args = ps_args_in.empty() ? "-ef" : ps_args_in;
   for (char ch : ps_args)

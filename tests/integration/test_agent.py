@@ -179,9 +179,14 @@ def test_pid_one_is_the_agent_and_its_token_stays_hidden(sockerlessd, busybox):
         assert json.loads(inspect)[0]["Args"] == ["60"]
         env = sockerlessd.docker("exec", "agent-pid1", "env").stdout
         assert "VISIBLE=1" in env and token not in env
-        # The command runs as the container's process, the agent's child.
-        r = sockerlessd.docker("exec", "agent-pid1", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
-        assert "sleep 60" in r.stdout, r
+        # The command runs as the agent's child; docker top asks the agent (ps -ef's table).
+        top = sockerlessd.docker("top", "agent-pid1").stdout.splitlines()
+        assert top[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+        rows = [line.split(None, 7) for line in top[1:]]
+        assert rows[0][1] == "1" and rows[0][7].startswith("/.sockerless/agent"), rows
+        assert ["root", "1", "sleep 60"] in [[r[0], r[2], r[7]] for r in rows], rows
+        r = sockerlessd.docker("top", "agent-pid1", "aux")
+        assert r.returncode != 0 and "not supported for containers under an agent" in r.stderr
     finally:
         sockerlessd.docker("rm", "-f", "agent-pid1")
 

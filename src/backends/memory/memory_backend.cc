@@ -411,6 +411,11 @@ class MemoryBackend final : public engine::Backend {
     return u;
   }
 
+  std::optional<TopTable> top(const std::string& id, const std::string& ps_args) override {
+    if (auto ep = agent_of(id)) return agents_->top(*ep, ps_args);
+    return std::nullopt;
+  }
+
   std::vector<int> processes(const std::string& id) override {
     // Every process in the container's pid namespace.
     pid_t init = pid_of(id);
