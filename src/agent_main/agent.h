@@ -143,7 +143,8 @@ struct AgentContext {
 // waits for them (briefly) before it exits with the command.
 int pending_attaches();
 
-// Serves one upgraded connection until it ends: the hello exchange, then sessions.
-void serve_connection(Link& link, const AgentContext& ctx);
+// Serves one upgraded connection until it ends: the hello exchange, then sessions. Returns
+// when the connection ends; sessions still running (execs) finish on their own.
+void serve_connection(const std::shared_ptr<Link>& link, const AgentContext& ctx);
 
 }  // namespace sockerless::agent

@@ -122,8 +122,7 @@ void serve_listener(int listener, const AgentContext& ctx) {
       } catch (const HandshakeError&) {
         return;  // answered (401, 404, 400) or gone
       }
-      Link link(std::move(conn), false, std::move(rest));
-      serve_connection(link, ctx);
+      serve_connection(std::make_shared<Link>(std::move(conn), false, std::move(rest)), ctx);
     }).detach();
   }
 }
@@ -146,19 +145,19 @@ void dial_back(const std::string& url, const std::string& ca_file, const AgentCo
       if (u.tls) fd = tls_tunnel(std::move(fd), u.hostname, ca_file);
       std::string rest = client_handshake(fd.get(), u.host, u.target, ctx.token);
       delay = 0.5;
-      Link link(std::move(fd), true, std::move(rest));
+      auto link = std::make_shared<Link>(std::move(fd), true, std::move(rest));
       std::atomic<bool> done{false};
       std::thread pinger([&] {
         while (!done) {
           for (int i = 0; i < 150 && !done; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
-          if (!done && !link.ping()) break;
+          if (!done && !link->ping()) break;
         }
       });
       serve_connection(link, ctx);
       done = true;
       pinger.join();
-      log("the connection to the daemon ended (" + link.end_reason() + "); dialing again");
+      log("the connection to the daemon ended (" + link->end_reason() + "); dialing again");
     } catch (const std::exception& e) {
       log(std::string("dialing ") + url + ": " + e.what());
     }

@@ -50,9 +50,12 @@ struct Session {
   std::mutex mu;
 };
 
-class Connection {
+// Shared with its session threads: a connection that ends returns at once (so that a
+// reverse agent dials again) while execs it started run on, their sends failing quietly.
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Link& link, const AgentContext& ctx) : link_(link), ctx_(ctx) {}
+  Connection(std::shared_ptr<Link> link, const AgentContext& ctx)
+      : link_ptr_(std::move(link)), link_(*link_ptr_), ctx_(ctx) {}
 
   void run() {
     if (!link_.send_json(hello("agent", kCapabilities, ctx_.container))) return;
@@ -87,12 +90,6 @@ class Connection {
     sessions_.clear();
   }
 
-  ~Connection() {
-    // Session threads hold a reference to us: wait for them.
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return threads_ == 0; });
-  }
-
  private:
   std::shared_ptr<Session> find(std::uint32_t id) {
     std::lock_guard lock(mu_);
@@ -108,15 +105,7 @@ class Connection {
 
   template <class F>
   void spawn(F f) {
-    {
-      std::lock_guard lock(mu_);
-      ++threads_;
-    }
-    std::thread([this, f = std::move(f)]() mutable {
-      f();
-      std::lock_guard lock(mu_);
-      if (--threads_ == 0) cv_.notify_all();
-    }).detach();
+    std::thread([self = shared_from_this(), f = std::move(f)]() mutable { f(); }).detach();
   }
 
   void send_error(std::uint32_t session, const std::string& kind, const std::string& message) {
@@ -581,12 +570,11 @@ class Connection {
     finish(s);
   }
 
+  std::shared_ptr<Link> link_ptr_;
   Link& link_;
   const AgentContext& ctx_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::map<std::uint32_t, std::shared_ptr<Session>> sessions_;
-  int threads_ = 0;
 };
 
 }  // namespace
@@ -595,9 +583,8 @@ int pending_attaches() {
   return attaches;
 }
 
-void serve_connection(Link& link, const AgentContext& ctx) {
-  Connection c(link, ctx);
-  c.run();
+void serve_connection(const std::shared_ptr<Link>& link, const AgentContext& ctx) {
+  std::make_shared<Connection>(link, ctx)->run();
 }
 
 }  // namespace sockerless::agent

@@ -200,6 +200,9 @@ def test_wrong_tokens_are_refused(sockerlessd, busybox):
             sock = os.path.join(sockerlessd.data_root, "memory", "containers", cid, "agent",
                                 "agent.sock")
             path = "/v1/agent"
+            deadline = time.time() + 10  # the agent listens once it has started
+            while not os.path.exists(sock) and time.time() < deadline:
+                time.sleep(0.05)
         else:
             sock = sockerlessd.host.replace("unix://", "")
             path = f"/internal/v1/agent/connect?container={cid}"
@@ -527,6 +530,16 @@ def test_a_dropped_connection_ends_its_execs_with_an_error(sockerlessd_factory, 
         assert time.time() - t < 10
         # The exec's System frame carried 126 and the reason; the CLI reports the code.
         assert exec_cli.returncode == 126, (exec_cli.returncode, exec_cli.stderr.read())
+        # The container's own agent dials again at once, although the exec it was serving
+        # still runs: execs land in the container again once the impostor is gone.
+        impostor.kill()
+        impostor.wait()
+        impostor = None
+        where = ["sh", "-c", "test -e /.sockerless/agent && echo container || echo outside"]
+        deadline = time.time() + 15
+        while d.docker("exec", "drop-box", *where).stdout != "container\n":
+            assert time.time() < deadline, "the container's agent did not come back"
+            time.sleep(0.2)
     finally:
         exec_cli.kill()
         if impostor:
