@@ -249,7 +249,8 @@ def git_server(tmp_path, pulled):
     port = free_tcp_port()
     daemon = subprocess.Popen(["git", "daemon", "--export-all", "--reuseaddr",
                                f"--base-path={base}", "--listen=127.0.0.1", f"--port={port}",
-                               str(base)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               str(base)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
     try:
         from harness import wait_until
         import socket
@@ -263,7 +264,13 @@ def git_server(tmp_path, pulled):
         wait_until(up, timeout=10)
         yield f"git://127.0.0.1:{port}/repo.git"
     finally:
-        daemon.kill()
+        # `git daemon` runs git-daemon as a child of its own: end the whole group.
+        import os
+        import signal
+        try:
+            os.killpg(daemon.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         daemon.wait()
 
 
