@@ -546,3 +546,23 @@ def test_a_dropped_connection_ends_its_execs_with_an_error(sockerlessd_factory, 
             impostor.kill()
             impostor.wait()
         d.docker("rm", "-f", "drop-box")
+
+
+@agent_modes_only
+def test_a_paused_container_is_still_copied_from_and_listed(sockerlessd, busybox, tmp_path):
+    """The agent freezes with its container: cp and top of a paused container take the
+    daemon's own way instead of waiting for it."""
+    r = sockerlessd.docker("run", "-d", "--name", "agent-paused", busybox, "sh", "-c",
+                           "echo frozen > /tmp/f; sleep 60")
+    assert r.returncode == 0, r.stderr
+    try:
+        time.sleep(0.5)
+        assert sockerlessd.docker("pause", "agent-paused").returncode == 0
+        r = sockerlessd.docker("cp", "agent-paused:/tmp/f", str(tmp_path / "f"), timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "f").read_text() == "frozen\n"
+        assert "sleep 60" in sockerlessd.docker("top", "agent-paused", timeout=20).stdout
+        assert sockerlessd.docker("unpause", "agent-paused").returncode == 0
+        assert sockerlessd.docker("exec", "agent-paused", "cat", "/tmp/f").stdout == "frozen\n"
+    finally:
+        sockerlessd.docker("rm", "-f", "agent-paused")

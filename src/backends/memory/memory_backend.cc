@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -271,7 +272,7 @@ class MemoryBackend final : public engine::Backend {
   }
 
   void resize(const std::string& id, int height, int width) override {
-    // The monitor's terminal is the agent's: the agent passes the size on (SIGWINCH).
+    // Under an agent too, a TTY command has the monitor's terminal itself.
     monitor::resize(state_dir(id), height, width);
   }
 
@@ -302,8 +303,16 @@ class MemoryBackend final : public engine::Backend {
     spec.resources = to_spec_resources(l);
     sandbox::update_resources(spec);
   }
-  void pause(const std::string& id) override { sandbox::pause(spec_of(id), pid_of(id)); }
-  void unpause(const std::string& id) override { sandbox::resume(spec_of(id), pid_of(id)); }
+  void pause(const std::string& id) override {
+    sandbox::pause(spec_of(id), pid_of(id));
+    std::lock_guard lock(mu_);
+    paused_.insert(id);
+  }
+  void unpause(const std::string& id) override {
+    sandbox::resume(spec_of(id), pid_of(id));
+    std::lock_guard lock(mu_);
+    paused_.erase(id);
+  }
 
   void write_changes(const engine::ContainerLaunch& l,
                      const std::function<void(const char*, std::size_t)>& sink) override {
@@ -477,6 +486,7 @@ class MemoryBackend final : public engine::Backend {
       agents_->forget(id);
       std::lock_guard lock(mu_);
       endpoints_.erase(id);
+      paused_.erase(id);
     }
     std::string dir = state_dir(id);
     std::error_code ec;
@@ -724,7 +734,13 @@ class MemoryBackend final : public engine::Backend {
     endpoints_[id] = info;
     return info;
   }
+  // The agent to ask, unless there is none or it is frozen with its container (docker cp
+  // and top of a paused container then take the daemon's own way).
   std::optional<engine::AgentEndpoint> agent_of(const std::string& id) {
+    {
+      std::lock_guard lock(mu_);
+      if (paused_.count(id)) return std::nullopt;
+    }
     auto info = agent_info(id);
     if (!info) return std::nullopt;
     return info->endpoint;
@@ -744,6 +760,7 @@ class MemoryBackend final : public engine::Backend {
   UniqueFd agent_listener_;
   std::thread agent_accept_;
   std::map<std::string, AgentInfo> endpoints_;
+  std::set<std::string> paused_;
 
   engine::BackendOptions options_;
   std::string containers_dir_;
