@@ -363,6 +363,8 @@ def test_health_checks_run_through_the_agent(sockerlessd, busybox):
         sockerlessd.docker("rm", "-f", "agent-health")
 
 
+@pytest.mark.backends("memory", reason="starts a sockerlessd of its own with --agent-mode, an option "
+                                      "of the memory backend")
 def test_callback_over_wss(sockerlessd_factory, registry, tls_files):
     """An agent dials the daemon's TLS listener (wss://), verifying its certificate against
     --ca-file; a rogue CA is refused. The daemon takes the new connection for the container
@@ -405,6 +407,8 @@ def test_callback_over_wss(sockerlessd_factory, registry, tls_files):
     assert "TLS with localhost: unable to get local issuer certificate" in err, err
 
 
+@pytest.mark.backends("memory", reason="starts a sockerlessd of its own with --agent-mode, an option "
+                                      "of the memory backend")
 def test_a_function_agent_dials_back_for_exec(sockerlessd_factory, registry):
     """In a FaaS contract the agent still dials the daemon, so exec reaches the function
     while it runs: here an HTTP function agent outside any container takes over the
@@ -498,6 +502,8 @@ def test_keep_alive_reaping_and_stop(dockerd, registry, agent_dir):
         dockerd.docker("rm", "-f", cid)
 
 
+@pytest.mark.backends("memory", reason="starts a sockerlessd of its own with --agent-mode, an option "
+                                      "of the memory backend")
 def test_a_dropped_connection_ends_its_execs_with_an_error(sockerlessd_factory, registry):
     """A docker exec streaming through the agent's connection when the connection goes
     (here: another agent with the container's token takes its place, as after a
