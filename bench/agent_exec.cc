@@ -57,7 +57,9 @@ int main(int argc, char** argv) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     out["mb_per_s"].push_back(static_cast<double>(total) / 1e6 / secs);
   }
-  ::kill(pid, SIGKILL);
+  // SIGTERM, which the agent passes to its command and then leaves with it (a SIGKILL
+  // would leave the command behind).
+  ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   std::filesystem::remove_all(dir);
   std::printf("%s\n", out.dump().c_str());
