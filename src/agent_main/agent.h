@@ -103,8 +103,6 @@ class MainProcess {
   void unsubscribe(const std::shared_ptr<ChunkQueue>& q);
   void write_stdin(std::string_view data);
   void close_stdin();
-  // Copies the agent's terminal size to the process's (SIGWINCH).
-  void sync_size();
 
  private:
   void pump(int fd, std::uint8_t stream, int copy_to);
@@ -112,7 +110,7 @@ class MainProcess {
 
   pid_t pid_ = 0;
   bool tty_ = false;
-  UniqueFd stdin_, master_;
+  UniqueFd stdin_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Chunk> ring_;

@@ -190,10 +190,7 @@ int run(const Options& o) {
   static std::atomic<bool> main_done{false}, stopping{false};
   static std::atomic<int> main_code{0};
   Reaper::instance().start([&o](int sig) {
-    if (sig == SIGWINCH) {
-      main_process.sync_size();
-      return;
-    }
+    if (sig == SIGWINCH) return;  // the command's terminal is ours: the kernel tells it
     bool stop = sig == SIGTERM || sig == SIGINT;
     if (main_done) {
       // The command has ended and we stayed up for exec: SIGTERM/SIGINT end us too.

@@ -287,16 +287,13 @@ void MainProcess::signal(int sig) {
 }
 
 void MainProcess::resize(int height, int width) {
-  if (!master_) return;
+  // The command shares our terminal (see start): sizing it is sizing theirs, and the
+  // kernel signals the command's foreground group itself.
+  if (!tty_) return;
   winsize ws{};
   ws.ws_row = static_cast<unsigned short>(height);
   ws.ws_col = static_cast<unsigned short>(width);
-  ::ioctl(master_.get(), TIOCSWINSZ, &ws);
-}
-
-void MainProcess::sync_size() {
-  winsize ws{};
-  if (master_ && ::ioctl(0, TIOCGWINSZ, &ws) == 0) ::ioctl(master_.get(), TIOCSWINSZ, &ws);
+  ::ioctl(0, TIOCSWINSZ, &ws);
 }
 
 std::shared_ptr<ChunkQueue> MainProcess::subscribe(std::size_t replay) {
@@ -328,7 +325,7 @@ void MainProcess::unsubscribe(const std::shared_ptr<ChunkQueue>& q) {
 
 void MainProcess::write_stdin(std::string_view data) {
   std::lock_guard lock(stdin_mu_);
-  int fd = tty_ ? master_.get() : stdin_.get();
+  int fd = stdin_.get();  // a TTY command reads the terminal itself
   if (fd >= 0) write_all_fd(fd, data.data(), data.size());
 }
 
