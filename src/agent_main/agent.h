@@ -28,12 +28,14 @@ namespace sockerless::agent {
 bool write_all_fd(int fd, const char* data, std::size_t n);
 
 // Starts a process as the agent starts every one (the command, an exec, an invocation):
-// `argv` with `env` in `workdir`, as `user` ("": the agent's own uid and gid; else
-// resolved in the container's /etc/passwd), signals back to their defaults, stdio from
+// `argv` with `env` in `workdir`, as `user` ("": the agent's own uid, gid and groups; else
+// resolved in the container's /etc/passwd, with `group_add` as docker run --group-add
+// gives them), signals back to their defaults, stdio from
 // `stdio` ({in, out, err}, -1 for /dev/null; with `tty` one terminal for all three).
 // Returns its pid once it has exec'd; throws sandbox::SandboxError, worded as docker's.
 pid_t start_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                    const std::string& workdir, const std::string& user, bool tty,
+                    const std::string& workdir, const std::string& user,
+                    const std::vector<std::string>& group_add, bool tty,
                     const std::vector<int>& stdio);
 
 // The agent's environment without the token: what the processes it starts get.
@@ -88,8 +90,9 @@ class ChunkQueue {
 class MainProcess {
  public:
   // `user`: as docker run -u names it, resolved in the container's /etc/passwd; "" stays
-  // the agent's own.
-  void start(const std::vector<std::string>& argv, const std::string& user);
+  // the agent's own. `group_add`: docker run --group-add's.
+  void start(const std::vector<std::string>& argv, const std::string& user,
+             const std::vector<std::string>& group_add);
   pid_t pid() const { return pid_; }
   bool tty() const { return tty_; }
   // Blocks until the process has exited and its output is drained.
@@ -134,7 +137,8 @@ UniqueFd tls_tunnel(UniqueFd tcp, const std::string& host, const std::string& ca
 struct AgentContext {
   std::string token;
   std::string container;
-  MainProcess* main = nullptr;  // null when the agent runs commands per invocation (FaaS)
+  std::vector<std::string> group_add;  // --group-add: execs get them as the command does
+  MainProcess* main = nullptr;         // null when the agent runs commands per invocation (FaaS)
 };
 
 // Attach sessions still to tell their client how the main process ended: the agent

@@ -2,8 +2,8 @@
 // container runtime. See docs/agent-protocol.md.
 //
 //   sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] [--ca-file PEM]
-//                    [--container ID]
-//                    [--user USER[:GROUP]] [--faas lambda|http] [-- CMD ARG…]
+//                    [--container ID] [--user USER[:GROUP]] [--group-add GROUP]...
+//                    [--faas lambda|http] [-- CMD ARG…]
 //
 // As a function image's entrypoint (--faas, or found from AWS_LAMBDA_RUNTIME_API /
 // FUNCTIONS_CUSTOMHANDLER_PORT) it runs the command once per invocation instead: the Lambda
@@ -44,6 +44,7 @@ struct Options {
   bool keep_alive = false;
   std::string listen, callback, container, user, ca_file;
   std::string faas;  // "", "lambda" or "http"
+  std::vector<std::string> group_add;
   std::vector<std::string> command;
 };
 
@@ -51,7 +52,8 @@ struct Options {
   std::fprintf(stderr,
                "sockerless-agent: %s\n"
                "usage: sockerless-agent [--keep-alive] [--listen ADDR] [--callback URL] "
-               "[--ca-file PEM] [--container ID] [--user USER[:GROUP]] [--faas lambda|http] "
+               "[--ca-file PEM] [--container ID] [--user USER[:GROUP]] [--group-add GROUP]... "
+               "[--faas lambda|http] "
                "[-- CMD ARG...]\n",
                problem.c_str());
   std::exit(2);
@@ -83,6 +85,8 @@ Options parse(int argc, char** argv) {
       o.ca_file = value();
     } else if (a == "--user") {
       o.user = value();
+    } else if (a == "--group-add") {
+      o.group_add.push_back(value());
     } else if (a == "--container") {
       o.container = value();
     } else if (a == "--version") {
@@ -184,6 +188,7 @@ int run(const Options& o) {
   if (const char* t = std::getenv(kTokenEnv)) ctx.token = t;
   ::unsetenv(kTokenEnv);
   ctx.container = o.container;
+  ctx.group_add = o.group_add;
   if ((!o.listen.empty() || !o.callback.empty()) && ctx.token.empty())
     usage(std::string("--listen and --callback need a token in $") + kTokenEnv);
 
@@ -232,7 +237,7 @@ int run(const Options& o) {
   }
   if (!o.command.empty()) {
     try {
-      main_process.start(o.command, o.user);
+      main_process.start(o.command, o.user, o.group_add);
       ctx.main = &main_process;
     } catch (const sandbox::SandboxError& e) {
       auto failure = sandbox::start_error(e.step(), e.what());

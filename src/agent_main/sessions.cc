@@ -255,7 +255,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     pid_t pid;
     try {
       // An exec runs as root unless told otherwise, whoever the command runs as.
-      pid = start_process(argv, env, workdir, user.empty() ? "0" : user, tty,
+      pid = start_process(argv, env, workdir, user.empty() ? "0" : user, ctx_.group_add, tty,
                           tty ? std::vector<int>{slave.get()}
                               : std::vector<int>{in_r ? in_r.get() : -1, out_w.get(), err_w.get()});
     } catch (const sandbox::SandboxError& e) {

@@ -149,7 +149,8 @@ std::vector<std::string> environment_without_token() {
 }
 
 pid_t start_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                    const std::string& workdir, const std::string& user, bool tty,
+                    const std::string& workdir, const std::string& user,
+                    const std::vector<std::string>& group_add, bool tty,
                     const std::vector<int>& stdio) {
   sandbox::LaunchSpec spec;
   spec.inherit = stdio;
@@ -167,8 +168,13 @@ pid_t start_process(const std::vector<std::string>& argv, const std::vector<std:
     p.caps = sandbox::all_capabilities();
     p.user.uid = ::getuid();
     p.user.gid = ::getgid();
-    if (!user.empty()) {
-      auto resolved = sandbox::resolve_user_in_root(user, {});
+    if (user.empty()) {
+      // The agent's own groups too: the runtime gave it the container's.
+      int n = ::getgroups(0, nullptr);
+      p.user.groups.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+      if (n > 0 && ::getgroups(n, p.user.groups.data()) != n) p.user.groups = {p.user.gid};
+    } else {
+      auto resolved = sandbox::resolve_user_in_root(user, group_add);
       if (auto* message = std::get_if<std::string>(&resolved)) errors.fail("user", *message);
       p.user = std::get<sandbox::ExecUser>(resolved);
     }
@@ -180,7 +186,8 @@ pid_t start_process(const std::vector<std::string>& argv, const std::vector<std:
 
 // ---------------------------------------------------------------- MainProcess
 
-void MainProcess::start(const std::vector<std::string>& argv, const std::string& user) {
+void MainProcess::start(const std::vector<std::string>& argv, const std::string& user,
+                        const std::vector<std::string>& group_add) {
   tty_ = ::isatty(1) == 1;
   UniqueFd child_in, child_out, child_err, slave;
   UniqueFd out_r, err_r;
@@ -205,7 +212,7 @@ void MainProcess::start(const std::vector<std::string>& argv, const std::string&
   std::vector<std::string> env = environment_without_token();
   char cwd[4096];
   std::string workdir = ::getcwd(cwd, sizeof cwd) ? cwd : "/";
-  pid_ = start_process(argv, env, workdir, user, tty_,
+  pid_ = start_process(argv, env, workdir, user, group_add, tty_,
                        tty_ ? std::vector<int>{slave.get()}
                             : std::vector<int>{child_in.get(), child_out.get(), child_err.get()});
   child_in.reset();
@@ -356,7 +363,8 @@ InvocationResult run_invocation(const std::vector<std::string>& argv, const std:
   std::string workdir = ::getcwd(cwd, sizeof cwd) ? cwd : "/";
   pid_t pid;
   try {
-    pid = start_process(argv, env, workdir, user, false, {in_r.get(), out_w.get(), err_w.get()});
+    pid =
+        start_process(argv, env, workdir, user, {}, false, {in_r.get(), out_w.get(), err_w.get()});
   } catch (const sandbox::SandboxError& e) {
     auto failure = sandbox::start_error(e.step(), e.what());
     result.exit_code = failure.exit_code;

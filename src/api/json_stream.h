@@ -15,21 +15,20 @@ class JsonStream {
  public:
   explicit JsonStream(http::Responder& out) : out_(out) {}
 
-  void operator()(const nlohmann::json& message) {
-    if (!stream_) {
-      http::Headers h;
-      h.set("Content-Type", "application/json");
-      stream_.emplace(out_.stream(200, std::move(h)));
-    }
-    stream_->write(dump_json(message));
-  }
+  void operator()(const nlohmann::json& message) { write(dump_json(message)); }
   bool started() const { return stream_.has_value(); }
 
   // An error as the stream's last message; `code` is errorDetail.code when not 0.
+  // Written as dockerd's JSONMessage is: errorDetail ({code,} message) before error.
   void error(const std::string& message, int code = 0) {
     nlohmann::json detail = {{"message", message}};
     if (code != 0) detail["code"] = code;
-    (*this)({{"errorDetail", detail}, {"error", message}});
+    auto compact = [](const nlohmann::json& v) {
+      std::string text = dump_json(v);
+      text.pop_back();  // its newline
+      return text;
+    };
+    write("{\"errorDetail\":" + compact(detail) + ",\"error\":" + compact(message) + "}\n");
   }
 
   // Runs `body`; failures after the stream began become an error message in it.
@@ -44,6 +43,15 @@ class JsonStream {
   }
 
  private:
+  void write(const std::string& text) {
+    if (!stream_) {
+      http::Headers h;
+      h.set("Content-Type", "application/json");
+      stream_.emplace(out_.stream(200, std::move(h)));
+    }
+    stream_->write(text);
+  }
+
   http::Responder& out_;
   std::optional<http::StreamWriter> stream_;
 };

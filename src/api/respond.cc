@@ -22,10 +22,28 @@ http::Headers default_headers(const std::string& version) {
   return h;
 }
 
+void drop_null_members(nlohmann::json& doc) {
+  if (doc.is_object()) {
+    for (auto it = doc.begin(); it != doc.end();) {
+      if (it->is_null()) {
+        it = doc.erase(it);
+      } else {
+        drop_null_members(*it);
+        ++it;
+      }
+    }
+  } else if (doc.is_array()) {
+    for (auto& element : doc)
+      drop_null_members(element);
+  }
+}
+
 nlohmann::json parse_body(const std::string& body, nlohmann::json fallback) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) return fallback;
   auto doc = nlohmann::json::parse(body, nullptr, false);
   if (doc.is_discarded()) throw InvalidArgument("invalid JSON in request body");
+  if (doc.is_null()) return fallback;
+  drop_null_members(doc);
   return doc;
 }
 

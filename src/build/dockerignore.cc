@@ -1,5 +1,7 @@
 #include "build/dockerignore.h"
 
+#include <algorithm>
+
 #include "build/glob.h"
 
 namespace sockerless::build {
@@ -75,6 +77,10 @@ std::vector<std::string> parse_dockerignore(std::string_view text) {
 }
 
 Dockerignore::Dockerignore(std::vector<std::string> patterns, const std::string& dockerfile)
+    : Dockerignore(std::move(patterns), dockerfile, true) {}
+
+Dockerignore::Dockerignore(std::vector<std::string> patterns, const std::string& dockerfile,
+                           bool keep_build_files)
     : patterns_(std::move(patterns)) {
   for (const auto& p : patterns_) {
     Pattern c;
@@ -83,9 +89,20 @@ Dockerignore::Dockerignore(std::vector<std::string> patterns, const std::string&
     if (c.glob.empty()) continue;  // "!" alone re-includes nothing
     compiled_.push_back(std::move(c));
   }
+  if (!keep_build_files) return;
   if (excluded(".dockerignore")) compiled_.push_back({".dockerignore", true});
   auto df = context_path(dockerfile);
   if (excluded(df)) compiled_.push_back({df, true});
+}
+
+std::vector<std::string> build_files_to_remove(const std::vector<std::string>& patterns,
+                                               const std::string& dockerfile) {
+  Dockerignore plain(patterns, "", false);
+  std::vector<std::string> out;
+  for (auto path : {std::string(".dockerignore"), context_path(dockerfile)})
+    if (plain.excluded(path) && std::find(out.begin(), out.end(), path) == out.end())
+      out.push_back(path);
+  return out;
 }
 
 bool Dockerignore::excluded(std::string_view raw) const {

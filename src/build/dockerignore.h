@@ -31,6 +31,11 @@ class Dockerignore {
   const std::vector<std::string>& patterns() const { return patterns_; }
 
  private:
+  friend std::vector<std::string> build_files_to_remove(const std::vector<std::string>&,
+                                                        const std::string&);
+  Dockerignore(std::vector<std::string> patterns, const std::string& dockerfile,
+               bool keep_build_files);
+
   struct Pattern {
     std::string glob;
     bool exception = false;
@@ -38,6 +43,13 @@ class Dockerignore {
   std::vector<Pattern> compiled_;
   std::vector<std::string> patterns_;
 };
+
+// dockerd's classic builder reads the Dockerfile and .dockerignore from the context, then
+// removes each of them that the .dockerignore `patterns` match (the client sent them only
+// so the builder could read them): `COPY . /` never copies them then. Returns which of
+// ".dockerignore" and `dockerfile` (cleaned, relative to the context) are to go.
+std::vector<std::string> build_files_to_remove(const std::vector<std::string>& patterns,
+                                               const std::string& dockerfile);
 
 // filepath.Clean for slash-separated relative paths: "./a//b/../c/" → "a/c", "" → ".".
 std::string clean_path(std::string_view path);

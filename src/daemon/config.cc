@@ -96,6 +96,13 @@ std::vector<Key> keys() {
        list(&DaemonConfig::registry_mirrors)},
       {"live-restore", "--live-restore", "Keep containers running when the daemon stops", Key::Bool,
        flag(&DaemonConfig::live_restore, "live-restore")},
+      {"iptables", "--iptables",
+       "Add iptables rules for bridge networks (outbound NAT, forwarding, isolation); "
+       "--iptables=false leaves the firewall alone and bridged containers without NAT",
+       Key::Bool, flag(&DaemonConfig::iptables, "iptables")},
+      {"ip-forward", "--ip-forward",
+       "Turn net.ipv4.ip_forward on for bridge networks; --ip-forward=false leaves it alone",
+       Key::Bool, flag(&DaemonConfig::ip_forward, "ip-forward")},
       {"debug", "-D,--debug", "Enable debug mode", Key::Bool, flag(&DaemonConfig::debug, "debug")},
       {"shutdown-timeout", "--shutdown-timeout", "Seconds to let requests finish on shutdown",
        Key::Int,

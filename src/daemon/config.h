@@ -27,6 +27,10 @@ struct DaemonConfig {
   std::vector<std::string> insecure_registries;
   std::vector<std::string> registry_mirrors;
   bool live_restore = false;
+  // As dockerd's: leave the host's firewall (no NAT, forwarding or isolation rules for
+  // bridge networks) and its net.ipv4.ip_forward alone.
+  bool iptables = true;
+  bool ip_forward = true;
   bool debug = false;
   int shutdown_timeout = 15;  // seconds to drain requests on SIGTERM
   std::string config_file;    // where the file settings came from, if any

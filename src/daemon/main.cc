@@ -70,6 +70,8 @@ engine::EngineOptions engine_options(const DaemonConfig& c) {
   o.debug = c.log_level == "debug" || c.debug;
   o.labels = c.labels;
   o.live_restore = c.live_restore;
+  o.iptables = c.iptables;
+  o.ip_forward = c.ip_forward;
   o.insecure_registries = c.insecure_registries;
   o.registry_mirrors = c.registry_mirrors;
   return o;

@@ -68,6 +68,7 @@ struct ContainerLaunch {
   std::vector<std::string> env;
   std::string working_dir;
   std::string user;
+  std::vector<std::string> group_add;  // HostConfig.GroupAdd: gids or names in /etc/group
   std::string hostname, domainname;
   bool tty = false;
   bool open_stdin = false;
@@ -230,6 +231,10 @@ class Backend {
   virtual std::vector<std::pair<std::string, int>> changes(const ContainerLaunch& /*launch*/) {
     unsupported("changes");
   }
+  // Capability::Changes: the size of the container's writable layer as dockerd measures
+  // it (container prune's SpaceReclaimed): the bytes of the files it holds, each hard link
+  // once, directories and deletions not counted.
+  virtual std::int64_t changes_size(const ContainerLaunch& /*launch*/) { unsupported("changes"); }
 
   // Capability::Stats: current resource usage.
   virtual ResourceUsage stats(const std::string& /*id*/) { unsupported("stats"); }

@@ -19,6 +19,7 @@
 #include "build/glob.h"
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/tar_entries.h"
 
 namespace sockerless::engine::build_files {
 namespace fs = std::filesystem;
@@ -75,10 +76,44 @@ void walk(
     struct stat st {};
     if (::lstat(host.c_str(), &st) != 0) continue;
     bool excluded = ignore && ignore->excluded(crel);
-    if (!excluded) fn(host, sub, st);
-    if (S_ISDIR(st.st_mode) && (!excluded || ignore->must_descend(crel)))
-      walk(host, sub, crel, ignore, fn);
+    if (!excluded) {
+      fn(host, sub, st);
+      if (S_ISDIR(st.st_mode)) walk(host, sub, crel, ignore, fn);
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode) || !ignore->must_descend(crel)) continue;
+    // An excluded directory with something re-included beneath it ("dir", "!dir/keep"):
+    // the client sent that, and the directory came with it, so it is there (with what
+    // was re-included only), as in dockerd's context.
+    struct Found {
+      std::string host, sub;
+      struct stat st;
+    };
+    std::vector<Found> inside;
+    walk(host, sub, crel, ignore,
+         [&](const std::string& h, const std::string& s, const struct stat& t) {
+           inside.push_back({h, s, t});
+         });
+    if (inside.empty()) continue;
+    fn(host, sub, st);
+    for (const auto& f : inside)
+      fn(f.host, f.sub, f.st);
   }
+}
+
+// Whether the context path `rel` is in the context as the builder sees it: not excluded,
+// or a directory with something re-included beneath it.
+bool in_context(const std::string& root, const std::string& rel,
+                const build::Dockerignore& ignore) {
+  if (rel == "." || !ignore.excluded(rel)) return true;
+  struct stat st {};
+  std::string host = root + "/" + rel;
+  if (::lstat(host.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || !ignore.must_descend(rel))
+    return false;
+  bool any = false;
+  walk(host, rel, rel, &ignore,
+       [&](const std::string&, const std::string&, const struct stat&) { any = true; });
+  return any;
 }
 
 std::string file_digest(const std::string& path) {
@@ -181,7 +216,7 @@ class TarWriter {
     if (archive_read_open_filename(r.get(), archive_path.c_str(), 64 * 1024) != ARCHIVE_OK)
       throw InvalidArgument("cannot read " + archive_path + ": " + error_of(r.get()));
     struct archive_entry* e = nullptr;
-    while (archive_read_next_header(r.get(), &e) == ARCHIVE_OK) {
+    while (next_tar_entry(r.get(), &e) == ARCHIVE_OK) {
       std::string name = safe_member(archive_entry_pathname(e));
       if (name == ".") continue;
       archive_entry_set_pathname(e, join(dir, name).c_str());
@@ -206,7 +241,8 @@ class TarWriter {
     archive_entry_set_mtime(e, mtime, 0);
   }
   void header(struct archive_entry* e) {
-    if (archive_write_header(a_.get(), e) != ARCHIVE_OK)
+    // A warning: a name not convertible to UTF-8, written as its bytes (hdrcharset=BINARY).
+    if (archive_write_header(a_.get(), e) < ARCHIVE_WARN)
       throw Internal("writing the copy archive: " + error_of(a_.get()));
   }
   void data(const char* p, std::size_t n) {
@@ -231,6 +267,74 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+namespace {
+
+// A ustar header block's member size (octal, or base-256 when its top bit is set), or
+// nullopt when the block is not a tar header (its checksum is wrong).
+std::optional<std::uint64_t> tar_header_size(const unsigned char* b) {
+  std::uint64_t sum = 0;
+  for (int i = 0; i < 512; ++i)
+    sum += (i >= 148 && i < 156) ? ' ' : b[i];
+  std::uint64_t stored = 0;
+  bool digits = false;
+  for (int i = 148; i < 156 && b[i] != 0 && b[i] != ' '; ++i) {
+    if (b[i] < '0' || b[i] > '7') return std::nullopt;
+    stored = stored * 8 + (b[i] - '0');
+    digits = true;
+  }
+  if (!digits || stored != sum) return std::nullopt;
+  std::uint64_t size = 0;
+  if (b[124] & 0x80) {
+    for (int i = 125; i < 136; ++i)
+      size = (size << 8) | b[i];
+    return size;
+  }
+  for (int i = 124; i < 136 && b[i] != 0 && b[i] != ' '; ++i) {
+    if (b[i] < '0' || b[i] > '7') return std::nullopt;
+    size = size * 8 + (b[i] - '0');
+  }
+  return size;
+}
+
+}  // namespace
+
+void complete_tar_end(const std::string& path) {
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "r+b"),
+                                                       std::fclose);
+  if (!f) return;
+  std::error_code ec;
+  auto total = static_cast<std::uint64_t>(fs::file_size(path, ec));
+  if (ec) return;
+  std::uint64_t pos = 0, pad = 0;
+  bool members = false;
+  unsigned char block[512];
+  for (;;) {
+    if (pos == total) {
+      if (!members) return;
+      break;  // ends on a member boundary without the zero blocks
+    }
+    if (pos + 512 > total) return;
+    if (std::fseek(f.get(), static_cast<long>(pos), SEEK_SET) != 0 ||
+        std::fread(block, 1, 512, f.get()) != 512)
+      return;
+    if (std::all_of(block, block + 512, [](unsigned char c) { return c == 0; })) return;
+    auto size = tar_header_size(block);
+    if (!size) return;
+    std::uint64_t data_end = pos + 512 + *size;
+    std::uint64_t next = pos + 512 + (*size + 511) / 512 * 512;
+    if (data_end == total && next != total) {
+      pad = next - total;
+      break;
+    }
+    if (next > total) return;  // cut inside a member: a broken archive, left to the reader
+    members = true;
+    pos = next;
+  }
+  std::vector<char> zeros(pad + 1024, 0);
+  std::fseek(f.get(), 0, SEEK_END);
+  std::fwrite(zeros.data(), 1, zeros.size(), f.get());
+}
+
 void extract_tar(int fd, const std::string& dir) {
   fs::create_directories(dir);
   auto r = open_reader();
@@ -244,12 +348,12 @@ void extract_tar(int fd, const std::string& dir) {
                                               ARCHIVE_EXTRACT_SECURE_NODOTDOT);
   struct archive_entry* e = nullptr;
   int rc;
-  while ((rc = archive_read_next_header(r.get(), &e)) == ARCHIVE_OK) {
+  while ((rc = next_tar_entry(r.get(), &e)) == ARCHIVE_OK) {
     std::string name = safe_member(archive_entry_pathname(e));
     archive_entry_set_pathname(e, (dir + "/" + name).c_str());
     if (const char* hl = archive_entry_hardlink(e))
       archive_entry_set_hardlink(e, (dir + "/" + safe_member(hl)).c_str());
-    if (archive_write_header(w.get(), e) != ARCHIVE_OK)
+    if (archive_write_header(w.get(), e) < ARCHIVE_WARN)
       throw InvalidArgument("extracting the build context: " + error_of(w.get()));
     const void* buf = nullptr;
     size_t size = 0;
@@ -313,7 +417,7 @@ std::vector<CopyItem> context_items(const std::string& root, const build::Docker
            });
       continue;
     }
-    if ((pattern != "." && ignore.excluded(pattern)) || !add(pattern))
+    if (!in_context(root, pattern, ignore) || !add(pattern))
       throw InvalidArgument(instruction +
                             " failed: file not found in build context or excluded by "
                             ".dockerignore: stat " +
@@ -326,7 +430,7 @@ bool is_archive(const std::string& host_path) {
   auto r = open_reader();
   if (archive_read_open_filename(r.get(), host_path.c_str(), 64 * 1024) != ARCHIVE_OK) return false;
   struct archive_entry* e = nullptr;
-  return archive_read_next_header(r.get(), &e) == ARCHIVE_OK;
+  return next_tar_entry(r.get(), &e) == ARCHIVE_OK;
 }
 
 std::string source_label(const std::vector<CopyItem>& items, const build::Dockerignore* ignore) {
@@ -380,7 +484,7 @@ std::string read_from_tar(int fd, const std::string& name) {
   std::string base = fs::path(name).filename().string();
   struct archive_entry* e = nullptr;
   std::string out;
-  while (archive_read_next_header(r.get(), &e) == ARCHIVE_OK) {
+  while (next_tar_entry(r.get(), &e) == ARCHIVE_OK) {
     std::string member = fs::path(archive_entry_pathname(e)).filename().string();
     if (member != base || archive_entry_filetype(e) != AE_IFREG) continue;
     char buf[16 * 1024];

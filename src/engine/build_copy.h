@@ -29,6 +29,12 @@ class TempDir {
 // that leave it. Throws InvalidArgument for something that is not an archive.
 void extract_tar(int fd, const std::string& dir);
 
+// An uncompressed tar at `path` that stops right after its last member's data, without
+// the padding and the two zero blocks that end an archive, gets them added. The docker CLI
+// sends such a context when it puts a Dockerfile from outside the context into it, and
+// dockerd reads it as a complete archive. Anything else is left as it is.
+void complete_tar_end(const std::string& path);
+
 // Downloads an http(s) URL into `file`; returns the file name the URL names (its last
 // path segment). Throws InvalidArgument/BadGateway with the reason.
 std::string download(const std::string& url, const std::string& file);

@@ -112,9 +112,16 @@ class BuildRun {
     if (!fs::is_regular_file(path))
       throw InvalidArgument("Cannot locate specified Dockerfile: " + name);
     df_ = build::parse_dockerfile(read_file(path), name);
-    ignore_ = std::make_unique<build::Dockerignore>(
-        build::parse_dockerignore(read_file(context_dir_ + "/.dockerignore")),
-        build::clean_path(name));
+    auto patterns = build::parse_dockerignore(read_file(context_dir_ + "/.dockerignore"));
+    // As dockerd: the Dockerfile and .dockerignore were sent to be read, and go from the
+    // context when .dockerignore names them (the CLI names a Dockerfile from outside the
+    // context, which it sends as .dockerfile.<random>, so COPY . never copies it).
+    if (fs::exists(context_dir_ + "/.dockerignore")) {
+      std::error_code ec;
+      for (const auto& rel : build::build_files_to_remove(patterns, name))
+        fs::remove(context_dir_ + "/" + rel, ec);
+    }
+    ignore_ = std::make_unique<build::Dockerignore>(std::move(patterns), build::clean_path(name));
     std::size_t target = build::target_stage(df_, options_.target);
     add_label_step(target);
     total_ = build::total_steps(df_, target);
@@ -165,6 +172,7 @@ class BuildRun {
     } else {
       spool(fd, spooled);
     }
+    bf::complete_tar_end(spooled);
     UniqueFd body(::open(spooled.c_str(), O_RDONLY | O_CLOEXEC));
     bool extracted = true;
     try {
@@ -198,7 +206,7 @@ class BuildRun {
     if (!options_.pull)
       if (auto id = images_.store().find(ref)) return *id;
     image::ProgressFn progress = [this](const json& m) {
-      if (out_.message && !options_.quiet) out_.message(m);
+      if (out_.message) out_.message(m);
     };
     return images_.pull(ref, platform.empty() ? options_.platform : platform, {}, progress);
   }
@@ -301,10 +309,142 @@ class BuildRun {
       if (!c.is_object() || !same_config(c.value("container_config", json()), probe)) continue;
       if (!best || child.created_at > best->created_at) best = child;
     }
-    if (!best) return false;
+    std::optional<std::string> hit;
+    if (options_.cache_from.empty()) {
+      if (best) hit = best->id;
+    } else {
+      // --cache-from: a step built here counts only in a named image's chain; otherwise
+      // a named image whose history goes on from the parent's with this step.
+      if (best && in_source_chain(best->id)) hit = best->id;
+      if (!hit) hit = source_hit(probe);
+    }
+    if (!hit) return false;
     say(" ---> Using cache\n");
-    current_ = best->id;
+    current_ = *hit;
     return true;
+  }
+
+  // The --cache-from images, looked up once; names that match nothing are skipped.
+  const std::vector<image::ImageRecord>& cache_sources() {
+    if (!sources_loaded_) {
+      sources_loaded_ = true;
+      for (const auto& ref : options_.cache_from)
+        if (auto id = images_.store().find(ref))
+          if (auto record = images_.store().get(*id)) cache_sources_.push_back(*record);
+    }
+    return cache_sources_;
+  }
+
+  // Whether `id` is a --cache-from image or an ancestor (through recorded parents) of one.
+  bool in_source_chain(const std::string& id) {
+    for (const auto& source : cache_sources()) {
+      std::string at = source.id;
+      for (int depth = 0; !at.empty() && depth < 10000; ++depth) {
+        if (at == id) return true;
+        auto record = images_.store().get(at);
+        if (!record) break;
+        at = record->parent;
+      }
+    }
+    return false;
+  }
+
+  // dockerd's cache from an image's history (one pulled or loaded, with no parents here):
+  // the image goes on from the parent's history and layers, and its next history entry
+  // was made by this step's command. At its last entry the image itself is the step's
+  // result; before it, an image of the parent plus that entry's layer is made.
+  std::optional<std::string> source_hit(const json& probe) {
+    std::string parent = parent_id();
+    json parent_config = json::object();
+    if (!parent.empty()) {
+      auto record = images_.store().get(parent);
+      if (!record) return std::nullopt;
+      parent_config = json::parse(record->config, nullptr, false);
+      if (!parent_config.is_object()) return std::nullopt;
+    }
+    auto history_of = [](const json& c) {
+      return c.contains("history") && c["history"].is_array() ? c["history"] : json::array();
+    };
+    auto diffs_of = [](const json& c) {
+      if (c.contains("rootfs") && c["rootfs"].is_object() && c["rootfs"].contains("diff_ids") &&
+          c["rootfs"]["diff_ids"].is_array())
+        return c["rootfs"]["diff_ids"];
+      return json::array();
+    };
+    json parent_history = history_of(parent_config), parent_diffs = diffs_of(parent_config);
+    std::size_t at = parent_history.size();
+    std::vector<std::string> cmd = probe.value("Cmd", std::vector<std::string>{});
+    std::string made_by = build::created_by(cmd);
+    for (const auto& target : cache_sources()) {
+      json config = json::parse(target.config, nullptr, false);
+      if (!config.is_object()) continue;
+      json history = history_of(config), diffs = diffs_of(config);
+      if (history.empty() || at >= history.size() || parent_diffs.size() > diffs.size()) continue;
+      bool prefix = true;
+      for (std::size_t i = 0; prefix && i < at; ++i)
+        prefix = parent_history[i] == history[i];
+      for (std::size_t i = 0; prefix && i < parent_diffs.size(); ++i)
+        prefix = parent_diffs[i] == diffs[i];
+      if (!prefix || !history[at].is_object() || history[at].value("created_by", "") != made_by)
+        continue;
+      if (at + 1 == history.size()) {
+        if (!parent.empty()) images_.store().set_parent(target.id, parent);
+        return target.id;
+      }
+      auto id = restore_cached(parent, parent_config, target, config, at, probe);
+      if (id) {
+        // dockerd looks no further than this image for the steps after.
+        auto keep = target;
+        cache_sources_ = {keep};
+      }
+      return id;
+    }
+    return std::nullopt;
+  }
+
+  // An image of `parent` plus the history entry `at` of `target` (and its layer, if the
+  // entry made one), recorded as the parent's child: what dockerd's cache makes.
+  std::optional<std::string> restore_cached(const std::string& parent, const json& parent_config,
+                                            const image::ImageRecord& target, const json& config,
+                                            std::size_t at, const json& probe) {
+    const json& history = config["history"];
+    json entry = history[at];
+    std::size_t layer_index = 0;
+    for (std::size_t i = 0; i < at; ++i)
+      if (!history[i].value("empty_layer", false)) ++layer_index;
+    image::ImageRecord record;
+    json image = {{"architecture", config.value("architecture", "")},
+                  {"os", config.value("os", "")},
+                  {"config", probe},
+                  {"created", entry.value("created", "")}};
+    if (config.contains("author")) image["author"] = config["author"];
+    json hist = parent_config.contains("history") && parent_config["history"].is_array()
+                    ? parent_config["history"]
+                    : json::array();
+    hist.push_back(entry);
+    image["history"] = hist;
+    json diffs = json::array();
+    if (!parent.empty()) {
+      auto p = images_.store().get(parent);
+      if (!p) return std::nullopt;
+      record.layers = p->layers;
+      record.size = p->size;
+      if (parent_config.contains("rootfs") && parent_config["rootfs"].contains("diff_ids"))
+        diffs = parent_config["rootfs"]["diff_ids"];
+    }
+    if (!entry.value("empty_layer", false)) {
+      if (layer_index >= target.layers.size()) return std::nullopt;
+      const auto& layer = target.layers[layer_index];
+      record.layers.push_back(layer);
+      record.size += layer.size;
+      diffs.push_back(layer.diff_id);
+    }
+    image["rootfs"] = {{"type", "layers"}, {"diff_ids", diffs}};
+    record.config = image.dump();
+    record.id = images_.store().blobs().put(record.config);
+    record.parent = parent;
+    images_.store().put(record, {}, {});
+    return record.id;
   }
 
   // Creates the step's container from the current image; dockerd announces it.
@@ -488,12 +628,23 @@ class BuildRun {
         pending.append(buf, static_cast<std::size_t>(n));
       }
       log.clear();
+      // stdout as it came; each piece of stderr in red, as dockerd's classic builder
+      // writes it (\x1b[91m … \x1b[0m in the stream message).
       std::size_t start = 0, nl;
       std::string text;
       while ((nl = pending.find('\n', start)) != std::string::npos) {
         json line = json::parse(pending.substr(start, nl - start), nullptr, false);
-        if (line.is_object()) text += line.value("log", "");
         start = nl + 1;
+        if (!line.is_object()) continue;
+        std::string piece = line.value("log", "");
+        if (piece.empty()) continue;
+        if (line.value("stream", "stdout") != "stderr") {
+          text += piece;
+          continue;
+        }
+        if (!text.empty()) say(text);
+        text.clear();
+        say("\x1b[91m" + piece + "\x1b[0m");
       }
       pending.erase(0, start);
       if (!text.empty()) say(text);
@@ -682,7 +833,9 @@ class BuildRun {
   std::string scratch_base_;  // FROM scratch's layerless image, made on first use
   std::string context_dir_;   // the context's root: the extracted tar, or a git checkout's dir
   std::vector<std::string> step_containers_;
-  std::vector<std::string> leftover_;  // removed when the build ends, whatever happens
+  std::vector<std::string> leftover_;              // removed when the build ends, whatever happens
+  std::vector<image::ImageRecord> cache_sources_;  // --cache-from images, once loaded
+  bool sources_loaded_ = false;
 };
 
 }  // namespace

@@ -39,6 +39,9 @@ struct BuildOptions {
   std::vector<std::string> extra_hosts;
   std::int64_t shm_size = 0;
   std::string remote;  // a URL to fetch the context from instead of the request body
+  // Images whose chains alone may serve the layer cache (dockerd's --cache-from); empty:
+  // any image here may. Names that match no image are skipped.
+  std::vector<std::string> cache_from;
 };
 
 // Where build output goes: `stream` gets text for {"stream": …} (already newline-ended),

@@ -26,4 +26,11 @@ inline std::vector<std::string> string_array(const nlohmann::json& object, const
   return out;
 }
 
+// dockerd's checks of a create's HostConfig: the restart policy (400) and the log driver
+// (400 when unknown, 501 when dockerd has it and sockerless does not).
+void validate_host_config(const nlohmann::json& host_config);
+// The zero value of every Config and HostConfig field the client left out, as dockerd's
+// inspect shows them (container_defaults.cc).
+void fill_zero_values(nlohmann::json& config, nlohmann::json& host_config);
+
 }  // namespace sockerless::engine

@@ -122,6 +122,13 @@ int parse_signal(const std::string& text) {
   return *n;
 }
 
+static json links_json(const std::vector<Container::Link>& links) {
+  json out = json::array();
+  for (const auto& l : links)
+    out.push_back({{"name", l.name}, {"child", l.child_id}, {"child_name", l.child_name}});
+  return out;
+}
+
 json Containers::to_json(const Container& c) {
   return {{"id", c.id},
           {"name", c.name},
@@ -137,6 +144,7 @@ json Containers::to_json(const Container& c) {
           {"exits", c.exits},
           {"networks", c.networks},
           {"ports", c.ports},
+          {"links", links_json(c.links)},
           {"state",
            {{"status", c.state.status},
             {"pid", c.state.pid},
@@ -163,6 +171,9 @@ Container Containers::from_json(const json& d) {
   c.exits = d.value("exits", std::uint64_t{0});
   c.networks = d.value("networks", json::object());
   c.ports = d.value("ports", json::object());
+  if (d.contains("links") && d["links"].is_array())
+    for (const auto& l : d["links"])
+      c.links.push_back({l.value("name", ""), l.value("child", ""), l.value("child_name", "")});
   const auto& s = d.at("state");
   c.state.status = s.value("status", "created");
   c.state.pid = s.value("pid", 0);
@@ -203,6 +214,10 @@ Containers::Containers(store::Database& db, Backend& backend, image::ImageServic
       by_id_[entry->c.id] = entry;
     }
   }
+  // Link names (see container_links.cc) name their linked containers again.
+  for (const auto& [id, entry] : by_id_)
+    for (const auto& l : entry->c.links)
+      if (by_id_.count(l.child_id)) by_name_.emplace(l.name.substr(1), l.child_id);
   // What a removal the daemon died in the middle of left behind goes.
   std::set<std::string> known;
   for (const auto& [id, entry] : by_id_)
@@ -375,8 +390,14 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
     host_config["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
   for (const char* k : {"AutoRemove", "Privileged", "ReadonlyRootfs", "PublishAllPorts"})
     if (!host_config.contains(k) || host_config[k].is_null()) host_config[k] = false;
+  const std::string own_runtime = "sockerless-" + backend_.describe().name;  // as /info has it
   if (!host_config.contains("Runtime") || host_config["Runtime"] == "")
-    host_config["Runtime"] = "sockerless-" + backend_.describe().name;  // as /info names it
+    host_config["Runtime"] = own_runtime;
+  // runc is every client's name for "the default runtime": it is echoed as given.
+  if (const auto& r = host_config["Runtime"]; !r.is_string() || (r != "runc" && r != own_runtime))
+    throw InvalidArgument("Unknown runtime specified " +
+                          (r.is_string() ? r.get<std::string>() : r.dump()));
+  validate_host_config(host_config);
   if (host_config["NetworkMode"].get<std::string>().rfind("container:", 0) == 0)
     host_config["NetworkMode"] = validate_container_network(config, host_config);
   const std::string network = host_config["NetworkMode"].get<std::string>();
@@ -411,6 +432,7 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
     else
       config["Hostname"] = c.id.substr(0, 12);
   }
+  fill_zero_values(config, host_config);
   c.config = config;
   c.host_config = host_config;
   std::vector<VolumeFill> fills;
@@ -436,6 +458,7 @@ std::pair<std::string, std::vector<std::string>> Containers::create(
             "\". You have to remove (or rename) that container to be able to reuse that name.");
     }
     c.name = name;
+    register_links(c);
     persist(c);
     auto entry = std::make_shared<Entry>();
     entry->c = c;
@@ -469,6 +492,7 @@ ContainerLaunch Containers::launch_for(const Container& c) {
   l.init = h.value("Init", json(false)).is_boolean() && h.value("Init", json(false)).get<bool>();
   auto strings = [&](const char* key) { return string_array(h, key); };
   l.cap_add = strings("CapAdd");
+  l.group_add = strings("GroupAdd");
   l.cap_drop = strings("CapDrop");
   l.extra_hosts = strings("ExtraHosts");
   l.dns = strings("Dns");
@@ -540,20 +564,21 @@ void Containers::start(const std::string& ref) {
   // The network comes first: the container's process starts inside it.
   const std::string network_mode = host_config.value("NetworkMode", "default");
   const bool joins_other = network_mode.rfind("container:", 0) == 0;
-  if (joins_other) {
-    try {
+  try {
+    if (joins_other)
       join_container_network(network_mode, launch);
-    } catch (const std::exception& e) {
-      {
-        std::lock_guard lock(mu_);
-        entry->starting = false;
-        entry->c.state.exit_code = 128;  // dockerd's code for a start that failed
-        entry->c.state.error = e.what();
-        persist(entry->c);
-      }
-      changed_.notify_all();
-      throw;
+    else
+      apply_links(entry->c.id, launch);
+  } catch (const std::exception& e) {
+    {
+      std::lock_guard lock(mu_);
+      entry->starting = false;
+      entry->c.state.exit_code = 128;  // dockerd's code for a start that failed
+      entry->c.state.error = e.what();
+      persist(entry->c);
     }
+    changed_.notify_all();
+    throw;
   }
   if (networks_ && !joins_other) {
     try {
@@ -764,6 +789,7 @@ void Containers::destroy(const std::shared_ptr<Entry>& entry) {
     by_id_.erase(snapshot.id);
     if (auto it = by_name_.find(snapshot.name); it != by_name_.end() && it->second == snapshot.id)
       by_name_.erase(it);
+    release_link_names(snapshot);
     for (auto& a : entry->early_attach)
       a.deliver(UniqueFd());
     entry->early_attach.clear();
@@ -782,21 +808,28 @@ void Containers::destroy(const std::shared_ptr<Entry>& entry) {
 void Containers::kill(const std::string& ref, const std::string& signal_text) {
   int sig = parse_signal(signal_text.empty() ? "KILL" : signal_text);
   Container c;
+  std::shared_ptr<Entry> entry;
+  std::uint64_t exits = 0;
   {
     std::lock_guard lock(mu_);
-    auto e = find(ref);
-    if (!e) throw NotFound("No such container: " + ref);
-    if (!e->c.running())
-      throw Conflict("Cannot kill container: " + ref + ": Container " + e->c.id +
+    entry = find(ref);
+    if (!entry) throw NotFound("No such container: " + ref);
+    if (!entry->c.running())
+      throw Conflict("Cannot kill container: " + ref + ": Container " + entry->c.id +
                      " is not running");
-    c = e->c;
-  }
-  {
-    std::lock_guard lock(mu_);
-    if (auto e = find(c.id)) e->c.manually_stopped = true;
+    entry->c.manually_stopped = true;
+    c = entry->c;
+    exits = entry->c.exits;
   }
   backend_.signal(c.id, sig);
   publish(c, "kill", {{"signal", std::to_string(sig)}});
+  if (sig != SIGKILL) return;
+  // As dockerd's: a SIGKILL answers once the container has exited and its exit code is
+  // recorded, so that an inspect or a removal right after it sees a stopped container.
+  std::unique_lock lock(mu_);
+  if (!changed_.wait_for(lock, std::chrono::seconds(30),
+                         [&] { return entry->c.exits != exits || entry->removed; }))
+    spdlog::warn("container {} still running 30 s after SIGKILL", c.id);
 }
 
 void Containers::stop(const std::string& ref, std::optional<int> timeout,
@@ -954,11 +987,25 @@ std::string Containers::commit(const std::string& ref, const CommitOptions& o) {
         config[k] = v;
   image::apply_changes(config, o.changes);
 
+  // Pausing applies to a running container only, and, as with dockerd, a pause or unpause
+  // that fails (the process ended meanwhile) does not fail the commit.
   bool paused_here = false;
   if (o.pause && c.state.status == "running" && backend_.supports(Capability::Pause)) {
-    backend_.pause(c.id);
-    paused_here = true;
+    try {
+      backend_.pause(c.id);
+      paused_here = true;
+    } catch (const std::exception& e) {
+      spdlog::debug("commit of {}: not paused: {}", c.id, e.what());
+    }
   }
+  auto resume = [&] {
+    if (!paused_here) return;
+    try {
+      backend_.unpause(c.id);
+    } catch (const std::exception& e) {
+      spdlog::debug("commit of {}: unpause: {}", c.id, e.what());
+    }
+  };
   std::string cmd;
   for (const auto& part : c.config.value("Cmd", json::array()))
     if (part.is_string()) cmd += (cmd.empty() ? "" : " ") + part.get<std::string>();
@@ -976,10 +1023,10 @@ std::string Containers::commit(const std::string& ref, const CommitOptions& o) {
                           write_changes(c.id, sink);
                         });
   } catch (...) {
-    if (paused_here) backend_.unpause(c.id);
+    resume();
     throw;
   }
-  if (paused_here) backend_.unpause(c.id);
+  resume();
   publish(c, "commit", {{"comment", o.comment}, {"imageID", id}, {"imageRef", repo_tag}});
   return id;
 }
@@ -1229,14 +1276,21 @@ std::optional<WaitResult> Containers::wait(const std::string& ref, const std::st
 }
 
 UniqueFd Containers::attach(const std::string& ref, bool in, bool out, bool err,
-                            const std::function<bool()>& client_gone) {
+                            const std::function<bool()>& client_gone,
+                            const std::function<void()>& registered) {
   std::shared_ptr<Entry> entry;
   std::future<UniqueFd> early;
   Container c;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     entry = find(ref);
     if (!entry) throw NotFound("No such container: " + ref);
+    // A start under way has taken the attaches registered before it: one added now would
+    // wait for the start after this one. Let it finish and join the running process.
+    while (entry->starting && !entry->removed) {
+      changed_.wait_for(lock, std::chrono::milliseconds(200));
+      if (entry->starting && client_gone && client_gone()) return UniqueFd();
+    }
     c = entry->c;
     if (!entry->c.running()) {
       if (entry->c.state.status != "created" && entry->c.state.status != "exited")
@@ -1248,13 +1302,28 @@ UniqueFd Containers::attach(const std::string& ref, bool in, bool out, bool err,
     }
   }
   publish(c, "attach");
-  if (!early.valid()) return backend_.attach(c.id, in, out, err);
+  if (!early.valid()) {
+    UniqueFd fd = backend_.attach(c.id, in, out, err);
+    if (registered) registered();
+    return fd;
+  }
+  // Withdraws the request so a later start does not wait for it.
+  auto withdraw = [&] {
+    std::lock_guard lock(mu_);
+    auto& pending = entry->early_attach;
+    if (!pending.empty()) pending.pop_back();
+  };
+  if (registered) {
+    try {
+      registered();
+    } catch (...) {
+      withdraw();
+      throw;
+    }
+  }
   while (early.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
     if (client_gone && client_gone()) {
-      // Withdraw the request so a later start does not wait for it.
-      std::lock_guard lock(mu_);
-      auto& pending = entry->early_attach;
-      if (!pending.empty()) pending.pop_back();
+      withdraw();
       return UniqueFd();
     }
   }
@@ -1274,6 +1343,17 @@ ContainerLaunch named(ContainerLaunch l, const std::string& ref) {
 std::vector<std::pair<std::string, int>> Containers::changes(const std::string& ref) {
   Container c = get(ref);
   return backend_.changes(launch_for(c));
+}
+
+std::int64_t Containers::changes_size(const std::string& ref) {
+  Container c = get(ref);
+  if (!backend_.supports(Capability::Changes)) return 0;
+  try {
+    return backend_.changes_size(launch_for(c));
+  } catch (const std::exception& e) {
+    spdlog::debug("container {}: measuring its layer: {}", c.id, e.what());
+    return 0;
+  }
 }
 
 PathStat Containers::archive_stat(const std::string& ref, const std::string& path) {

@@ -54,6 +54,12 @@ struct Container {
   std::uint64_t exits = 0;        // how many times it has exited (wait next-exit)
   nlohmann::json networks = nlohmann::json::object();  // NetworkSettings.Networks
   nlohmann::json ports = nlohmann::json::object();     // NetworkSettings.Ports
+  // Legacy links (--link) to containers on the default bridge: the link's name
+  // ("/web/db"), the linked container, and its name when the link was made.
+  struct Link {
+    std::string name, child_id, child_name;
+  };
+  std::vector<Link> links;
 
   bool running() const { return state.status == "running" || state.status == "paused"; }
   bool tty() const { return config.value("Tty", false); }
@@ -94,6 +100,8 @@ class Containers {
   void kill(const std::string& ref, const std::string& signal);
   void restart(const std::string& ref, std::optional<int> timeout, const std::string& signal);
   void remove(const std::string& ref, bool force, bool remove_volumes = false);
+  // docker rm --link /parent/alias: the parent's link goes, the containers stay.
+  void remove_link(const std::string& link_name);
   // docker commit: the container's changes as a new image on top of its own, its config
   // overlaid with `config` (fields set there win) and the Dockerfile `changes`.
   struct CommitOptions {
@@ -132,13 +140,20 @@ class Containers {
 
   // Attach: a connection to the container's stdio (see Backend::attach). For a container
   // that has not started, blocks until it starts (or `client_gone`) so no output is missed.
+  // `registered` runs once the attach is in place and before any waiting: the caller tells
+  // its client it is attached there, so a start the client sends next finds the attach.
+  // A start already under way finishes first, and the attach joins the running process.
   UniqueFd attach(const std::string& ref, bool in, bool out, bool err,
-                  const std::function<bool()>& client_gone);
+                  const std::function<bool()>& client_gone,
+                  const std::function<void()>& registered = {});
 
   std::string log_path(const std::string& ref) const;
 
   // docker diff.
   std::vector<std::pair<std::string, int>> changes(const std::string& ref);
+  // The size of the container's writable layer (see Backend::changes_size); 0 when the
+  // backend cannot tell, as dockerd reports a size it fails to measure.
+  std::int64_t changes_size(const std::string& ref);
 
   // docker cp, on created, running and stopped containers alike.
   PathStat archive_stat(const std::string& ref, const std::string& path);
@@ -194,6 +209,14 @@ class Containers {
   std::string validate_container_network(const nlohmann::json& config,
                                          const nlohmann::json& host_config) const;
   void join_container_network(const std::string& mode, ContainerLaunch& launch) const;
+  // container_links.cc. At create (mu_ held): the HostConfig.Links of a container on the
+  // default bridge become its links, each name an alias of the linked container.
+  void register_links(Container& c);
+  // At start: the linked containers' variables and /etc/hosts records; dockerd's errors
+  // when one is not on the default bridge or not running.
+  void apply_links(const std::string& id, ContainerLaunch& launch) const;
+  // After removal of `c` (mu_ held): the names its links and others' links to it held.
+  void release_link_names(const Container& c);
   // container_mounts.cc: the mounts inspect shows, from Binds, Mounts, VolumesFrom and the
   // image's VOLUMEs (volumes created as needed); `fills` gets the new volumes to fill from
   // the image, which populate_volumes does once the container exists (removing it when

@@ -66,7 +66,10 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
       });
   // Real bridges, veths, DNS and NAT need root and containers on this host.
   bool plumbing = ::geteuid() == 0 && options_.backend_name == "memory";
-  networks_ = std::make_unique<Networks>(*db_, events_, options_.data_root, plumbing);
+  NetworkHostOptions host_options;
+  host_options.iptables = options_.iptables;
+  host_options.ip_forward = options_.ip_forward;
+  networks_ = std::make_unique<Networks>(*db_, events_, options_.data_root, plumbing, host_options);
   networks_->init();
   containers_ = std::make_unique<Containers>(*db_, *backend_, *images_, events_,
                                              options_.backend_name, networks_.get());

@@ -36,6 +36,8 @@ struct EngineOptions {
   bool debug = false;
   std::vector<std::string> labels;  // "key=value", shown in /info
   bool live_restore = false;
+  bool iptables = true;    // bridge networks' NAT, forwarding and isolation rules
+  bool ip_forward = true;  // net.ipv4.ip_forward turned on for bridge networks
   std::vector<std::string> insecure_registries;
   std::vector<std::string> registry_mirrors;
 };

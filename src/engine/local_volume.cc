@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/tar_entries.h"
 #include "common/units.h"
 #include "engine/volumes.h"
 
@@ -248,7 +249,7 @@ void extract_rooted_tar(int fd, const std::string& dir) {
   std::optional<mode_t> root_mode;
   archive_entry* e = nullptr;
   int rc;
-  while ((rc = archive_read_next_header(in.get(), &e)) == ARCHIVE_OK) {
+  while ((rc = next_tar_entry(in.get(), &e)) == ARCHIVE_OK) {
     std::string rel = below_root(archive_entry_pathname(e));
     if (rel.empty()) {
       if (archive_entry_filetype(e) == AE_IFDIR) {

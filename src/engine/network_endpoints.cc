@@ -33,7 +33,8 @@ std::string host_veth(const std::string& container_id, const std::string& networ
 
 // Wires `ip` into the namespace at ns_path as the lowest free ethN, the host end on the
 // bridge. The first interface gets the default route.
-void plug(const Net& n, const std::string& container_id, net::Ipv4 ip, const std::string& ns_path) {
+void plug(const Net& n, const std::string& container_id, net::Ipv4 ip,
+          const std::array<std::uint8_t, 6>& mac, const std::string& ns_path) {
   net::Netlink nl;
   std::string host = host_veth(container_id, n.rec.id);
   // A previous run's veth may still be going away with its namespace (see detach).
@@ -53,7 +54,7 @@ void plug(const Net& n, const std::string& container_id, net::Ipv4 ip, const std
   // The container's end is born inside, under its final name.
   nl.create_veth(host, ifname, 0, ns.get());
   try {
-    inside.set_mac(ifname, net::mac_from_ipv4(ip));
+    inside.set_mac(ifname, mac);
     inside.add_address(ifname, net::to_in_addr(ip), n.addrs->subnet().prefix);
     inside.set_up(ifname);
     if (index == 0) inside.add_default_route(net::to_in_addr(n.addrs->gateway()), ifname);
@@ -97,9 +98,15 @@ std::vector<std::string> strings(const json& j) {
 // Takes an address on `n` for the container and wires it (with plumbing); fills `e`.
 static void join(Net& n, bool plumbing, const std::string& container_id, const std::string& name,
                  const std::string& hostname, json& e, const std::string& ns_path) {
+  auto links = detail::endpoint_links(e);  // before anything is taken: it may throw
   std::string want;
   if (e.contains("IPAMConfig") && e["IPAMConfig"].is_object())
     want = e["IPAMConfig"].value("IPv4Address", "");
+  std::optional<std::array<std::uint8_t, 6>> mac;
+  if (std::string m = e.value("DesiredMacAddress", ""); !m.empty()) {
+    mac = net::parse_mac(m);
+    if (!mac) throw Internal("address " + m + ": invalid MAC address");  // dockerd's words
+  }
   net::Ipv4 ip;
   if (!want.empty()) {
     auto parsed = net::parse_ipv4(want);
@@ -115,7 +122,8 @@ static void join(Net& n, bool plumbing, const std::string& container_id, const s
     }
   }
   try {
-    if (plumbing) plug(n, container_id, ip, ns_path);
+    if (!mac) mac = net::mac_from_ipv4(ip);
+    if (plumbing) plug(n, container_id, ip, *mac, ns_path);
   } catch (...) {
     n.addrs->release(ip);
     throw;
@@ -126,7 +134,9 @@ static void join(Net& n, bool plumbing, const std::string& container_id, const s
   ep.hostname = hostname;
   ep.endpoint_id = generate_id();
   ep.ip = ip;
+  ep.mac = *mac;
   ep.aliases = strings(e.value("Aliases", json(nullptr)));
+  ep.links = std::move(links);
   if (n.user_defined() && std::find(ep.aliases.begin(), ep.aliases.end(),
                                     container_id.substr(0, 12)) == ep.aliases.end()) {
     ep.aliases.push_back(container_id.substr(0, 12));
@@ -140,7 +150,7 @@ static void join(Net& n, bool plumbing, const std::string& container_id, const s
   e["Gateway"] = net::format_ipv4(n.addrs->gateway());
   e["IPAddress"] = net::format_ipv4(ip);
   e["IPPrefixLen"] = n.addrs->subnet().prefix;
-  e["MacAddress"] = net::format_mac(net::mac_from_ipv4(ip));
+  e["MacAddress"] = net::format_mac(ep.mac);
   n.endpoints[container_id] = ep;
 }
 
@@ -372,7 +382,9 @@ void Networks::restore(const std::string& container_id, const std::string& name,
     ep.hostname = hostname;
     ep.endpoint_id = e.value("EndpointID", "");
     ep.ip = *ip;
+    ep.mac = net::parse_mac(e.value("MacAddress", "")).value_or(net::mac_from_ipv4(*ip));
     ep.aliases = strings(e.value("Aliases", json(nullptr)));
+    ep.links = detail::endpoint_links(e);
     n->endpoints[container_id] = ep;
   }
   if (!plumbing_ || !ports.is_object()) return;
@@ -411,7 +423,7 @@ json Networks::containers_on(const std::string& network_id) const {
     out[cid] = {
         {"Name", e.container_name},
         {"EndpointID", e.endpoint_id},
-        {"MacAddress", net::format_mac(net::mac_from_ipv4(e.ip))},
+        {"MacAddress", net::format_mac(e.mac)},
         {"IPv4Address", net::format_ipv4(e.ip) + "/" + std::to_string(n.addrs->subnet().prefix)},
         {"IPv6Address", ""}};
   return out;

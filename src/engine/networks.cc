@@ -16,6 +16,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "common/unique_fd.h"
+#include "engine/links.h"
 #include "network/dns.h"
 #include "network/ipam.h"
 #include "network/nat.h"
@@ -96,18 +97,34 @@ std::optional<std::vector<in_addr>> resolve(const std::map<std::string, Net>& ne
   for (const auto& [id, n] : nets)
     if (n.user_defined() && !asking.empty() && n.endpoints.count(asking)) shared.push_back(&n);
   std::vector<in_addr> out;
-  for (const Net* n : shared)
+  for (const Net* n : shared) {
+    const auto& links = n->endpoints.at(asking).links;
+    auto link = links.find(name);
+    const std::string& want = link == links.end() ? name : link->second;
     for (const auto& [cid, e] : n->endpoints) {
-      bool hit = e.container_name == name || e.hostname == name ||
-                 (name.size() >= 12 && cid.rfind(name, 0) == 0) ||
-                 std::find(e.aliases.begin(), e.aliases.end(), name) != e.aliases.end();
+      bool hit = e.container_name == want || e.hostname == want ||
+                 (want.size() >= 12 && cid.rfind(want, 0) == 0) ||
+                 std::find(e.aliases.begin(), e.aliases.end(), want) != e.aliases.end();
       if (hit && e.ip) out.push_back(net::to_in_addr(e.ip));
     }
+  }
   if (out.empty()) return std::nullopt;
   return out;
 }
 
-void bring_up(Net& n, bool nat, std::vector<std::string>& warnings, net::DnsResolver resolver) {
+std::map<std::string, std::string> endpoint_links(const json& e) {
+  std::map<std::string, std::string> out;
+  if (e.contains("Links") && e["Links"].is_array())
+    for (const auto& l : e["Links"])
+      if (l.is_string()) {
+        auto [name, alias] = parse_link(l.get<std::string>());
+        out[alias] = name;
+      }
+  return out;
+}
+
+void bring_up(Net& n, bool nat, bool ip_forward, std::vector<std::string>& warnings,
+              net::DnsResolver resolver) {
   net::Netlink nl;
   net::Cidr subnet = net::parse_cidr(n.rec.subnet);
   if (!nl.link_exists(n.rec.bridge)) {
@@ -115,8 +132,9 @@ void bring_up(Net& n, bool nat, std::vector<std::string>& warnings, net::DnsReso
     nl.add_address(n.rec.bridge, net::to_in_addr(n.addrs->gateway()), subnet.prefix);
   }
   nl.set_up(n.rec.bridge);
+  // As dockerd: forwarding follows --ip-forward whatever --iptables says.
+  if (ip_forward && !n.rec.internal) net::enable_ip_forward();
   if (nat && !n.rec.internal) {
-    net::enable_ip_forward();
     net::add_nat_rules(net::format_cidr(subnet.canonical()), n.rec.bridge);
   } else if (nat) {
     net::add_internal_rules(n.rec.bridge);
@@ -186,17 +204,22 @@ json endpoint_settings(const json& given) {
   if (given.is_object())
     for (const char* k : {"IPAMConfig", "Links", "Aliases", "DriverOpts"})
       if (given.contains(k) && !given[k].is_null()) e[k] = given[k];
+  if (given.is_object() && given.value("MacAddress", json("")).is_string() &&
+      !given.value("MacAddress", "").empty())
+    e["DesiredMacAddress"] = given["MacAddress"];
   return e;
 }
 
 }  // namespace detail
 
-Networks::Networks(store::Database& db, EventBus& events, std::string data_root, bool plumbing)
+Networks::Networks(store::Database& db, EventBus& events, std::string data_root, bool plumbing,
+                   NetworkHostOptions host)
     : s_(std::make_unique<State>()),
       db_(db),
       events_(events),
       data_root_(std::move(data_root)),
-      plumbing_(plumbing) {}
+      plumbing_(plumbing),
+      host_(host) {}
 
 Networks::~Networks() {
   // DNS servers stop outside the lock: their workers may be waiting for it.
@@ -277,8 +300,9 @@ void Networks::init() {
   ensure("host", "host");
   ensure("none", "null");
   std::string why;
-  s_->nat = plumbing_ && net::iptables_usable(&why);
-  if (plumbing_ && !s_->nat)
+  s_->nat = plumbing_ && host_.iptables && net::iptables_usable(&why);
+  s_->ip_forward = host_.ip_forward;
+  if (plumbing_ && host_.iptables && !s_->nat)
     s_->warnings.push_back("WARNING: no outbound NAT for bridge networks: " + why);
   if (!plumbing_)
     s_->warnings.push_back(
@@ -293,7 +317,7 @@ void Networks::init() {
         n.rec.ip_range.empty() ? std::nullopt : std::optional(net::parse_cidr(n.rec.ip_range)));
     if (!plumbing_) continue;
     try {
-      detail::bring_up(n, s_->nat, s_->warnings, s_->resolver());
+      detail::bring_up(n, s_->nat, s_->ip_forward, s_->warnings, s_->resolver());
     } catch (const std::exception& e) {
       s_->warnings.push_back("WARNING: network " + n.rec.name + ": " + e.what());
     }
@@ -388,7 +412,7 @@ std::string Networks::create(const json& body) {
   if (plumbing_) {
     try {
       std::vector<std::string> warnings;
-      detail::bring_up(n, s_->nat, warnings, s_->resolver());
+      detail::bring_up(n, s_->nat, s_->ip_forward, warnings, s_->resolver());
       for (const auto& w : warnings)
         spdlog::warn("{}", w);
     } catch (...) {

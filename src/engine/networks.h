@@ -45,10 +45,18 @@ struct NetworkAttachment {
   std::vector<std::string> dns;  // nameservers for resolv.conf when the user gave none
 };
 
+// What the daemon may change on the host for bridge networks (dockerd's --iptables and
+// --ip-forward).
+struct NetworkHostOptions {
+  bool iptables = true;
+  bool ip_forward = true;
+};
+
 class Networks {
  public:
   // `plumbing`: build bridges, veths, DNS and NAT (root with a local backend).
-  Networks(store::Database& db, EventBus& events, std::string data_root, bool plumbing);
+  Networks(store::Database& db, EventBus& events, std::string data_root, bool plumbing,
+           NetworkHostOptions host = {});
   ~Networks();
 
   // Loads the records, makes the predefined networks, brings their bridges up.
@@ -120,6 +128,7 @@ class Networks {
   EventBus& events_;
   std::string data_root_;
   bool plumbing_;
+  NetworkHostOptions host_;
 };
 
 nlohmann::json network_json(const NetworkRecord& n, const nlohmann::json& containers);

@@ -20,7 +20,11 @@ namespace net = sockerless::network;
 struct Endpoint {
   std::string container_id, container_name, hostname, endpoint_id;
   std::vector<std::string> aliases;
+  // Links on a user-defined network (--link name:alias): for this container's own
+  // queries, the alias stands for the container name.
+  std::map<std::string, std::string> links;
   net::Ipv4 ip = 0;
+  std::array<std::uint8_t, 6> mac{};
 };
 
 struct Net {
@@ -35,7 +39,9 @@ struct Net {
 std::vector<net::Cidr> host_subnets();
 
 // Creates the bridge (address, up), NAT and the DNS server of `n`.
-void bring_up(Net& n, bool nat, std::vector<std::string>& warnings, net::DnsResolver resolver);
+// `nat`: add the network's iptables rules; `ip_forward`: turn forwarding on for it.
+void bring_up(Net& n, bool nat, bool ip_forward, std::vector<std::string>& warnings,
+              net::DnsResolver resolver);
 // Removes them again (best effort for NAT).
 void tear_down(Net& n, bool nat);
 // Drops forwarding between `n` and every other bridge network in `nets`, both ways, as
@@ -44,8 +50,11 @@ void isolate(std::map<std::string, Net>& nets, const Net& n, bool add);
 // A network event (create, destroy, connect, disconnect) with dockerd's attributes.
 void publish(EventBus& events, const NetworkRecord& r, const std::string& action,
              std::map<std::string, std::string> extra = {});
-// NetworkSettings.Networks[name] before any address: what the request configured.
+// NetworkSettings.Networks[name] before any address: what the request configured. A MAC
+// address asked for is kept as DesiredMacAddress (not shown: MacAddress is the one in use).
 nlohmann::json endpoint_settings(const nlohmann::json& given);
+// EndpointSettings.Links as the alias → name map of an Endpoint.
+std::map<std::string, std::string> endpoint_links(const nlohmann::json& e);
 // The DNS answer for `name` asked by `client`: containers sharing a network with it.
 std::optional<std::vector<in_addr>> resolve(const std::map<std::string, Net>& nets,
                                             const in_addr& client, const std::string& name);
@@ -62,7 +71,8 @@ struct Networks::State {
   mutable std::mutex mu;
   std::map<std::string, Net> nets;  // by ID
   std::vector<std::string> warnings;
-  bool nat = false;
+  bool nat = false;         // iptables rules for bridge networks
+  bool ip_forward = false;  // net.ipv4.ip_forward turned on for them
   std::unique_ptr<net::ProxyEventLoop> loop;
   std::map<std::string, std::vector<std::unique_ptr<net::PortProxy>>> proxies;  // by container
 

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <ctime>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -344,7 +345,10 @@ class Connection final : public ConnectionBase,
   awaitable<bool> serve_one() {
     bh::request_parser<bh::empty_body> head;
     head.header_limit(256 * 1024);
-    head.body_limit(server_.hooks.max_body_bytes);
+    // The limit is the buffered bodies' only: a streamed one (an archive, a build context,
+    // an image) goes on to the handler whatever its size. Not boost::none: Boost 1.74
+    // compares a Content-Length with the empty optional as larger.
+    head.body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::error_code ec;
     idle_ = true;
     co_await bh::async_read_header(stream_, buf_, head, net::redirect_error(use_awaitable, ec));
@@ -385,7 +389,12 @@ class Connection final : public ConnectionBase,
     std::shared_ptr<bool> body_complete;
     if (route.body == BodyMode::Buffered) {
       bh::request_parser<bh::string_body> full(std::move(head));
-      if (!full.is_done())
+      const std::uint64_t limit = server_.hooks.max_body_bytes;
+      full.body_limit(limit);  // chunked bodies: counted as they come
+      auto length = full.content_length();
+      if (length && *length > limit)
+        ec = bh::error::body_limit;
+      else if (!full.is_done())
         co_await bh::async_read(stream_, buf_, full, net::redirect_error(use_awaitable, ec));
       if (ec == bh::error::body_limit) {
         Response r = server_.hooks.error_response(std::make_exception_ptr(

@@ -210,6 +210,14 @@ void ImageStore::tag(const std::string& id, const std::string& normalised_ref) {
   });
 }
 
+void ImageStore::set_parent(const std::string& id, const std::string& parent) {
+  db_.transaction([&] {
+    auto u = db_.prepare("UPDATE images SET parent = ? WHERE id = ?");
+    u.bind(1, parent).bind(2, id);
+    u.run();
+  });
+}
+
 bool ImageStore::untag(const std::string& normalised_ref) {
   return db_.transaction([&] {
     bool removed = false;

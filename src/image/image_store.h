@@ -63,6 +63,9 @@ class ImageStore {
   void put(const ImageRecord& image, const std::vector<std::string>& tags,
            const std::vector<std::string>& digests);
   void tag(const std::string& id, const std::string& normalised_ref);
+  // Records `parent` as the image's parent (the build cache does, for a --cache-from image
+  // it found to stand on the step's parent, as dockerd's SetParent).
+  void set_parent(const std::string& id, const std::string& parent);
   // Removes one tag or digest reference; false when it did not exist.
   bool untag(const std::string& normalised_ref);
   // Deletes the image record and collects what no other image uses; returns the bytes of

@@ -4,16 +4,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/tar_entries.h"
 #include "common/time.h"
 #include "image/changes.h"
 #include "image/image_service.h"
@@ -117,17 +121,51 @@ std::pair<std::string, std::string> manifest_of(BlobStore& blobs, const ImageRec
   return {make_manifest(config, layers), kDockerManifest};
 }
 
+// An upload read through libarchive, counting what came: Go's tar reader, which dockerd
+// unpacks with, says "unexpected EOF" for input that ends inside a header block.
+struct CountedInput {
+  int fd;
+  std::uint64_t total = 0;
+  std::vector<char> buf = std::vector<char>(1 << 16);
+
+  static la_ssize_t read(archive* a, void* self, const void** out) {
+    auto* in = static_cast<CountedInput*>(self);
+    ssize_t n;
+    do {
+      n = ::read(in->fd, in->buf.data(), in->buf.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      archive_set_error(a, errno, "reading the upload: %s", std::strerror(errno));
+      return -1;
+    }
+    in->total += static_cast<std::uint64_t>(n);
+    *out = in->buf.data();
+    return n;
+  }
+};
+
+// dockerd's words for an upload its tar reader cannot read (as its chrootarchive says
+// them: "Error processing tar file(exit status 1): …").
+[[noreturn]] void bad_tar(archive* a, const CountedInput& in) {
+  const char* e = archive_error_string(a);
+  std::string text = e ? e : "";
+  bool eof = in.total < 512 || text.find("runcated") != std::string::npos;
+  throw InvalidArgument(std::string("Error processing tar file(exit status 1): ") +
+                        (eof ? "unexpected EOF" : "archive/tar: invalid tar header"));
+}
+
 // Unpacks an uploaded tar into `dir`, refusing entries that would escape it.
 void extract_upload(int fd, const std::string& dir) {
   ArchiveRead r;
   archive_read_support_filter_all(r.a);
   archive_read_support_format_tar(r.a);
   archive_read_support_format_empty(r.a);
-  if (archive_read_open_fd(r.a, fd, 1 << 16) != ARCHIVE_OK)
-    throw InvalidArgument(std::string("invalid tar: ") + archive_error_string(r.a));
+  CountedInput input{fd};
+  if (archive_read_open(r.a, &input, nullptr, CountedInput::read, nullptr) != ARCHIVE_OK)
+    bad_tar(r.a, input);
   archive_entry* e = nullptr;
   int rc;
-  while ((rc = archive_read_next_header(r.a, &e)) == ARCHIVE_OK) {
+  while ((rc = next_tar_entry(r.a, &e)) == ARCHIVE_OK) {
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
     fs::path rel = fs::path(name).lexically_normal();
     if (rel.is_absolute() || (!rel.empty() && *rel.begin() == "..") ||
@@ -146,8 +184,7 @@ void extract_upload(int fd, const std::string& dir) {
       int drc;
       while ((drc = archive_read_data_block(r.a, &buf, &size, &offset)) == ARCHIVE_OK)
         out.write(static_cast<const char*>(buf), static_cast<std::streamsize>(size));
-      if (drc != ARCHIVE_EOF)
-        throw InvalidArgument(std::string("invalid tar: ") + archive_error_string(r.a));
+      if (drc != ARCHIVE_EOF) bad_tar(r.a, input);
       if (!out) throw std::runtime_error("writing " + target.string());
     } else if (type == AE_IFLNK) {
       // Old docker-save tars link shared layers; keep the link only if it stays inside.
@@ -159,8 +196,7 @@ void extract_upload(int fd, const std::string& dir) {
       fs::create_symlink(link, target);
     }
   }
-  if (rc != ARCHIVE_EOF)
-    throw InvalidArgument(std::string("invalid tar: ") + archive_error_string(r.a));
+  if (rc != ARCHIVE_EOF) bad_tar(r.a, input);
 }
 
 std::string read_text(const fs::path& p) {
@@ -382,8 +418,14 @@ void ImageService::load(int fd, const std::function<void(const std::string&)>& l
         item.tags.push_back(with_default_tag(parse_reference(tag)).str());
       images.push_back(std::move(item));
     }
+  } else if (fs::exists(dir / "repositories")) {
+    throw NotImplemented(
+        "loading the legacy image layout (repositories without manifest.json) is not "
+        "supported by sockerless");
   } else {
-    throw InvalidArgument("invalid archive: neither manifest.json nor index.json found");
+    // dockerd 20.10 falls back to that legacy layout, and fails on its first file.
+    throw InvalidArgument("open " + (dir / "repositories").string() +
+                          ": no such file or directory");
   }
   for (const auto& item : images) {
     store_.put(item.image, item.tags, {});

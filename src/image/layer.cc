@@ -15,6 +15,7 @@
 
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/tar_entries.h"
 
 namespace sockerless::image {
 
@@ -65,7 +66,7 @@ LayerInfo scan_layer(const std::string& blob_path) {
       throw InvalidArgument("cannot read layer " + blob_path + ": " + archive_error_string(r.a));
     archive_entry* e = nullptr;
     int rc;
-    while ((rc = archive_read_next_header(r.a, &e)) == ARCHIVE_OK) {
+    while ((rc = next_tar_entry(r.a, &e)) == ARCHIVE_OK) {
       if (archive_entry_filetype(e) == AE_IFREG)
         info.size += static_cast<std::uint64_t>(archive_entry_size(e));
       archive_read_data_skip(r.a);
@@ -117,7 +118,7 @@ void unpack_layer(const std::string& blob_path, const std::string& dest_path) {
   archive_write_disk_set_standard_lookup(w.a);
   archive_entry* e = nullptr;
   int rc;
-  while ((rc = archive_read_next_header(r.a, &e)) == ARCHIVE_OK) {
+  while ((rc = next_tar_entry(r.a, &e)) == ARCHIVE_OK) {
     std::string name = clean_name(archive_entry_pathname(e));
     if (name.empty()) continue;  // the root itself
     fs::path rel(name);

@@ -13,6 +13,7 @@
 #include <set>
 #include <vector>
 
+#include "common/tar_entries.h"
 #include "common/unique_fd.h"
 #include "sandbox/archive_path.h"
 #include "sandbox/safe_path.h"
@@ -32,13 +33,6 @@ ReadArchive open_upload(int fd) {
   archive_read_support_format_empty(a.get());
   archive_read_open_fd(a.get(), fd, 64 * 1024);
   return a;
-}
-
-// The next entry; a name libarchive could not convert to the locale's charset is still
-// there, as its bytes (Go's tar does not convert names at all).
-int next_header(struct archive* a, struct archive_entry** e) {
-  int rc = archive_read_next_header(a, e);
-  return rc == ARCHIVE_WARN ? ARCHIVE_OK : rc;
 }
 
 // Go's archive/tar says one of these where libarchive has its own words.
@@ -61,6 +55,16 @@ std::string quoted(const std::string& s) {
 std::string join(const std::string& dir, const std::string& rel) {
   if (rel == ".") return dir;
   return (dir == "/" ? "" : dir) + "/" + rel;
+}
+
+// An entry's name as dockerd reads it: cleaned and joined to the destination, so an
+// absolute name ("/var/run/x") lands beneath it as with GNU tar without -P; what is left
+// starts with ".." only when the name climbs out.
+std::string member_name(const char* raw) {
+  std::string name = sandbox::clean_path(raw ? raw : "");
+  if (name.front() != '/') return name;
+  name.erase(0, name.find_first_not_of('/'));
+  return name.empty() ? "." : name;
 }
 
 bool climbs_out(const std::string& clean_relative) {
@@ -109,7 +113,7 @@ class Unpacker {
       : root_fd_(root_fd), dest_(dest), options_(options) {}
 
   void entry(struct archive* in, struct archive_entry* e) {
-    std::string name = sandbox::clean_path(archive_entry_pathname(e));
+    std::string name = member_name(archive_entry_pathname(e));
     if (name == ".") return;  // the destination itself, which exists
     std::string path = join(dest_, name);
     auto slash = path.rfind('/');
@@ -137,7 +141,7 @@ class Unpacker {
 
     mode_t perm = archive_entry_perm(e) & 07777;
     if (hardlink) {
-      std::string target = join(dest_, sandbox::clean_path(hardlink));
+      std::string target = join(dest_, member_name(hardlink));
       auto t = target.rfind('/');
       UniqueFd tdir = sandbox::open_in_root(root_fd_, t == 0 ? "/" : target.substr(0, t), O_PATH);
       if (!tdir || ::linkat(tdir.get(), target.c_str() + t + 1, dir.get(), base.c_str(), 0) != 0)
@@ -178,7 +182,7 @@ class Unpacker {
     if (hardlink) {
       struct stat st {};
       UniqueFd t =
-          sandbox::open_in_root(root_fd_, "/" + sandbox::clean_path(hardlink), O_PATH | O_NOFOLLOW);
+          sandbox::open_in_root(root_fd_, "/" + member_name(hardlink), O_PATH | O_NOFOLLOW);
       metadata = t && ::fstat(t.get(), &st) == 0 && !S_ISLNK(st.st_mode);
     }
     if (metadata && ::fchmodat(dir.get(), base.c_str(), perm, 0) != 0) fail("chmod", path, errno);
@@ -267,19 +271,19 @@ std::optional<UploadProblem> refuse_upload(int tar_fd, const std::string& dest) 
   std::set<std::string> links;  // symbolic links the archive has made so far
   struct archive_entry* e;
   int rc;
-  while ((rc = next_header(in.get(), &e)) == ARCHIVE_OK) {
+  while ((rc = next_tar_entry(in.get(), &e)) == ARCHIVE_OK) {
     const char* raw = archive_entry_pathname(e);
     std::string given = raw ? raw : "";
-    std::string name = sandbox::clean_path(given);
-    if (name.front() == '/' || climbs_out(name))
+    std::string name = member_name(raw);
+    if (climbs_out(name))
       return UploadProblem{400, quoted(given) + " is outside of " + quoted(dest)};
     for (std::string up = parent_of(name); up != "."; up = parent_of(up))
       if (links.count(up))
         return UploadProblem{400, quoted(given) + " is beneath the symbolic link " + quoted(up) +
                                       " of the same archive"};
     if (const char* hardlink = archive_entry_hardlink(e)) {
-      std::string target = sandbox::clean_path(hardlink);
-      if (target.front() == '/' || climbs_out(target))
+      std::string target = member_name(hardlink);
+      if (climbs_out(target))
         return UploadProblem{
             400, "invalid hardlink " + quoted(join(dest, target)) + " -> " + quoted(hardlink)};
       if (links.count(target)) links.insert(name);
@@ -312,7 +316,7 @@ void extract_upload(int root_fd, const std::string& dest, int tar_fd,
   Unpacker unpacker(root_fd, dest, options);
   struct archive_entry* e;
   int rc;
-  while ((rc = next_header(in.get(), &e)) == ARCHIVE_OK)
+  while ((rc = next_tar_entry(in.get(), &e)) == ARCHIVE_OK)
     unpacker.entry(in.get(), e);
   if (rc != ARCHIVE_EOF) throw ExtractError(tar_error(in.get()));
   unpacker.finish();

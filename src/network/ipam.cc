@@ -79,6 +79,31 @@ std::string format_mac(const std::array<std::uint8_t, 6>& mac) {
   return text;
 }
 
+std::optional<std::array<std::uint8_t, 6>> parse_mac(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  // Either 2 digits per group and ':'/'-' between (17 chars), or 4 and '.' (14 chars).
+  std::size_t group = text.size() == 17 ? 2 : text.size() == 14 ? 4 : 0;
+  if (group == 0) return std::nullopt;
+  char sep = text[group];
+  if ((group == 2 && sep != ':' && sep != '-') || (group == 4 && sep != '.')) return std::nullopt;
+  std::array<std::uint8_t, 6> mac{};
+  std::size_t byte = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    if (i > 0 && text[i++] != sep) return std::nullopt;
+    for (std::size_t k = 0; k < group; k += 2, i += 2) {
+      int hi = hex(text[i]), lo = hex(text[i + 1]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      mac[byte++] = static_cast<std::uint8_t>(hi * 16 + lo);
+    }
+  }
+  return mac;
+}
+
 const std::vector<AddressPool>& default_address_pools() {
   static const std::vector<AddressPool> pools = [] {
     std::vector<AddressPool> result;

@@ -49,6 +49,9 @@ std::string format_cidr(const Cidr& cidr);  // as written, host bits kept
 // docker's MAC for a container address: 02:42 followed by the address's four bytes.
 std::array<std::uint8_t, 6> mac_from_ipv4(Ipv4 address);
 std::string format_mac(const std::array<std::uint8_t, 6>& mac);  // "02:42:ac:11:00:02"
+// An Ethernet address as Go's net.ParseMAC reads a 48-bit one: six pairs of hex digits
+// separated by ':' or '-', or three groups of four separated by '.'; nullopt otherwise.
+std::optional<std::array<std::uint8_t, 6>> parse_mac(std::string_view text);
 
 // A base range cut into subnets of one size, like dockerd's --default-address-pool.
 struct AddressPool {

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include "api/json_stream.h"
 #include "api/respond.h"
@@ -62,21 +63,46 @@ engine::BuildOptions build_options(const http::Request& req) {
     }
   }
   o.remote = req.query.get("remote").value_or("");
+  if (auto text = req.query.get("cachefrom"); text && !text->empty()) {
+    json refs = json::parse(*text, nullptr, false);
+    if (!refs.is_array()) throw InvalidArgument("error reading cache-from: invalid JSON: " + *text);
+    for (const auto& r : refs) {
+      if (!r.is_string())
+        throw InvalidArgument("error reading cache-from: not a string: " + r.dump());
+      o.cache_from.push_back(r.get<std::string>());
+    }
+  }
   return o;
 }
 
 void build(engine::Engine& engine, http::Request& req, http::Responder& out) {
   auto options = build_options(req);
   api::JsonStream stream(out);
+  // With q=1 dockerd holds the output back: the image ID alone on success, everything
+  // held before the error on failure.
+  std::vector<json> held;
+  auto emit = [&](const json& m) {
+    if (options.quiet)
+      held.push_back(m);
+    else
+      stream(m);
+  };
+  auto release = [&] {
+    for (const auto& m : held)
+      stream(m);
+    held.clear();
+  };
   engine::BuildOutput output;
-  if (!options.quiet) output.stream = [&](const std::string& text) { stream({{"stream", text}}); };
-  output.message = [&](const json& m) { stream(m); };
+  output.stream = [&](const std::string& text) { emit({{"stream", text}}); };
+  output.message = emit;
   try {
     std::string id = engine.builder().build(req.body_fd.get(), options, output);
     if (options.quiet) stream({{"stream", id + "\n"}});
   } catch (const engine::BuildStepFailed& e) {
+    release();
     stream.error(e.what(), e.code());  // a failing RUN: in the stream even before output
   } catch (const std::exception& e) {
+    release();
     if (!stream.started()) throw;
     stream.error(e.what());
   }

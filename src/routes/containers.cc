@@ -21,6 +21,7 @@
 #include "engine/health.h"
 #include "image/credentials.h"
 #include "image/image_service.h"
+#include "network/ipam.h"
 #include "routes/docker_api.h"
 
 namespace sockerless::routes {
@@ -70,6 +71,16 @@ json mounts_json(const Container& c) {
   return engine::public_mounts(c.mounts);
 }
 
+// The container's endpoints as the API shows them: without what only the engine keeps
+// (the MAC address asked for; MacAddress is the one in use).
+json public_networks(const json& networks) {
+  json out = networks;
+  if (out.is_object())
+    for (auto& [name, e] : out.items())
+      if (e.is_object()) e.erase("DesiredMacAddress");
+  return out;
+}
+
 // NetworkSettings: the endpoints, with the default bridge's also at the top level as
 // dockerd shows them.
 json network_settings(engine::Engine& engine, const Container& c) {
@@ -90,7 +101,7 @@ json network_settings(engine::Engine& engine, const Container& c) {
               {"IPPrefixLen", 0},
               {"IPv6Gateway", ""},
               {"MacAddress", ""},
-              {"Networks", c.networks}};
+              {"Networks", public_networks(c.networks)}};
   bool wired = false;
   for (const auto& [name, e] : c.networks.items())
     if (!e.value("IPAddress", "").empty()) wired = true;
@@ -194,7 +205,7 @@ json list_item(const Container& c, const std::optional<engine::Health>& health) 
   host["NetworkMode"] = c.host_config.value("NetworkMode", "default");
   item["HostConfig"] = std::move(host);
   json settings = json::object();
-  settings["Networks"] = c.networks;
+  settings["Networks"] = public_networks(c.networks);
   item["NetworkSettings"] = std::move(settings);
   item["Mounts"] = mounts_json(c);
   return item;
@@ -272,9 +283,51 @@ void list_containers(engine::Engine& engine, http::Request& req, http::Responder
   out.send(http::Response::json(200, std::move(body)));
 }
 
+// Where the MAC address asked for goes. Before API 1.44 it is Config.MacAddress, for the
+// primary network (an endpoint's own MacAddress was ignored); since then each endpoint's
+// MacAddress, Config.MacAddress going to the primary network's when that has none. From
+// 1.44 a bad one is refused here; dockerd 20.10 took it and failed the start.
+void place_mac_addresses(json& body, bool before_1_44) {
+  json* endpoints = nullptr;
+  if (body.contains("NetworkingConfig") && body["NetworkingConfig"].is_object()) {
+    json& nc = body["NetworkingConfig"];
+    if (nc.contains("EndpointsConfig") && nc["EndpointsConfig"].is_object())
+      endpoints = &nc["EndpointsConfig"];
+  }
+  if (before_1_44 && endpoints)
+    for (auto& [name, e] : endpoints->items())
+      if (e.is_object()) e.erase("MacAddress");
+  std::string mac =
+      body.value("MacAddress", json("")).is_string() ? body.value("MacAddress", "") : std::string();
+  std::string mode = "default";
+  if (body.contains("HostConfig") && body["HostConfig"].is_object())
+    mode = body["HostConfig"].value("NetworkMode", json("")).is_string()
+               ? body["HostConfig"].value("NetworkMode", "")
+               : std::string();
+  if (mode.empty()) mode = "default";
+  if (!mac.empty() && mode != "host" && mode != "none" && mode.rfind("container:", 0) != 0) {
+    if (!endpoints) {
+      body["NetworkingConfig"] = {{"EndpointsConfig", json::object()}};
+      endpoints = &body["NetworkingConfig"]["EndpointsConfig"];
+    }
+    std::string key = endpoints->size() == 1 ? endpoints->begin().key() : mode;
+    json& e = (*endpoints)[key];
+    if (!e.is_object()) e = json::object();
+    if (e.value("MacAddress", json("")) == "") e["MacAddress"] = mac;
+  }
+  if (before_1_44 || !endpoints) return;
+  for (const auto& [name, e] : endpoints->items()) {
+    if (!e.is_object() || !e.contains("MacAddress") || e["MacAddress"] == "") continue;
+    std::string m = e["MacAddress"].is_string() ? e["MacAddress"].get<std::string>() : "";
+    if (!network::parse_mac(m))
+      throw InvalidArgument("invalid config for network " + name + ": invalid MAC address " + m);
+  }
+}
+
 void create(engine::Engine& engine, http::Request& req, http::Responder& out) {
   json body = api::parse_body(req.body, nullptr);
   if (!body.is_object()) throw InvalidArgument("invalid JSON: the body must be an object");
+  place_mac_addresses(body, req.api_before(1, 44));
   auto [id, warnings] = engine.containers().create(req.query.get("name").value_or(""), body);
   out.send(api::json_response(201, {{"Id", id}, {"Warnings", warnings}}));
 }
@@ -428,6 +481,8 @@ void logs(engine::Engine& engine, http::Request& req, http::Responder& out) {
   if (!o.stdout_ && !o.stderr_)
     throw InvalidArgument("Bad parameters: you must choose at least one stream");
   Container c = engine.containers().get(req.param("id"));
+  if (c.host_config.contains("LogConfig") && c.host_config["LogConfig"].value("Type", "") == "none")
+    throw NotImplemented("configured logging driver does not support reading");
   http::Headers h;
   h.set("Content-Type", std::string(c.tty() ? api::kRawStream : api::kMultiplexedStream));
   auto stream = out.stream(200, std::move(h));
@@ -571,11 +626,17 @@ AttachOptions attach_options(engine::Engine& engine, const http::Request& req, b
   return a;
 }
 
-// The attach itself, once the transport is up: the log first if asked, then the live
-// streams.
-void run_attach(engine::Engine& engine, const AttachOptions& a, const AttachTransport& t) {
+// The attach itself: the transport opened by `open` (which answers the request), the log
+// first if asked, then the live streams. The live attach is registered before the client
+// hears the answer, so a start it sends next cannot run the process without it.
+void run_attach(engine::Engine& engine, const AttachOptions& a,
+                const std::function<UniqueFd()>& open, AttachTransport t) {
   const Container& c = a.container;
-  if (a.logs) {
+  UniqueFd client;
+  auto answer = [&] {
+    client = open();
+    t.client = client.get();
+    if (!a.logs) return;
     LogOptions lo;
     lo.stdout_ = a.out;
     lo.stderr_ = a.err;
@@ -583,14 +644,17 @@ void run_attach(engine::Engine& engine, const AttachOptions& a, const AttachTran
         engine.backend().log_path(c.id), lo, c.tty() || t.raw_output,
         [&](const std::string& s) { return send_all(t.client, s); }, [] { return false; },
         [] { return false; });
+  };
+  if (!a.stream) {
+    answer();
+    return;
   }
-  if (!a.stream) return;
   auto gone = [&] {
     pollfd p{t.client, POLLRDHUP, 0};
     return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) &&
            (!a.in || t.close_ends);
   };
-  UniqueFd container = engine.containers().attach(c.id, a.in, a.out, a.err, gone);
+  UniqueFd container = engine.containers().attach(c.id, a.in, a.out, a.err, gone, answer);
   if (!container) return;
   // dockerd watches for the detach keys only on a TTY.
   bridge(t, container.get(), a.in, !c.tty(), a.in && c.tty() ? a.detach_keys : "");
@@ -600,18 +664,20 @@ void run_attach(engine::Engine& engine, const AttachOptions& a, const AttachTran
 void attach(engine::Engine& engine, http::Request& req, http::Responder& out) {
   AttachOptions a = attach_options(engine, req, false);
   bool multiplexed = !a.container.tty();
-  auto ctype = multiplexed && !req.api_before(1, 42) ? api::kMultiplexedStream : api::kRawStream;
-  UniqueFd client = out.hijack(std::string(ctype));
-  run_attach(engine, a, AttachTransport{client.get(), false, false});
+  std::string ctype(multiplexed && !req.api_before(1, 42) ? api::kMultiplexedStream
+                                                          : api::kRawStream);
+  run_attach(
+      engine, a, [&] { return out.hijack(ctype); }, AttachTransport{-1, false, false});
 }
 
 // GET /containers/{id}/attach/ws: dockerd sends the output raw, stdout and stderr alike,
 // in binary messages since API 1.28 (text before), and attached every stream before 1.42.
 void attach_websocket(engine::Engine& engine, http::Request& req, http::Responder& out) {
   AttachOptions a = attach_options(engine, req, req.api_before(1, 42));
-  UniqueFd client = out.websocket(req.api_before(1, 28) ? http::WebSocketMessages::Text
-                                                        : http::WebSocketMessages::Binary);
-  run_attach(engine, a, AttachTransport{client.get(), true, true});
+  auto kind =
+      req.api_before(1, 28) ? http::WebSocketMessages::Text : http::WebSocketMessages::Binary;
+  run_attach(
+      engine, a, [&] { return out.websocket(kind); }, AttachTransport{-1, true, true});
 }
 
 void wait(engine::Engine& engine, http::Request& req, http::Responder& out) {
@@ -714,10 +780,14 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                    cs.kill(r.param("id"), r.query.get("signal").value_or("KILL"));
                  },
                  204, engine)));
-  router.add("DELETE", "/containers/{id}",
+  // {id*}: docker rm --link names a link, "/web/db".
+  router.add("DELETE", "/containers/{id*}",
              on_worker(simple(
                  [&cs](engine::Engine&, http::Request& r) {
-                   cs.remove(r.param("id"), r.query.get_bool("force"), r.query.get_bool("v"));
+                   if (r.query.get_bool("link"))
+                     cs.remove_link(r.param("id"));
+                   else
+                     cs.remove(r.param("id"), r.query.get_bool("force"), r.query.get_bool("v"));
                  },
                  204, engine)));
   router.add("POST", "/containers/{id}/rename",
@@ -833,6 +903,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
           until = unix_nanos(*t);
         }
         json deleted = json::array();
+        std::int64_t reclaimed = 0;
         for (const auto& c : engine.containers().list()) {
           if (c.running() || c.state.status == "restarting") continue;
           if (until && c.created >= *until) continue;
@@ -849,15 +920,18 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
           }
           if (excluded) continue;
           try {
+            // Measured first, as dockerd does: the layer goes with the container.
+            std::int64_t size = engine.containers().changes_size(c.id);
             engine.containers().remove(c.id, false);
             deleted.push_back(c.id);
+            reclaimed += size;
           } catch (const Conflict&) {
           } catch (const NotFound&) {
           }
         }
         o.send(api::json_response(200,
                                   {{"ContainersDeleted", deleted.empty() ? json(nullptr) : deleted},
-                                   {"SpaceReclaimed", 0}}));
+                                   {"SpaceReclaimed", reclaimed}}));
       }));
   router.add("POST", "/containers/{id}/wait",
              on_worker([&engine](http::Request& r, http::Responder& o) { wait(engine, r, o); }));

@@ -328,8 +328,18 @@ void save(engine::Engine& engine, const std::vector<std::string>& names, http::R
 void load(engine::Engine& engine, http::Request& req, http::Responder& out) {
   bool quiet = req.query.get_bool("quiet");
   std::vector<std::string> lines;
-  engine.images().load(req.body_fd.get(), [&](const std::string& line) { lines.push_back(line); });
   JsonStream stream(out);
+  try {
+    engine.images().load(req.body_fd.get(),
+                         [&](const std::string& line) { lines.push_back(line); });
+  } catch (const NotImplemented&) {
+    throw;
+  } catch (const std::exception& e) {
+    // As dockerd: 200 and a JSON stream whatever the upload was; a load that fails says
+    // why in it, where the CLI and the SDKs read it.
+    stream.error(e.what());
+    return;
+  }
   for (const auto& l : lines)
     stream({{"stream", l + "\n"}});
   if (lines.empty() && !quiet) stream({{"stream", ""}});

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -150,6 +151,11 @@ std::variant<ExecUser, std::string> resolve_user(std::string_view spec,
     }
   }
 
+  // Each extra group once, as under dockerd, also one the user is a member of anyway.
+  auto add_group = [&](gid_t gid) {
+    if (std::find(user.groups.begin(), user.groups.end(), gid) == user.groups.end())
+      user.groups.push_back(gid);
+  };
   for (const auto& extra : additional_groups) {
     const Entry* g = nullptr;
     auto n = number(extra);
@@ -162,12 +168,12 @@ std::variant<ExecUser, std::string> resolve_user(std::string_view spec,
     if (g) {
       auto gid = number(field(*g, 2));
       if (!gid || *gid < 0 || *gid > kMaxId) return kRangeError;
-      user.groups.push_back(static_cast<gid_t>(*gid));
+      add_group(static_cast<gid_t>(*gid));
     } else if (n) {
       if (*n < 0 || *n > kMaxId) return kRangeError;
-      user.groups.push_back(static_cast<gid_t>(*n));
+      add_group(static_cast<gid_t>(*n));
     } else {
-      return "Unable to find group " + extra;
+      return "Unable to find group " + extra + ": no matching entries in group file";
     }
   }
   // Like dockerd (not bare runc): the primary group always leads the supplementary ones,

@@ -418,3 +418,213 @@ def test_add_tar_and_url_onbuild_chown_by_name_and_prune_match_dockerd(
                                              "644 sailor:crew /opt/owned.txt\n")
     finally:
         httpd.shutdown()
+
+
+def tar_of(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data.encode())
+            tar.addfile(info, io.BytesIO(data.encode()))
+    return buf.getvalue()
+
+
+def raw_build(d, query: str, files: dict[str, str]):
+    """POST /build with a tar of `files`; returns (status, the stream's lines)."""
+    r = d.raw("POST", f"/build?{query}", tar_of(files), {"Content-Type": "application/x-tar"},
+              timeout=120)
+    return r.status, [line for line in r.text.splitlines() if line.strip()]
+
+
+RANDOM_DOCKERFILE = re.compile(r"\.dockerfile\.[0-9a-f]+")
+
+
+@pytest.mark.timeout(300)
+def test_build_files_leave_the_context_as_dockerd(pulled, sockerlessd, dockerd, tmp_path, clean):
+    """The Dockerfile and .dockerignore are read, then taken out of the context when
+    .dockerignore names them: a Dockerfile from outside the context (the CLI and the SDK
+    send it as .dockerfile.<random> and name it in .dockerignore; the CLI sends that tar
+    without its end blocks) is never copied by COPY . ."""
+    base = pulled.ref("busybox:latest")
+    outside = write_context(tmp_path / "outside", {
+        "Dockerfile": f"FROM {base}\nCOPY . /ctx/\nCMD [\"ls\", \"-A\", \"/ctx\"]\n"})
+    plain = write_context(tmp_path / "plain", {"a.txt": "a\n"})
+    kept = write_context(tmp_path / "kept", {"a.txt": "a\n", "secret": "s\n",
+                                             ".dockerignore": "secret\n"})
+    named = write_context(tmp_path / "named", {
+        "a.txt": "a\n", ".dockerignore": "Dockerfile\n.dockerignore\n",
+        "Dockerfile": f"FROM {base}\nCOPY . /ctx/\nCMD [\"ls\", \"-A\", \"/ctx\"]\n"})
+    results = {}
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        listing = {}
+        for name, ctx, args in (("outside", plain, ["-f", str(outside / "Dockerfile")]),
+                                ("outside+ignore", kept, ["-f", str(outside / "Dockerfile")]),
+                                ("named", named, [])):
+            build(d, ctx, "-t", "sockerless-build-test:files", *args)
+            r = d.docker("run", "--rm", "sockerless-build-test:files")
+            assert r.returncode == 0, r.stderr
+            listing[name] = r.stdout
+        client = d.client(timeout=120)
+        image, _ = client.images.build(path=str(plain), dockerfile=str(outside / "Dockerfile"),
+                                       tag="sockerless-build-test:files")
+        out = client.containers.run(image.id, remove=True).decode()
+        listing["sdk"] = RANDOM_DOCKERFILE.sub(".dockerfile.<random>", out)
+        results[d.name] = listing
+    assert results["sockerlessd"] == {
+        "outside": "a.txt\n", "outside+ignore": ".dockerignore\na.txt\n", "named": "a.txt\n",
+        "sdk": "a.txt\n"}
+    assert results["sockerlessd"] == results["dockerd"], results
+
+
+@pytest.mark.timeout(240)
+def test_dockerignore_exceptions_below_an_ignored_directory(pulled, sockerlessd, dockerd,
+                                                             tmp_path, clean):
+    """`dir` then `!dir/keep` (names with spaces too): the kept files arrive with their
+    directory, COPY of the directory itself works, and the rest stays out."""
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": f"FROM {pulled.ref('busybox:latest')}\nCOPY . /ctx/\n"
+                      "COPY dir /only/\nCOPY [\"my dir\", \"/spaced/\"]\n"
+                      "CMD find /ctx /only /spaced | sort\n",
+        ".dockerignore": "dir\n!dir/keep\nmy dir\n!my dir/keep me\nempty\n!empty/nothing\n",
+        "dir/keep": "k\n", "dir/drop": "d\n", "dir/sub/drop": "d\n",
+        "my dir/keep me": "k\n", "my dir/drop me": "d\n",
+        "empty/x": "x\n", "top.txt": "t\n",
+    })
+    results = {}
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        build(d, ctx, "-t", "sockerless-build-test:except")
+        r = d.docker("run", "--rm", "sockerless-build-test:except")
+        assert r.returncode == 0, r.stderr
+        results[d.name] = r.stdout
+    assert results["sockerlessd"] == (
+        "/ctx\n/ctx/.dockerignore\n/ctx/Dockerfile\n/ctx/dir\n/ctx/dir/keep\n/ctx/my dir\n"
+        "/ctx/my dir/keep me\n/ctx/top.txt\n/only\n/only/keep\n/spaced\n/spaced/keep me\n")
+    assert results["sockerlessd"] == results["dockerd"]
+
+
+@pytest.mark.timeout(400)
+def test_cache_from_limits_the_cache_to_the_named_images(pulled, sockerlessd, dockerd, tmp_path,
+                                                         clean):
+    """--cache-from: a missing image alone means no cache; an image built here serves its
+    own chain only; an image loaded from a tar (no parents) serves through its history."""
+    base = pulled.ref("busybox:latest")
+    ctx_a = write_context(tmp_path / "a", {
+        "Dockerfile": f"FROM {base}\nRUN echo one > /one\nENV X=1\nRUN echo two > /two\n"})
+    ctx_b = write_context(tmp_path / "b", {
+        "Dockerfile": f"FROM {base}\nRUN echo one > /one\nRUN echo other > /other\n"})
+    ctx_l = write_context(tmp_path / "l", {
+        "Dockerfile": f"FROM {base}\nRUN echo l1 > /l1\nENV L=1\nRUN echo l2 > /l2\n"})
+    results = {}
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        out = {}
+        build(d, ctx_a, "-t", "sockerless-build-test:cf-a")
+        build(d, ctx_b, "-t", "sockerless-build-test:cf-b")
+        out["missing"] = masked(build(d, ctx_a, "--cache-from", "sockerless-build-test:nope").stdout)
+        out["own"] = masked(build(d, ctx_a, "--cache-from", "sockerless-build-test:cf-a").stdout)
+        out["other"] = masked(build(d, ctx_a, "--cache-from", "sockerless-build-test:cf-b").stdout)
+        # An image with no parents here: saved, removed, loaded again.
+        build(d, ctx_l, "-t", "sockerless-build-test:cf-l")
+        loaded_id = d.docker("inspect", "-f", "{{.Id}}", "sockerless-build-test:cf-l").stdout.strip()
+        saved = tmp_path / f"{d.name}-l.tar"
+        assert d.docker("save", "-o", str(saved), "sockerless-build-test:cf-l").returncode == 0
+        assert d.docker("rmi", "sockerless-build-test:cf-l").returncode == 0
+        assert d.docker("load", "-i", str(saved)).returncode == 0
+        r = build(d, ctx_l, "--cache-from", "sockerless-build-test:cf-l",
+                  "-t", "sockerless-build-test:cf-l2")
+        out["loaded"] = masked(r.stdout)
+        out["loaded same id"] = d.docker("inspect", "-f", "{{.Id}}",
+                                         "sockerless-build-test:cf-l2").stdout.strip() == loaded_id
+        results[d.name] = out
+    s = results["sockerlessd"]
+    assert not any("Using cache" in line for line in s["missing"])
+    assert sum("Using cache" in line for line in s["own"]) == 3
+    assert sum("Using cache" in line for line in s["other"]) == 1
+    assert sum("Using cache" in line for line in s["loaded"]) == 3 and s["loaded same id"]
+    assert s == results["dockerd"]
+
+
+@pytest.mark.timeout(180)
+def test_run_stderr_is_red_and_errors_are_shaped_as_dockerd(pulled, sockerlessd, dockerd, clean):
+    """RUN's stderr comes as {"stream":"\\x1b[91m…\\x1b[0m"}; a failing RUN ends the stream
+    with errorDetail {code, message} before error, other failures without a code; q=1
+    holds the output back (only the ID on success, all of it before an error)."""
+    base = pulled.ref("busybox:latest")
+    results = {}
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        out = {}
+        status, lines = raw_build(d, "rm=1", {
+            "Dockerfile": f"FROM {base}\nRUN echo out; echo err >&2\n"})
+        assert status == 200, lines
+        messages = [json.loads(line) for line in lines]
+        out["stderr"] = [m for m in messages if "\x1b" in m.get("stream", "")]
+        out["stdout"] = [m for m in messages if m.get("stream") == "out\n"]
+        status, lines = raw_build(d, "rm=1&forcerm=1", {
+            "Dockerfile": f"FROM {base}\nRUN exit 3\n"})
+        out["run failed"] = (status, lines[-1])
+        status, lines = raw_build(d, "rm=1", {"Dockerfile": f"FROM {base}\nCOPY missing /x\n"})
+        out["copy failed"] = (status, lines[-1])
+        status, lines = raw_build(d, "q=1&forcerm=1", {
+            "Dockerfile": f"FROM {base}\nRUN echo quiet\nRUN exit 4\n"})
+        # dockerd cuts its messages differently ("Step …" and "\n" apart) and escapes
+        # <, > and & as Go does: the text and the error line are compared.
+        text = "".join(json.loads(line).get("stream", "") for line in lines[:-1])
+        out["quiet failed"] = (status, masked(text), lines[-1])
+        status, lines = raw_build(d, "q=1", {"Dockerfile": f"FROM {base}\nENV Q=1\n"})
+        out["quiet ok"] = (status, [re.sub(r"[0-9a-f]{64}", "<id>", line) for line in lines])
+        results[d.name] = out
+    s = results["sockerlessd"]
+    assert s["stderr"] == [{"stream": "\x1b[91merr\n\x1b[0m"}]
+    assert s["stdout"] == [{"stream": "out\n"}]
+    message = "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+    assert s["run failed"] == (200, json.dumps(
+        {"errorDetail": {"code": 3, "message": message}, "error": message}, separators=(",", ":")))
+    assert s["copy failed"][1].startswith('{"errorDetail":{"message":"COPY failed: ')
+    assert s["quiet ok"] == (200, ['{"stream":"sha256:<id>\\n"}'])
+    assert s == results["dockerd"]
+
+
+@pytest.mark.timeout(180)
+def test_extra_hosts_reach_run_steps(pulled, sockerlessd, dockerd, tmp_path, clean):
+    """--add-host (CLI) and extra_hosts (SDK) are in /etc/hosts of every RUN step."""
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": f"FROM {pulled.ref('busybox:latest')}\n"
+                      "RUN grep -E 'clihost|sdkhost' /etc/hosts > /hosts\nCMD [\"cat\", \"/hosts\"]\n"})
+    results = {}
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        build(d, ctx, "--no-cache", "--add-host", "clihost:10.1.2.3", "-t",
+              "sockerless-build-test:hosts")
+        cli = d.docker("run", "--rm", "sockerless-build-test:hosts").stdout
+        client = d.client(timeout=120)
+        image, _ = client.images.build(path=str(ctx), nocache=True,
+                                       extra_hosts={"sdkhost": "10.9.8.7"})
+        sdk = client.containers.run(image.id, remove=True).decode()
+        results[d.name] = (cli, sdk)
+    assert results["sockerlessd"] == ("10.1.2.3\tclihost\n", "10.9.8.7\tsdkhost\n")
+    assert results["sockerlessd"] == results["dockerd"]
+
+
+@pytest.mark.timeout(300)
+def test_build_context_beyond_64_mib(pulled, sockerlessd, dockerd, tmp_path, clean):
+    """A build context has no size limit: 65 MiB and more (a sparse file, cheap to make),
+    sent by the CLI and, with its Content-Length, by the Python SDK; the file after it in
+    the context arrives too."""
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": f"FROM {pulled.ref('busybox:latest')}\nCOPY zz-last /zz-last\n"
+                      "RUN cat /zz-last\n",
+        "zz-last": "the end of the context\n",
+    })
+    with open(ctx / "big.bin", "wb") as f:
+        f.truncate(65 << 20)
+    for d in (sockerlessd, dockerd):
+        clean(d)
+        r = build(d, ctx, "-t", "big-context:1")
+        assert "the end of the context" in r.stdout, r.stdout
+        image, _ = d.client(timeout=240).images.build(path=str(ctx), tag="big-context:2",
+                                                      rm=True)
+        assert image.tags == ["big-context:2"]

@@ -461,3 +461,77 @@ def test_diff_lists_added_changed_deleted(sockerlessd, busybox):
     assert sorted(r.stdout.splitlines()) == ["A /made", "A /tmp/new", "C /etc", "C /etc/passwd",
                                              "C /tmp", "D /etc/group"]
     sockerlessd.docker("rm", "-f", cid)
+
+
+# --------------------------------------------------- issue 16: what a client's suite found
+
+
+def group_add_scenario(d, img):
+    """What `id` shows with --group-add (a gid and a name from the image's /etc/group) in
+    the command and in execs, as root and as another user; and an unknown group."""
+    seen = {}
+    ga = ["--group-add", "1234", "--group-add", "staff"]
+    seen["run"] = d.docker("run", "--rm", *ga, img, "id", "-G").stdout
+    seen["run -u"] = d.docker("run", "--rm", *ga, "-u", "1000:1000", img, "id", "-G").stdout
+    seen["run -u app"] = d.docker("run", "--rm", *ga, "-u", "app", img, "id", "-G").stdout
+    cid = d.docker("run", "-d", *ga, img, "sleep", "60").stdout.strip()
+    try:
+        seen["exec"] = d.docker("exec", cid, "id", "-G").stdout
+        seen["exec -u"] = d.docker("exec", "-u", "nobody", cid, "id", "-G").stdout
+        seen["exec -u app"] = d.docker("exec", "-u", "app", cid, "id", "-G").stdout
+    finally:
+        d.docker("rm", "-f", cid)
+    r = d.docker("run", "--rm", "--group-add", "nosuchgroup", img, "true")
+    seen["unknown"] = (r.returncode, "Unable to find group nosuchgroup: no matching entries in "
+                                     "group file" in r.stderr)
+    return seen
+
+
+def test_group_add_numeric_and_named(pair):
+    got = {name: group_add_scenario(pair[name], pair["image"]) for name in ("sockerlessd", "dockerd")}
+    assert got["sockerlessd"] == got["dockerd"]
+    assert set(got["sockerlessd"]["run"].split()) >= {"0", "1234", "50"}
+    assert set(got["sockerlessd"]["run -u"].split()) >= {"1000", "1234", "50"}
+    assert set(got["sockerlessd"]["exec -u"].split()) >= {"65534", "1234", "50"}
+    assert got["sockerlessd"]["unknown"][1]
+
+
+def test_container_prune_reports_the_space_reclaimed(target):
+    """SpaceReclaimed: the removed containers' writable layers, files counted once."""
+    d, img = target
+    d.docker("container", "prune", "-f")
+    for name, size in (("prune-a", 100000), ("prune-b", 50000)):
+        r = d.docker("run", "--name", name, img, "sh", "-c",
+                     f"head -c {size} /dev/zero > /big; ln /big /big-link")
+        assert r.returncode == 0, (d.name, r.stderr)
+    keep = d.docker("run", "-d", img, "sleep", "60").stdout.strip()
+    r = d.raw("POST", "/v1.41/containers/prune")
+    assert r.status == 200, r
+    doc = r.json()
+    assert keep not in doc["ContainersDeleted"]
+    assert len(doc["ContainersDeleted"]) == 2
+    # Each file once (the hard link adds nothing); shells may leave small files beside.
+    assert 150000 <= doc["SpaceReclaimed"] < 150000 + 4096, (d.name, doc)
+    assert d.raw("POST", "/v1.41/containers/prune").json() == {
+        "ContainersDeleted": None, "SpaceReclaimed": 0}
+    d.docker("rm", "-f", keep)
+
+
+def test_commit_with_pause_of_an_exited_container(target):
+    """pause=true (the default) applies to a running container only: an exited one, or one
+    whose command ends while the commit runs, commits all the same."""
+    d, img = target
+    cid = d.docker("run", "-d", img, "sh", "-c", "echo hi > /made").stdout.strip()
+    d.docker("wait", cid)
+    r = d.raw("POST", f"/v1.41/commit?container={cid}&pause=true")
+    assert r.status == 201, (d.name, r)
+    image = r.json()["Id"]
+    assert d.docker("run", "--rm", image, "cat", "/made").stdout == "hi\n"
+    images = [image]
+    for _ in range(3):
+        cid = d.docker("run", "-d", img, "touch", "/quick").stdout.strip()
+        r = d.raw("POST", f"/v1.41/commit?container={cid}&pause=true")
+        assert r.status == 201, (d.name, r)
+        images.append(r.json()["Id"])
+    d.docker("rm", "-f", *d.docker("ps", "-aq").stdout.split())
+    d.docker("rmi", *images)

@@ -4,12 +4,12 @@ exit status, error text), and so are the files that result on either side (names
 modes, owners, link targets, mtimes) and the decoded X-Docker-Container-Path-Stat header.
 
 Known, deliberate differences, asserted on sockerless alone where they occur:
-  * An uploaded archive that would write outside its destination (a ".." name, an absolute
-    name, a hard link out of it, an entry beneath a symbolic link the same archive made, a
-    relative symbolic link climbing out) is refused whole with 400 and nothing written;
-    dockerd writes absolute names beneath the destination, follows the archive's own links
-    inside the container's root, and stops at the others with a 500 after writing the
-    entries before them.
+  * An uploaded archive that would write outside its destination (a ".." name, a hard
+    link out of it, an entry beneath a symbolic link the same archive made, a relative
+    symbolic link climbing out) is refused whole with 400 and nothing written; dockerd
+    follows the archive's own links inside the container's root, and stops at the others
+    with a 500 after writing the entries before them. Absolute names are written beneath
+    the destination, by both.
   * A damaged archive: dockerd's status and message, but nothing written.
   * copyUIDGID (docker cp -a) with a container user: the user is looked up in the
     container's /etc/passwd and /etc/group; dockerd 20.10 looks it up on the host.
@@ -730,13 +730,66 @@ def test_volumes_bind_mounts_and_read_only(pair, tmp_path, state):
 ESCAPING = {
     "dotdot": [("first-entry", "file", "ok"), ("../../escaped-cp-test", "file", "escaped")],
     "nested-dotdot": [("first-entry", "file", "ok"), ("a/../../escaped-cp-test", "file", "x")],
-    "absolute": [("first-entry", "file", "ok"), ("/escaped-cp-test", "file", "escaped")],
     "symlinked-parent": [("first-entry", "file", "ok"), ("up", "symlink", "../../.."),
                          ("up/escaped-cp-test", "file", "escaped")],
     "absolute-symlinked-parent": [("first-entry", "file", "ok"), ("etc", "symlink", "/etc"),
                                   ("etc/escaped-cp-test", "file", "escaped")],
     "hardlink-out": [("first-entry", "file", "ok"), ("h", "hardlink", "../../etc/passwd")],
 }
+
+
+def test_absolute_names_land_beneath_the_destination(pair):
+    """As dockerd (and GNU tar without -P): an uploaded archive's absolute names, and the
+    absolute targets of its hard links, are taken below the destination; "/.." at the
+    start stays there. What act sends for a job's actions (/var/run/act/...) is such an
+    archive."""
+    since = time.time()
+    entries = [("/var/run/act/actions/a1", "dir", ""),
+               ("/var/run/act/actions/a1/action.yml", "file", "name: a1\n"),
+               ("/abs-file", "file", "abs\n"),
+               ("/../dotdot-abs", "file", "dd\n"),
+               ("/abs-hard", "hardlink", "/abs-file"),
+               ("/abs-link", "symlink", "/etc/passwd")]
+
+    def scenario(d, img):
+        name = "cp-absolute-names"
+        r = d.docker("run", "-d", "--name", name, img, "sh", "-c", "mkdir /dest; exec sleep 600")
+        assert r.returncode == 0, r.stderr
+        wait_until(lambda: d.docker("exec", name, "test", "-d", "/dest").returncode == 0,
+                   timeout=10, what="/dest")
+        r = put_archive(d, name, "/dest", make_tar(entries))
+        return {"put": (r.status, message(r)), "tree": get_tree(d, name, "/dest", since),
+                "root": d.docker("exec", name, "ls", "/var/run").stdout}
+
+    same(both(pair, scenario))
+
+
+@pytest.mark.timeout(300)
+def test_archives_beyond_64_mib_are_taken(target, tmp_path):
+    """Streamed bodies have no size limit: docker cp of a 66 MiB file (the CLI sends the
+    archive chunked) and a PUT of a 66 MiB archive with its Content-Length."""
+    d, img = target
+    name = "cp-big-archive"
+    r = d.docker("run", "-d", "--name", name, img, "sleep", "600")
+    assert r.returncode == 0, r.stderr
+    size = 66 << 20
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:  # sparse: cheap to make, read as zeros
+        f.truncate(size)
+    r = cli(d, "cp", str(big), f"{name}:/tmp/big.bin", timeout=240)
+    assert r.returncode == 0, r.stderr
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with open(big, "rb") as f:
+            tar.addfile(tar.gettarinfo(str(big), arcname="big2.bin"), f)
+    body = buf.getvalue()
+    assert len(body) > 64 << 20
+    r = d.raw("PUT", archive_url(name, "/tmp"), body=body,
+              headers={"Content-Type": "application/x-tar"}, timeout=240)
+    assert r.status == 200, r
+    del body, buf
+    sizes = d.docker("exec", name, "stat", "-c", "%n %s", "/tmp/big.bin", "/tmp/big2.bin")
+    assert sizes.stdout.split("\n")[:2] == [f"/tmp/big.bin {size}", f"/tmp/big2.bin {size}"]
 
 
 @pytest.mark.backends("memory", reason="a documented difference: sockerless refuses escaping archives whole with 400")

@@ -1111,3 +1111,96 @@ def test_image_event_actors_match_dockerd(s, d, registry):
     res = {dm.name: [(e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"])
                      for e in _event_scenario(dm, registry)] for dm in (s, d)}
     assert res["sockerlessd"] == res["dockerd"]
+
+
+# ====================================================================== non-ASCII names
+
+# Debian's ca-certificates ships this one: an ordinary Debian-based image has it in a PAX
+# "path" record.
+CERT_NAME = "NetLock_Arany_=Class_Gold=_Főtanúsítvány.crt"
+
+
+@pytest.fixture(scope="module")
+def nonascii_image(registry, tmp_path_factory):
+    """busybox plus a layer whose names (a file, a symbolic link to it, a hard link) and
+    link target are not ASCII, pushed as nonascii:latest."""
+    from fixtures import build_images as bi
+
+    lo = bi.Layout(tmp_path_factory.mktemp("nonascii-layout"))
+    layers = [lo.add_layer(bi.make_tar(bi.busybox_entries())),
+              lo.add_layer(bi.make_tar([
+                  bi.d("data"),
+                  bi.f(f"data/{CERT_NAME}", "certificate\n"),
+                  bi.Entry("data/lien-é", "symlink", link=CERT_NAME),
+                  bi.Entry("data/dur-ü", "hardlink", link=f"data/{CERT_NAME}"),
+              ]))]
+    cfg, hist = bi.busybox_config()
+    info = bi.write_image(lo, "nonascii", "latest", layers, cfg,
+                          hist + [bi.history("ADD data /data")], bi.host_platform())
+    lo.finish()
+    return registry.push(info, "nonascii", "latest").ref
+
+
+def raw_cli(d, *args, timeout=60):
+    """The docker CLI with bytes out (names that are not UTF-8)."""
+    import subprocess
+    from harness import DOCKER_CLI, cli_env
+    return subprocess.run([DOCKER_CLI, "-H", d.host, *args], capture_output=True,
+                          timeout=timeout, env=cli_env(d.docker_config))
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("daemon", ["sockerlessd", "dockerd"])
+def test_non_ascii_names_pull_cp_commit_and_save(request, daemon, nonascii_image, tmp_path):
+    """Names are bytes: a layer with UTF-8 names in PAX records is pulled and unpacked;
+    docker cp copies such files out, and copies in names that are not even UTF-8 (Latin-1);
+    docker commit makes a layer of them that docker save carries and a container of the
+    committed image sees. Each engine must give the same answers."""
+    import io
+    import tarfile
+
+    d = request.getfixturevalue(daemon)
+    c, committed = "nonascii-c", "nonascii-committed:1"
+    try:
+        pull(d, nonascii_image)
+        cli(d, "run", "-d", "--name", c, nonascii_image, "sleep", "600")
+        r = raw_cli(d, "exec", c, "sh", "-c",
+                    "cd /data && ls && cat dur-ü && readlink lien-é && stat -c %h dur-ü")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.decode() == (f"{CERT_NAME}\ndur-ü\nlien-é\ncertificate\n"
+                                     f"{CERT_NAME}\n2\n")
+
+        out = tmp_path / "out"
+        cli(d, "cp", f"{c}:/data", str(out))
+        assert sorted(os.listdir(out)) == sorted([CERT_NAME, "dur-ü", "lien-é"])
+        assert (out / CERT_NAME).read_text() == "certificate\n"
+        assert os.readlink(out / "lien-é") == CERT_NAME
+
+        src = tmp_path / "in"
+        src.mkdir()
+        names = [b"Gr\xc3\xbc\xc3\x9fe.txt", b"caf\xe9.txt"]  # UTF-8, then Latin-1
+        for n in names:
+            with open(os.path.join(os.fsencode(src), n), "wb") as f:
+                f.write(b"content of " + n + b"\n")
+        r = raw_cli(d, "cp", f"{src}/.", f"{c}:/incoming")
+        assert r.returncode == 0, r.stderr
+        r = raw_cli(d, "exec", c, "sh", "-c", "ls /incoming; cat /incoming/*")
+        assert r.stdout == b"".join(n + b"\n" for n in sorted(names)) + b"".join(
+            b"content of " + n + b"\n" for n in sorted(names)), r
+
+        cli(d, "commit", c, committed)
+        saved = tmp_path / "saved.tar"
+        cli(d, "save", "-o", str(saved), committed, timeout=60)
+        with tarfile.open(saved) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+            top = tar.extractfile(manifest[0]["Layers"][-1]).read()
+        with tarfile.open(fileobj=io.BytesIO(top)) as layer:
+            got = sorted(os.fsencode(m.name) for m in layer if m.name.startswith("incoming/"))
+        assert got == sorted(b"incoming/" + n for n in names)
+        r = raw_cli(d, "run", "--rm", committed, "sh", "-c", "ls /data; ls /incoming")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == (f"{CERT_NAME}\ndur-ü\nlien-é\n".encode()
+                            + b"".join(n + b"\n" for n in sorted(names)))
+    finally:
+        d.docker("rm", "-f", c)
+        d.docker("rmi", "-f", committed, nonascii_image)

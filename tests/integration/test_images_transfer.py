@@ -481,3 +481,46 @@ def test_pull_killed_mid_download_leaves_nothing(sockerlessd_factory, big_pushed
     assert doc["Id"] == big_pushed.config_digest
     assert doc["RepoDigests"] == [big_pushed.canonical]
     assert not any(ingest.iterdir())
+
+
+# ================================================================ load of what is no image
+
+GARBAGE = {
+    "short": b"garbage" * 10,                                   # less than a header block
+    "random": bytes((i * 131 + 7) % 251 for i in range(4096)),  # blocks, none a header
+    "empty": b"",
+    "tar-without-image": None,                                  # made in the test
+}
+TMP_PATH = re.compile(r"open \S+/repositories")
+
+
+@pytest.mark.parametrize("kind", sorted(GARBAGE))
+def test_load_of_garbage_matches_dockerd(s, d, kind, tmp_path):
+    """dockerd answers 200 with a JSON stream whatever the body, and a load that fails says
+    why in it: the CLI prints that and exits 1, the Python SDK raises ImageLoadError."""
+    import docker
+
+    body = GARBAGE[kind]
+    if body is None:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo("hello.txt")
+            info.size = 6
+            tar.addfile(info, io.BytesIO(b"hello\n"))
+        body = buf.getvalue()
+    src = tmp_path / "body"
+    src.write_bytes(body)
+    out = {}
+    for eng in (s, d):
+        r = eng.raw("POST", "/v1.41/images/load?quiet=1", body=body,
+                    headers={"Content-Type": "application/x-tar"}, timeout=20)
+        raw = (r.status, r.headers.get("Content-Type"), [json.loads(line) for line in r.text.splitlines()])
+        c = cli(eng, "load", "-i", str(src), ok=False)
+        try:
+            eng.client().images.load(body)
+            sdk = "loaded"
+        except docker.errors.ImageLoadError as e:
+            sdk = str(e)
+        out[eng.name] = TMP_PATH.sub("open <tmp>/repositories", json.dumps(
+            {"raw": raw, "cli": (c.returncode, c.stdout, c.stderr), "sdk": sdk}))
+    assert out[s.name] == out[d.name]

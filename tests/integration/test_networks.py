@@ -247,3 +247,136 @@ def test_bridge_networks_are_isolated_from_each_other(sockerlessd, busybox):
                     "nc -w 2 10.241.0.10 7000 </dev/null").stdout.strip()
     assert d.docker("network", "connect", "isoa", both).returncode == 0
     assert d.docker("start", "-a", both).stdout.strip() == "reached"
+
+
+def test_mac_address_on_the_interface_and_in_inspect(target):
+    """Config.MacAddress (API 1.41, as dockerd 20.10 takes it): the container's interface has
+    it, and inspect shows it at the top of NetworkSettings and on the network's endpoint, as
+    network inspect does; upper case and dashes are accepted; an invalid one is dockerd's 400."""
+    d, image = target
+    assert d.docker("network", "create", "macnet").returncode == 0
+
+    def run(mac):
+        r = d.raw("POST", "/v1.41/containers/create",
+                  {"Image": image, "Cmd": ["sleep", "60"], "MacAddress": mac,
+                   "HostConfig": {"NetworkMode": "macnet"}})
+        assert r.status == 201, (d.name, r)
+        cid = r.json()["Id"]
+        assert d.docker("start", cid).returncode == 0
+        return cid
+
+    try:
+        cid = run("02:42:ac:11:ab:cd")
+        r = d.docker("exec", cid, "cat", "/sys/class/net/eth0/address")
+        assert r.stdout.strip() == "02:42:ac:11:ab:cd", (d.name, r.stderr)
+        doc = d.raw("GET", f"/v1.41/containers/{cid}/json").json()
+        settings = doc["NetworkSettings"]
+        # The top-level fields are the default bridge's only.
+        assert (doc["Config"]["MacAddress"], settings["Networks"]["macnet"]["MacAddress"],
+                settings["MacAddress"]) == ("02:42:ac:11:ab:cd", "02:42:ac:11:ab:cd", ""), (
+            d.name, settings)
+        net = json.loads(d.docker("network", "inspect", "macnet").stdout)[0]
+        assert net["Containers"][cid]["MacAddress"] == "02:42:ac:11:ab:cd"
+        cid2 = run("02-42-AC-11-AB-CE")
+        r = d.docker("exec", cid2, "cat", "/sys/class/net/eth0/address")
+        assert r.stdout.strip() == "02:42:ac:11:ab:ce", (d.name, r.stderr)
+        assert d.docker("inspect", "-f", "{{.NetworkSettings.Networks.macnet.MacAddress}}",
+                        cid2).stdout.strip() == "02:42:ac:11:ab:ce"
+
+        bad = d.raw("POST", "/v1.41/containers/create",
+                    {"Image": image, "Cmd": ["true"], "MacAddress": "not-a-mac",
+                     "HostConfig": {"NetworkMode": "macnet"}})
+        assert bad.status == 201, (d.name, bad)  # dockerd 20.10 refuses it at the start
+        st = d.raw("POST", f"/v1.41/containers/{bad.json()['Id']}/start")
+        assert (st.status, st.json()["message"]) == (
+            500, "address not-a-mac: invalid MAC address"), (d.name, st)
+    finally:
+        ids = d.docker("ps", "-aq").stdout.split()
+        if ids:
+            d.docker("rm", "-f", *ids)
+        d.docker("network", "rm", "macnet")
+
+
+@pytest.mark.backends("memory", reason="API 1.44 (the docker backend's dockerd speaks 1.41) and "
+                      "the default bridge, which the harness's dockerd runs without")
+def test_mac_address_per_endpoint_from_api_1_44(sockerlessd, busybox):
+    """API 1.44: each endpoint's MacAddress (the CLI's --mac-address now goes there), shown
+    at the top of NetworkSettings on the default bridge; a bad one is a 400 at create."""
+    d = sockerlessd
+    cid = d.docker("run", "-d", "--mac-address", "02:42:ac:11:ab:01", busybox, "sleep",
+                   "60").stdout.strip()
+    try:
+        assert d.docker("exec", cid, "cat", "/sys/class/net/eth0/address").stdout.strip() == (
+            "02:42:ac:11:ab:01")
+        settings = json.loads(d.docker("inspect", cid).stdout)[0]["NetworkSettings"]
+        assert settings["MacAddress"] == settings["Networks"]["bridge"]["MacAddress"] == (
+            "02:42:ac:11:ab:01")
+        assert "DesiredMacAddress" not in settings["Networks"]["bridge"]
+        # Once stopped the endpoint has no address, and the next start has the same MAC.
+        d.docker("stop", "-t", "0", cid)
+        assert d.docker("inspect", "-f", "{{.NetworkSettings.MacAddress}}",
+                        cid).stdout.strip() == ""
+        d.docker("start", cid)
+        assert d.docker("exec", cid, "cat", "/sys/class/net/eth0/address").stdout.strip() == (
+            "02:42:ac:11:ab:01")
+    finally:
+        d.docker("rm", "-f", cid)
+    bad = d.raw("POST", "/v1.44/containers/create",
+                {"Image": busybox, "Cmd": ["true"],
+                 "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "zz"}}}})
+    assert (bad.status, bad.json()["message"]) == (
+        400, "invalid config for network bridge: invalid MAC address zz")
+    # Before 1.44 an endpoint's MacAddress was ignored.
+    old = d.raw("POST", "/v1.41/containers/create",
+                {"Image": busybox, "Cmd": ["cat", "/sys/class/net/eth0/address"],
+                 "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "zz"}}}})
+    assert old.status == 201, old
+    cid = old.json()["Id"]
+    try:
+        d.docker("start", "-a", cid)
+        assert d.docker("logs", cid).stdout.strip().startswith("02:42:ac:")
+    finally:
+        d.docker("rm", "-f", cid)
+
+
+def daemon_bridges(data_root: str) -> list[str]:
+    import sqlite3
+    con = sqlite3.connect(f"file:{data_root}/sockerless.db?mode=ro", uri=True, timeout=2)
+    try:
+        return [b for (doc,) in con.execute("SELECT doc FROM networks")
+                if (b := json.loads(doc).get("bridge"))]
+    finally:
+        con.close()
+
+
+@pytest.mark.backends("memory", reason="iptables rules are the memory backend's bridge networks'")
+@pytest.mark.timeout(120)
+def test_iptables_and_ip_forward_false_leave_the_firewall_alone(sockerlessd_factory, registry):
+    """As dockerd's --iptables=false --ip-forward=false: bridged containers still run, get
+    their addresses and reach their gateway, and no rule for any of the daemon's networks
+    is added (so no NAT); --ip-forward=false is taken too (the host's sysctl is the host's,
+    not asserted here)."""
+    d = sockerlessd_factory.start("--iptables=false", "--ip-forward=false")
+    image = registry.ref("busybox:latest")
+    assert d.docker("pull", "-q", image, timeout=60).returncode == 0
+    assert d.docker("network", "create", "--subnet", "10.247.0.0/24", "noipt").returncode == 0
+    try:
+        for net, gateway in (("noipt", "10.247.0.1"), ("bridge", None)):
+            if gateway is None:
+                doc = json.loads(d.docker("network", "inspect", "bridge").stdout)[0]
+                gateway = doc["IPAM"]["Config"][0]["Gateway"]
+            r = d.docker("run", "--rm", "--network", net, image, "sh", "-c",
+                         f"ip -4 -o addr show eth0 && ping -c1 -W2 {gateway}", timeout=30)
+            assert r.returncode == 0, (net, r.stdout, r.stderr)
+            assert "1 packets received" in r.stdout
+        bridges = daemon_bridges(d.data_root)
+        assert len(bridges) == 2, bridges
+        for table, chain in (("nat", "POSTROUTING"), ("filter", "FORWARD")):
+            rules = subprocess.run(["iptables", "-w", "-t", table, "-S", chain],
+                                   capture_output=True, text=True).stdout.splitlines()
+            mine = [r for r in rules if any(b in r.split() for b in bridges) or "10.247.0.0/24" in r]
+            assert mine == [], (table, mine)
+        info = d.client().info()
+        assert not any("NAT" in w for w in info.get("Warnings") or []), info.get("Warnings")
+    finally:
+        d.docker("network", "rm", "noipt")

@@ -86,6 +86,31 @@ TEST(Dockerignore, DockerfileAndIgnoreFileAlwaysSent) {
   EXPECT_FALSE(ig.excluded(".dockerignore"));
 }
 
+TEST(Dockerignore, BuildFilesTheBuilderRemoves) {
+  // What the CLI writes for a Dockerfile from outside the context.
+  EXPECT_EQ(build_files_to_remove(parse_dockerignore(".dockerignore\n.dockerfile.abc\n"),
+                                  ".dockerfile.abc"),
+            (std::vector<std::string>{".dockerignore", ".dockerfile.abc"}));
+  EXPECT_TRUE(build_files_to_remove(parse_dockerignore("secret\n"), "Dockerfile").empty());
+  EXPECT_EQ(build_files_to_remove(parse_dockerignore("*\n!keep\n"), "./Dockerfile"),
+            (std::vector<std::string>{".dockerignore", "Dockerfile"}));
+  EXPECT_EQ(build_files_to_remove(parse_dockerignore("docker\n"), "docker/Dockerfile.dev"),
+            (std::vector<std::string>{"docker/Dockerfile.dev"}));
+  EXPECT_TRUE(
+      build_files_to_remove(parse_dockerignore("Dockerfile\n!Dockerfile\n"), "Dockerfile").empty());
+  // The Dockerfile named .dockerignore is named once.
+  EXPECT_EQ(build_files_to_remove(parse_dockerignore(".*\n"), ".dockerignore"),
+            (std::vector<std::string>{".dockerignore"}));
+}
+
+TEST(Dockerignore, ExceptionsWithSpacesBelowAnIgnoredDirectory) {
+  Dockerignore ig(parse_dockerignore("my dir\n!my dir/keep me\n"));
+  EXPECT_TRUE(ig.excluded("my dir"));
+  EXPECT_TRUE(ig.excluded("my dir/drop me"));
+  EXPECT_FALSE(ig.excluded("my dir/keep me"));
+  EXPECT_TRUE(ig.must_descend("my dir"));
+}
+
 TEST(Dockerignore, CleanPath) {
   EXPECT_EQ(clean_path("./a//b/../c/"), "a/c");
   EXPECT_EQ(clean_path(""), ".");

@@ -62,6 +62,26 @@ TEST(Config, UnknownFileKeysAreErrors) {
   EXPECT_NE(out.message.find("not-a-thing"), std::string::npos);
 }
 
+TEST(Config, IptablesAndIpForwardAsDockerd) {
+  auto c = parse({});
+  EXPECT_TRUE(c.iptables);
+  EXPECT_TRUE(c.ip_forward);
+  c = parse({"--iptables=false", "--ip-forward=false"});
+  EXPECT_FALSE(c.iptables);
+  EXPECT_FALSE(c.ip_forward);
+  c = parse({"--iptables", "--ip-forward=true"});
+  EXPECT_TRUE(c.iptables);
+  EXPECT_TRUE(c.ip_forward);
+  // dockerd's daemon.json keys; JSON is YAML.
+  TempFile file("{\"iptables\": false, \"ip-forward\": false}\n");
+  c = parse({"--config-file", file.path});
+  EXPECT_FALSE(c.iptables);
+  EXPECT_FALSE(c.ip_forward);
+  c = parse({"--config-file", file.path, "--iptables=true"});
+  EXPECT_TRUE(c.iptables);
+  EXPECT_FALSE(c.ip_forward);
+}
+
 TEST(Config, BadFlagIsAnError) {
   auto out = load_config({"sockerlessd", "--no-such-flag"}, {});
   EXPECT_FALSE(out.config);

@@ -2,10 +2,14 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "common/errors.h"
+#include "common/unique_fd.h"
 #include "engine/build_copy.h"
 
 namespace sockerless::engine::build_files {
@@ -76,6 +80,55 @@ TEST(BuildCopy, TarPutsDirectoryContentsUnderDest) {
   std::string tar = ctx.dir.path() + "/out.tar";
   write_copy_tar(dir, dest, owner, &ignore, tar);
   EXPECT_EQ(tar_names(tar), (std::vector<std::string>{"app/:7", "app/x/:7", "app/x/c.txt:7"}));
+}
+
+// A ustar member: header block (name, mode, size, checksum) and its data, unpadded.
+std::string tar_member(const std::string& name, const std::string& data) {
+  std::string h(512, '\0');
+  h.replace(0, name.size(), name);
+  h.replace(100, 7, "0000644");
+  char size[12];
+  std::snprintf(size, sizeof size, "%011o", static_cast<unsigned>(data.size()));
+  h.replace(124, 11, size);
+  h[156] = '0';
+  h.replace(257, 5, "ustar");
+  h.replace(263, 2, "00");
+  h.replace(148, 8, "        ");
+  unsigned sum = 0;
+  for (unsigned char c : h)
+    sum += c;
+  char chk[8];
+  std::snprintf(chk, sizeof chk, "%06o", sum);
+  h.replace(148, 7, std::string(chk, 6) + '\0');
+  return h + data;
+}
+
+std::string padded(const std::string& member) {
+  return member + std::string((512 - member.size() % 512) % 512, '\0');
+}
+
+TEST(BuildCopy, CompletesATarCutAfterItsLastMember) {
+  TempDir dir(fs::temp_directory_path() / ("tar-end-test-" + std::to_string(::getpid())));
+  auto write = [&](const std::string& bytes) {
+    std::ofstream(dir.path() + "/t.tar", std::ios::binary) << bytes;
+    complete_tar_end(dir.path() + "/t.tar");
+    std::ifstream in(dir.path() + "/t.tar", std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  // What the docker CLI sends with a Dockerfile from outside the context.
+  std::string cut = padded(tar_member("a.txt", "a\n")) + tar_member(".dockerignore", "x\n");
+  std::string fixed = write(cut);
+  EXPECT_EQ(fixed, padded(cut) + std::string(1024, '\0'));
+  TempDir out(dir.path() + "/out");
+  UniqueFd fd(::open((dir.path() + "/t.tar").c_str(), O_RDONLY));
+  extract_tar(fd.get(), out.path());
+  EXPECT_TRUE(fs::exists(out.path() + "/.dockerignore"));
+  // Complete archives, other bodies and archives cut inside a member stay as they are.
+  EXPECT_EQ(write(fixed), fixed);
+  EXPECT_EQ(write("FROM busybox\n"), "FROM busybox\n");
+  EXPECT_EQ(write(""), "");
+  std::string inside = padded(tar_member("a.txt", std::string(600, 'a'))).substr(0, 900);
+  EXPECT_EQ(write(inside), inside);
 }
 
 TEST(BuildCopy, LookupIdInPasswd) {

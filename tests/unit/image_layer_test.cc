@@ -8,8 +8,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "common/digest.h"
 #include "common/errors.h"
@@ -126,6 +128,85 @@ TEST_F(LayerTest, UnpackWritesOverlayWhiteouts) {
   EXPECT_TRUE(fs::exists(dest + "/opaque/kept"));
   EXPECT_FALSE(fs::exists(dest + "/opaque/.wh..wh..opq"));
   EXPECT_TRUE(fs::is_symlink(dest + "/link"));
+}
+
+// One tar header block as Go's archive/tar writes it (USTAR).
+std::string ustar_block(const std::string& name, char type, std::size_t size,
+                        const std::string& link = "") {
+  std::string b(512, '\0');
+  auto put = [&](std::size_t at, std::size_t width, const std::string& v) {
+    b.replace(at, std::min(width, v.size()), v.substr(0, width));
+  };
+  auto octal = [](std::uint64_t v, int width) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%0*llo", width - 1, static_cast<unsigned long long>(v));
+    return std::string(buf);
+  };
+  put(0, 100, name);
+  put(100, 8, octal(0644, 8));
+  put(108, 8, octal(0, 8));
+  put(116, 8, octal(0, 8));
+  put(124, 12, octal(size, 12));
+  put(136, 12, octal(981173106, 12));
+  b[156] = type;
+  put(157, 100, link);
+  put(257, 6, std::string("ustar\0", 6));
+  put(263, 2, "00");
+  put(148, 8, "        ");
+  unsigned sum = 0;
+  for (unsigned char c : b)
+    sum += c;
+  put(148, 8, octal(sum, 7));
+  return b;
+}
+
+std::string padded(const std::string& data) {
+  return data + std::string((512 - data.size() % 512) % 512, '\0');
+}
+
+// A PAX record: "<length> key=value\n", the length counting itself.
+std::string pax_record(const std::string& key, const std::string& value) {
+  std::size_t n = key.size() + value.size() + 3;
+  std::size_t len = n + std::to_string(n).size();
+  if (std::to_string(len).size() != std::to_string(n).size()) ++len;
+  return std::to_string(len) + " " + key + "=" + value + "\n";
+}
+
+// What Go puts in a USTAR field when the value goes in a PAX record: its ASCII characters.
+std::string ascii_of(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x80) out += c;
+  return out;
+}
+
+// An entry whose name (and link target) come in PAX records, without hdrcharset, as Go
+// writes names that are not ASCII.
+std::string pax_entry(const std::string& name, char type, const std::string& content,
+                      const std::string& link = "") {
+  std::string records = pax_record("path", name);
+  if (!link.empty()) records += pax_record("linkpath", link);
+  return ustar_block("PaxHeaders.0/x", 'x', records.size()) + padded(records) +
+         ustar_block(ascii_of(name), type, content.size(), ascii_of(link)) + padded(content);
+}
+
+TEST_F(LayerTest, NamesAreBytesWhateverTheLocale) {
+  // Debian's ca-certificates has this one; the second name is not even UTF-8 (Latin-1).
+  const std::string cert =
+      "NetLock_Arany_=Class_Gold=_F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.crt";
+  const std::string latin1 = "caf\xe9";
+  std::string tar = pax_entry(cert, '0', "certificate\n") + pax_entry(latin1, '0', "latin\n") +
+                    pax_entry("l\xc3\xa9", '2', "", cert) + std::string(1024, '\0');
+  std::string blob = (dir_ / "names.tar").string();
+  std::ofstream(blob, std::ios::binary) << tar;
+  auto info = scan_layer(blob);
+  EXPECT_EQ(info.size, 18u);
+  unpack_layer(blob, (dir_ / "out").string());
+  std::ifstream in(dir_ / "out" / cert);
+  std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, "certificate\n");
+  EXPECT_TRUE(fs::exists(dir_ / "out" / latin1));
+  EXPECT_EQ(fs::read_symlink(dir_ / "out" / "l\xc3\xa9").string(), cert);
 }
 
 TEST_F(LayerTest, UnpackRefusesEscapes) {

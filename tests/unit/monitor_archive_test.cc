@@ -198,7 +198,10 @@ TEST_F(ArchiveTest, RefusesArchivesThatWouldLeaveTheDestination) {
   EXPECT_EQ(refused({{"../x"}}, "/d")->status, 400);
   ASSERT_TRUE(refused({{"a/../../x"}}, "/d"));
   EXPECT_EQ(refused({{"a/../../x"}}, "/d")->message, "\"a/../../x\" is outside of \"/d\"");
-  ASSERT_TRUE(refused({{"/abs"}}, "/d"));
+  // Absolute names and hard link targets are taken beneath the destination, as dockerd.
+  EXPECT_FALSE(refused({{"/abs"}}, "/d"));
+  EXPECT_FALSE(refused({{"/../abs"}, {"h", '1', 0, 0, 0, "/abs"}}, "/d"));
+  EXPECT_FALSE(refused({{"/abs/../../x"}}, "/d"));  // "/x" after cleaning
   EXPECT_TRUE(refused({{"l", '2', 0, 0, 0, "/etc"}, {"l/x"}}, "/d"));
   EXPECT_TRUE(refused({{"h", '1', 0, 0, 0, "../x"}}, "/d"));
   ASSERT_TRUE(refused({{"l", '2', 0, 0, 0, "../../x"}}, "/d"));
@@ -218,6 +221,19 @@ TEST_F(ArchiveTest, RefusesArchivesThatWouldLeaveTheDestination) {
   EXPECT_EQ(problem->message, "unexpected EOF");
   UniqueFd empty = upload("");
   EXPECT_FALSE(refuse_upload(empty.get(), "/d"));
+}
+
+TEST_F(ArchiveTest, AbsoluteNamesLandBeneathTheDestination) {
+  if (::geteuid() != 0) GTEST_SKIP() << "owners need root";
+  fs::create_directories(path("/dest"));
+  put({{"/var/run/act/f", '0', 0644, 0, 0, "", "", "x"},
+       {"/../up", '0', 0644, 0, 0, "", "", "y"},
+       {"/h", '1', 0644, 0, 0, "/var/run/act/f"}},
+      "/dest");
+  EXPECT_EQ(lstat_of("/dest/var/run/act/f").st_nlink, 2u);
+  EXPECT_EQ(lstat_of("/dest/h").st_ino, lstat_of("/dest/var/run/act/f").st_ino);
+  EXPECT_TRUE(fs::exists(path("/dest/up")));
+  EXPECT_FALSE(fs::exists(path("/var")));
 }
 
 TEST_F(ArchiveTest, UnpacksLikeDockerd) {

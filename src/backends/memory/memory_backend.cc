@@ -84,6 +84,7 @@ sandbox::ContainerSpec to_spec(const engine::ContainerLaunch& l, const std::stri
   s.env = l.env;
   s.working_dir = l.working_dir;
   s.user = l.user;
+  s.additional_groups = l.group_add;
   s.hostname = l.hostname;
   s.domainname = l.domainname;
   s.extra_hosts = l.extra_hosts;
@@ -359,6 +360,21 @@ class MemoryBackend final : public engine::Backend {
     }
     std::sort(out.begin(), out.end());
     return out;
+  }
+
+  std::int64_t changes_size(const engine::ContainerLaunch& l) override {
+    sandbox::StateLayout layout(state_dir(l.id));
+    std::int64_t total = 0;
+    std::set<std::pair<dev_t, ino_t>> seen;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(layout.upper, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) != 0 || S_ISDIR(st.st_mode) || st.st_size == 0) continue;
+      if (sandbox_owned("/" + fs::relative(it->path(), layout.upper, ec).string())) continue;
+      if (seen.insert({st.st_dev, st.st_ino}).second) total += st.st_size;
+    }
+    return total;
   }
 
   engine::ResourceUsage stats(const std::string& id) override {
@@ -681,6 +697,10 @@ class MemoryBackend final : public engine::Backend {
       argv.insert(argv.end(), {"--user", in.user});
       l.user.clear();
     }
+    // It applies --group-add to the command and to execs as docker does; it has the
+    // groups itself too (the sandbox gives them to the container's first process).
+    for (const auto& g : in.group_add)
+      argv.insert(argv.end(), {"--group-add", g});
     argv.push_back("--");
     argv.insert(argv.end(), in.argv.begin(), in.argv.end());
     l.argv = argv;
