@@ -627,4 +627,4 @@ def test_build_context_beyond_64_mib(pulled, sockerlessd, dockerd, tmp_path, cle
         assert "the end of the context" in r.stdout, r.stdout
         image, _ = d.client(timeout=240).images.build(path=str(ctx), tag="big-context:2",
                                                       rm=True)
-        assert image.tags == ["big-context:2"]
+        assert "big-context:2" in image.tags
