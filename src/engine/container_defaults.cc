@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/errors.h"
+#include "common/oci_defaults.h"
 #include "engine/container_entry.h"
 
 namespace sockerless::engine {
@@ -89,6 +90,12 @@ void fill_zero_values(json& config, json& host_config) {
     if (!config.contains(key)) config[key] = nullptr;
   for (const auto& [key, value] : host_config_zero().items())
     if (!host_config.contains(key)) host_config[key] = value;
+  // What the sandbox hides from an unprivileged container (a privileged one sees all).
+  bool privileged = host_config.value("Privileged", false);
+  if (!host_config.contains("MaskedPaths"))
+    host_config["MaskedPaths"] = privileged ? json(nullptr) : json(kDefaultMaskedPaths);
+  if (!host_config.contains("ReadonlyPaths"))
+    host_config["ReadonlyPaths"] = privileged ? json(nullptr) : json(kDefaultReadonlyPaths);
   json& log = host_config["LogConfig"];
   if (!log.is_object()) log = json::object();
   if (!log.contains("Type") || log["Type"] == "") log["Type"] = "json-file";

@@ -7,22 +7,13 @@
 #include <cerrno>
 #include <string>
 
+#include "common/oci_defaults.h"
 #include "common/unique_fd.h"
 #include "sandbox/mounts.h"
 #include "sandbox/safe_path.h"
 
 namespace sockerless::sandbox {
 namespace {
-
-// moby's defaults (oci/defaults.go).
-constexpr const char* kMaskedPaths[] = {
-    "/proc/asound",      "/proc/acpi",          "/proc/interrupts", "/proc/kcore",
-    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-    "/proc/sched_debug", "/proc/scsi",          "/sys/firmware",    "/sys/devices/virtual/powercap",
-};
-constexpr const char* kReadonlyPaths[] = {
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-};
 
 constexpr unsigned long kSafeFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
@@ -86,7 +77,7 @@ void mount_cgroups(int root_fd, const std::vector<Hierarchy>& hierarchies, bool 
 void restrict_proc_and_sys(const ErrorChannel& errors, int root_fd) {
   UniqueFd null = open_in_root(root_fd, "/dev/null", O_PATH);
   if (!null) errors.fail_errno("mask paths", errno);
-  for (const char* path : kMaskedPaths) {
+  for (const char* path : kDefaultMaskedPaths) {
     UniqueFd target = open_in_root(root_fd, path, O_PATH);
     if (!target) continue;  // not on this kernel
     struct stat st;
@@ -97,7 +88,7 @@ void restrict_proc_and_sys(const ErrorChannel& errors, int root_fd) {
                  : ::mount(fd_path(null.get()).c_str(), where.c_str(), nullptr, MS_BIND, nullptr);
     if (rc != 0) errors.fail_errno(std::string("mask ") + path, errno);
   }
-  for (const char* path : kReadonlyPaths) {
+  for (const char* path : kDefaultReadonlyPaths) {
     UniqueFd target = open_in_root(root_fd, path, O_PATH);
     if (!target) continue;
     std::string where = fd_path(target.get());

@@ -199,6 +199,33 @@ def test_log_config_type_defaults_to_json_file(pair):
     assert res["dockerd"][0] == {"Type": "json-file", "Config": {}}
 
 
+def test_masked_and_readonly_paths_show_what_is_hidden(pair):
+    """Left out (null from Go clients), MaskedPaths and ReadonlyPaths show the defaults an
+    unprivileged container gets, and nothing for a privileged one. The lists grew after
+    dockerd 20.10 (/proc/interrupts, powercap): ours hold at least its entries, and what
+    they name is hidden in the container (custom lists are shown, the defaults apply)."""
+    def scenario(d, img):
+        out = {}
+        for privileged in (False, True):
+            body = {"Image": img, "Cmd": ["true"],
+                    "HostConfig": {"Privileged": privileged, "MaskedPaths": None,
+                                   "ReadonlyPaths": None}}
+            cid = create(d, body).json()["Id"]
+            hc = d.raw("GET", f"{V}/containers/{cid}/json").json()["HostConfig"]
+            out[privileged] = (hc["MaskedPaths"], hc["ReadonlyPaths"])
+        r = d.docker("run", "--rm", img, "sh", "-c",
+                     "wc -c < /proc/timer_list; "
+                     "awk '$2 == \"/proc/sys\" {split($4, o, \",\"); print o[1]}' /proc/mounts")
+        out["hidden"] = r.stdout.split()
+        return out
+
+    res = both(pair, scenario)
+    assert res["sockerlessd"][True] == res["dockerd"][True] == (None, None)
+    ours, theirs = res["sockerlessd"][False], res["dockerd"][False]
+    assert set(theirs[0]) <= set(ours[0]) and set(theirs[1]) <= set(ours[1]), (ours, theirs)
+    assert res["sockerlessd"]["hidden"] == res["dockerd"]["hidden"] == ["0", "ro"], res
+
+
 def test_log_driver_none_refuses_reading(pair):
     def scenario(d, img):
         cid = d.docker("run", "-d", "--log-driver", "none", img, "echo", "hi").stdout.strip()
