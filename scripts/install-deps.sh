@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything sockerless needs to build and test, from Debian's packages and,
-# for the test clients, from PyPI by name. Idempotent: skips what is already present.
+# for the test clients, from PyPI by name; the client tools the client suites drive (act,
+# docker compose v5, gitlab-ci-local, Testcontainers) through scripts/install-clients.sh,
+# pinned, from the Go module proxy, npm and PyPI. Idempotent: skips what is already present.
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --build    build dependencies only (what `make run` needs)
 #   scripts/install-deps.sh --bench    also what `make bench` needs (plots)
@@ -19,6 +21,7 @@ build_pkgs=(
 test_pkgs=(
   docker.io docker-registry skopeo busybox-static openssl iproute2 procps
   python3 python3-venv python3-pip curl socat apache2-utils docker-compose tmux
+  mmdebstrap git rsync
 )
 
 bench_pkgs=(python3-matplotlib)
@@ -52,3 +55,6 @@ if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import docker' 2>/dev
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q pytest docker requests websocket-client
 fi
+
+# The real client tools of tests/clients (pinned; see scripts/install-clients.sh).
+"$here/scripts/install-clients.sh"

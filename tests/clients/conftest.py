@@ -1,0 +1,92 @@
+"""pytest setup of the client suites: the real tools (act, docker compose v5,
+gitlab-ci-local, Testcontainers) driven against a live sockerlessd.
+
+The integration suite's conftest (tests/integration/conftest.py) is loaded as a plugin, so
+everything it provides works here the same way: `sockerlessd`, `sockerlessd_factory`,
+`dockerd`, `engine`, SOCKERLESS_TEST_BACKEND (memory / docker), the per-test timeout and the
+`backends(...)` marker; and through it the offline images and registries of tests/fixtures
+(`registry`, `client_images`, `debian_image`, `hub_mirror`, ...).
+
+This file adds where the tools are (scripts/install-clients.sh puts them there):
+  tools            Tools: .act, .docker_compose, .bun, .gitlab_ci_local (argv prefixes),
+                   .node_modules, .go_dir (tests/clients/go), .docker_config(dir) for the
+                   `docker compose` CLI plugin
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
+sys.path.insert(0, str(TESTS))                   # fixtures.*
+sys.path.insert(0, str(TESTS / "integration"))   # harness (imported by integration.conftest)
+pytest_plugins = ["integration.conftest"]
+
+TOOLS_DIR = Path(os.environ.get("SOCKERLESS_TOOLS_DIR", REPO / ".tools"))
+
+
+@dataclass
+class Tools:
+    dir: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.dir / "bin"
+
+    @property
+    def act(self) -> list[str]:
+        return [str(self.bin / "act")]
+
+    @property
+    def docker_compose(self) -> list[str]:
+        """The standalone binary (the same build as the CLI plugin)."""
+        return [str(self.bin / "docker-compose")]
+
+    @property
+    def cli_plugins(self) -> Path:
+        return self.dir / "cli-plugins"
+
+    @property
+    def node_modules(self) -> Path:
+        return self.dir / "node" / "node_modules"
+
+    @property
+    def bun(self) -> list[str]:
+        return [str(self.node_modules / ".bin" / "bun")]
+
+    @property
+    def gitlab_ci_local(self) -> list[str]:
+        """gitlab-ci-local 4.75 under bun (it needs Node 22's Set methods)."""
+        return self.bun + [str(self.node_modules / "gitlab-ci-local" / "dist" / "index.js")]
+
+    @property
+    def go_dir(self) -> Path:
+        return TESTS / "clients" / "go"
+
+    def docker_config(self, directory: str | os.PathLike) -> str:
+        """Write a DOCKER_CONFIG dir whose config.json makes `docker compose` the pinned
+        v5 plugin (cliPluginsExtraDirs); returns it."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        cfg = d / "config.json"
+        doc = json.loads(cfg.read_text()) if cfg.is_file() else {}
+        doc["cliPluginsExtraDirs"] = [str(self.cli_plugins)]
+        cfg.write_text(json.dumps(doc))
+        return str(d)
+
+
+@pytest.fixture(scope="session")
+def tools() -> Tools:
+    t = Tools(TOOLS_DIR)
+    missing = [p for p in (t.bin / "act", t.bin / "docker-compose", t.cli_plugins / "docker-compose",
+                           t.node_modules / ".bin" / "bun") if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.skip(f"missing {', '.join(map(str, missing))} (run scripts/install-clients.sh)")
+    return t
