@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from harness import DOCKER_CLI, make_tmpdir
+from harness import DOCKER_CLI, make_tmpdir, run_dockerd
 
 VERSIONS = {
     "act": "0.2.89",
@@ -100,9 +100,17 @@ def test_testcontainers_go_compiles(tools):
 
 
 @pytest.mark.timeout(300)
-def test_sockerlessd_runs_the_debian_image(sockerlessd, debian_image):
-    cli(sockerlessd, "pull", debian_image.ref, timeout=240)
-    r = cli(sockerlessd, "run", "--rm", debian_image.ref,
+def test_engine_runs_the_debian_image(engine, debian_image):
+    cli(engine, "pull", debian_image.ref, timeout=240)
+    try:
+        _run_debian(engine, debian_image.ref)
+    finally:
+        if engine.name == "dockerd":  # the session's reference dockerd outlives the test
+            engine.docker("rmi", "-f", debian_image.ref, timeout=60)
+
+
+def _run_debian(engine, ref):
+    r = cli(engine, "run", "--rm", ref,
             "bash", "-c", "git --version; node --version; curl --version; id -un")
     lines = r.stdout.splitlines()
     assert re.fullmatch(r"git version 2\.\d+\.\d+", lines[0]), r.stdout
@@ -110,14 +118,24 @@ def test_sockerlessd_runs_the_debian_image(sockerlessd, debian_image):
     assert lines[2].startswith("curl 7.") and "https" in r.stdout, r.stdout
     assert lines[-1] == "root", r.stdout
     # Default command: bash (the config's Cmd), reading the script from stdin.
-    r = cli(sockerlessd, "run", "--rm", "-i", debian_image.ref, input="echo $BASH_VERSION; echo $PATH\n")
+    r = cli(engine, "run", "--rm", "-i", ref, input="echo $BASH_VERSION; echo $PATH\n")
     assert r.stdout.splitlines()[0].startswith("5."), r.stdout
     assert r.stdout.splitlines()[1] == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+@pytest.fixture(params=["sockerlessd", "dockerd"])
+def mirrored(request, hub_mirror, docker_config):
+    """A daemon of its own whose Docker Hub mirror is hub_mirror."""
+    if request.param == "sockerlessd":
+        yield request.getfixturevalue("sockerlessd_factory").start("--registry-mirror", hub_mirror.url)
+    else:
+        with run_dockerd(docker_config, "dockerd-mirrored", extra=["--registry-mirror", hub_mirror.url]) as d:
+            yield d
+
+
 @pytest.mark.timeout(300)
-def test_hub_mirror_serves_the_tools_images(sockerlessd_factory, hub_mirror):
-    d = sockerlessd_factory.start("--registry-mirror", hub_mirror.url)
+def test_hub_mirror_serves_the_tools_images(mirrored, hub_mirror):
+    d = mirrored
     # What act's platforms and gitlab-ci-local pull, by their Docker Hub names.
     for name, hub in (("node:16-buster-slim", "library/node:16-buster-slim"),
                       ("firecow/gitlab-ci-local-util:latest", "firecow/gitlab-ci-local-util:latest"),
@@ -129,7 +147,7 @@ def test_hub_mirror_serves_the_tools_images(sockerlessd_factory, hub_mirror):
     # The helper has what gitlab-ci-local runs in it (artifacts/cache: bash, rsync).
     r = cli(d, "run", "--rm", "firecow/gitlab-ci-local-util:latest", "bash", "-c",
             "shopt -s globstar nullglob dotglob; mkdir -p /a/b && echo x > /a/b/f && "
-            "cd / && rsync -Ra ./a/b/f /tmp/out/. && cat /tmp/out/a/b/f")
+            "mkdir -p /tmp/out && cd / && rsync -Ra ./a/b/f /tmp/out/. && cat /tmp/out/a/b/f")
     assert r.stdout == "x\n", r.stdout
     # wait-for-it: reachable port -> 0; a closed one -> 124 after the timeout.
     r = cli(d, "run", "--rm", "--entrypoint", "sh", "sumina46/wait-for-it:latest", "-c",
