@@ -126,6 +126,31 @@ void Containers::release_link_names(const Container& c) {
       ++it;
 }
 
+void Containers::rename_links(Container& c, const std::string& old_name) {
+  const std::string old_prefix = "/" + old_name + "/";
+  for (auto& l : c.links) {
+    if (l.name.rfind(old_prefix, 0) != 0) continue;
+    std::string renamed = "/" + c.name + "/" + l.name.substr(old_prefix.size());
+    if (auto it = by_name_.find(l.name.substr(1)); it != by_name_.end() && it->second == l.child_id)
+      by_name_.erase(it);
+    by_name_[renamed.substr(1)] = l.child_id;
+    l.name = renamed;
+  }
+  if (!c.links.empty()) c.host_config["Links"] = shown_links(c);
+  for (auto& [id, e] : by_id_) {
+    if (id == c.id) continue;
+    bool changed = false;
+    for (auto& l : e->c.links)
+      if (l.child_id == c.id) {
+        l.child_name = c.name;
+        changed = true;
+      }
+    if (!changed) continue;
+    e->c.host_config["Links"] = shown_links(e->c);
+    persist(e->c);
+  }
+}
+
 void Containers::remove_link(const std::string& ref) {
   std::lock_guard lock(mu_);
   if (!find(ref)) throw NotFound("No such container: " + ref);

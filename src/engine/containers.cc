@@ -564,20 +564,31 @@ void Containers::start(const std::string& ref) {
   // The network comes first: the container's process starts inside it.
   const std::string network_mode = host_config.value("NetworkMode", "default");
   const bool joins_other = network_mode.rfind("container:", 0) == 0;
-  try {
-    if (joins_other)
-      join_container_network(network_mode, launch);
-    else
-      apply_links(entry->c.id, launch);
-  } catch (const std::exception& e) {
+  // As dockerd, a start that fails before the process (links, networks) leaves its error
+  // in State.Error with exit code 128, and a container that was to remove itself goes.
+  auto failed_before_process = [&](const std::exception& e) {
+    bool auto_remove = false;
     {
       std::lock_guard lock(mu_);
       entry->starting = false;
       entry->c.state.exit_code = 128;  // dockerd's code for a start that failed
       entry->c.state.error = e.what();
       persist(entry->c);
+      auto_remove = entry->c.host_config.value("AutoRemove", false);
     }
     changed_.notify_all();
+    if (auto_remove) {
+      destroy(entry);
+      remove_anonymous_volumes(entry->c);
+    }
+  };
+  try {
+    if (joins_other)
+      join_container_network(network_mode, launch);
+    else
+      apply_links(entry->c.id, launch);
+  } catch (const std::exception& e) {
+    failed_before_process(e);
     throw;
   }
   if (networks_ && !joins_other) {
@@ -587,12 +598,8 @@ void Containers::start(const std::string& ref) {
       launch.netns_path = attached.netns_path;
       launch.ip_address = attached.ip_address;
       if (launch.dns.empty()) launch.dns = attached.dns;
-    } catch (...) {
-      {
-        std::lock_guard lock(mu_);
-        entry->starting = false;
-      }
-      changed_.notify_all();
+    } catch (const std::exception& e) {
+      failed_before_process(e);
       throw;
     }
     std::lock_guard lock(mu_);
@@ -963,6 +970,7 @@ void Containers::rename(const std::string& ref, const std::string& new_name_in) 
     by_name_.erase(old);
     e->c.name = new_name;
     by_name_[new_name] = e->c.id;
+    rename_links(e->c, old);
     persist(e->c);
     c = e->c;
   }

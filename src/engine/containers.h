@@ -217,6 +217,9 @@ class Containers {
   void apply_links(const std::string& id, ContainerLaunch& launch) const;
   // After removal of `c` (mu_ held): the names its links and others' links to it held.
   void release_link_names(const Container& c);
+  // After `c` was renamed from `old_name` (mu_ held): its links' names ("/old/db" becomes
+  // "/new/db") and the name others' links show for it, as dockerd's link graph has them.
+  void rename_links(Container& c, const std::string& old_name);
   // container_mounts.cc: the mounts inspect shows, from Binds, Mounts, VolumesFrom and the
   // image's VOLUMEs (volumes created as needed); `fills` gets the new volumes to fill from
   // the image, which populate_volumes does once the container exists (removing it when

@@ -56,11 +56,12 @@ std::size_t run_end(const std::vector<Port>& ports, std::size_t from) {
 }  // namespace
 
 std::pair<std::string, std::string> parse_link(const std::string& spec) {
-  if (spec.empty()) throw InvalidArgument("empty string specified for links");
+  // dockerd answers both malformed forms with a 500.
+  if (spec.empty()) throw Internal("empty string specified for links");
   auto colon = spec.find(':');
   if (colon == std::string::npos) return {spec, spec};
   if (spec.find(':', colon + 1) != std::string::npos)
-    throw InvalidArgument("bad format for links: " + spec);
+    throw Internal("bad format for links: " + spec);
   std::string name = spec.substr(0, colon), alias = spec.substr(colon + 1);
   if (!name.empty() && name.front() == '/') {
     // The form inspect shows ("/db:/web/db"): the alias is the last part.

@@ -11,7 +11,7 @@
 namespace sockerless::engine {
 
 // "name:alias", "name" (the alias is the name), or inspect's own "/name:/parent/alias".
-// Returns {name, alias}; throws InvalidArgument for an empty or malformed one.
+// Returns {name, alias}; throws Internal (dockerd's 500) for an empty or malformed one.
 std::pair<std::string, std::string> parse_link(const std::string& spec);
 
 // The variables for the link `link_name` ("/web/db"): <ALIAS>_PORT for the lowest exposed

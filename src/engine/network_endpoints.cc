@@ -2,6 +2,7 @@
 // network, published ports, and what inspect shows of them.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/digest.h"
@@ -93,15 +94,35 @@ std::vector<std::string> strings(const json& j) {
   return out;
 }
 
+// IPAMConfig's address of one family ("" when none was asked for or it is not a string).
+std::string requested(const json& e, const char* key) {
+  if (!e.is_object() || !e.contains("IPAMConfig") || !e["IPAMConfig"].is_object()) return "";
+  const json& v = e["IPAMConfig"].value(key, json(nullptr));
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
+// dockerd's checks of the addresses an endpoint asks for against its network, at start and
+// at connect: user-defined networks only, and only those with a configured subnet of the
+// address's family (sockerless networks have no IPv6 subnet: see Networks::create).
+void check_requested_addresses(const Net& n, const json& e) {
+  std::string v4 = requested(e, "IPv4Address"), v6 = requested(e, "IPv6Address");
+  if (v4.empty() && v6.empty()) return;
+  if (!n.user_defined())
+    throw InvalidArgument("user specified IP address is supported on user defined networks only");
+  if ((!v4.empty() && !n.rec.ipam_given) || !v6.empty())
+    throw InvalidArgument(
+        "user specified IP address is supported only when connecting to networks with user "
+        "configured subnets");
+}
+
 }  // namespace
 
 // Takes an address on `n` for the container and wires it (with plumbing); fills `e`.
 static void join(Net& n, bool plumbing, const std::string& container_id, const std::string& name,
                  const std::string& hostname, json& e, const std::string& ns_path) {
   auto links = detail::endpoint_links(e);  // before anything is taken: it may throw
-  std::string want;
-  if (e.contains("IPAMConfig") && e["IPAMConfig"].is_object())
-    want = e["IPAMConfig"].value("IPv4Address", "");
+  check_requested_addresses(n, e);
+  std::string want = requested(e, "IPv4Address");
   std::optional<std::array<std::uint8_t, 6>> mac;
   if (std::string m = e.value("DesiredMacAddress", ""); !m.empty()) {
     mac = net::parse_mac(m);
@@ -110,7 +131,8 @@ static void join(Net& n, bool plumbing, const std::string& container_id, const s
   net::Ipv4 ip;
   if (!want.empty()) {
     auto parsed = net::parse_ipv4(want);
-    if (!parsed) throw InvalidArgument("invalid IPv4 address: " + want);
+    // dockerd 20.10's words (with its stray parenthesis) for one a connect recorded.
+    if (!parsed) throw Internal("Invalid IPv4 address: " + want + ")");
     n.addrs->allocate_static(*parsed);
     ip = *parsed;
   } else {
@@ -179,7 +201,8 @@ NetworkAttachment Networks::attach(const std::string& container_id, const std::s
   for (const auto& k : order) {
     Net* n = s_->find(k);
     if (!n) throw NotFound("network " + k + " not found");
-    if (n->rec.driver != "bridge") return out;  // host, none: nothing to wire
+    if (n->rec.driver != "bridge") return out;    // host, none: nothing to wire
+    check_requested_addresses(*n, endpoints[k]);  // with or without plumbing
   }
   if (!plumbing_) return out;  // records only: no addresses to give
 
@@ -330,15 +353,23 @@ void Networks::connect(const std::string& container_id, const std::string& name,
           "container sharing network namespace with another container or host cannot be connected "
           "to any other network");
   }
-  if (endpoints.contains(n->rec.name))
-    throw Forbidden("endpoint with name " + name + " already exists in network " + n->rec.name);
   json e = detail::endpoint_settings(endpoint_config);
   e["NetworkID"] = n->rec.id;
-  std::string want = e["IPAMConfig"].is_object() ? e["IPAMConfig"].value("IPv4Address", "") : "";
-  if (!want.empty() && !n->rec.ipam_given)
-    throw Forbidden(
-        "user specified IP address is supported only when connecting to networks with user "
-        "configured subnets");
+  check_requested_addresses(*n, e);  // before the duplicate check, as dockerd
+  if (endpoints.contains(n->rec.name)) {
+    // dockerd keeps a stopped container's existing endpoint as it is and says nothing.
+    if (!running) return;
+    throw Forbidden("endpoint with name " + name + " already exists in network " + n->rec.name);
+  }
+  // As dockerd: on a user-defined network the short ID is an alias from the connect on.
+  if (n->user_defined()) {
+    json aliases = e.value("Aliases", json(nullptr));
+    if (!aliases.is_array()) aliases = json::array();
+    if (std::find(aliases.begin(), aliases.end(), json(container_id.substr(0, 12))) ==
+        aliases.end())
+      aliases.push_back(container_id.substr(0, 12));
+    e["Aliases"] = aliases;
+  }
   if (running && plumbing_) {
     std::string ns_path = data_root_ + "/netns/" + container_id;
     if (!fs::exists(ns_path))

@@ -64,6 +64,24 @@ std::string short_hash(const std::string& text, std::size_t n) {
   return sha256_digest(text).substr(7, n);
 }
 
+// A create's endpoint configuration: the addresses asked for must be addresses of their
+// family (dockerd's 400s); whether the network takes them is checked at start.
+void check_address_syntax(const json& endpoint) {
+  if (!endpoint.is_object() || !endpoint.contains("IPAMConfig") ||
+      !endpoint["IPAMConfig"].is_object())
+    return;
+  const json& ipam = endpoint["IPAMConfig"];
+  auto text = [&](const char* key) {
+    const json& v = ipam.value(key, json(nullptr));
+    return v.is_string() ? v.get<std::string>() : std::string();
+  };
+  std::string v4 = text("IPv4Address"), v6 = text("IPv6Address");
+  if (!v4.empty() && !net::parse_ipv4(v4)) throw InvalidArgument("invalid IPv4 address: " + v4);
+  in6_addr a6{};
+  if (!v6.empty() && ::inet_pton(AF_INET6, v6.c_str(), &a6) != 1)
+    throw InvalidArgument("invalid IPv6 address: " + v6);
+}
+
 }  // namespace
 
 namespace detail {
@@ -359,8 +377,11 @@ std::string Networks::create(const json& body) {
       throw Forbidden("only one instance of \"" + driver + "\" network is allowed");
     throw NotFound("plugin \"" + driver + "\" not found");
   }
-  if (body.value("EnableIPv6", false))
-    throw NotImplemented("IPv6 networks are not supported by sockerless yet");
+  // Bridge networks here are IPv4 only (addresses, routes, NAT, the embedded DNS): a
+  // network that asks for IPv6 is refused rather than made without it.
+  if (body.value("EnableIPv6", json(false)) == json(true))
+    throw InvalidArgument(
+        "IPv6 is not supported: sockerless bridge networks are IPv4 only (EnableIPv6)");
   std::lock_guard lock(s_->mu);
   for (const auto& [id, n] : s_->nets)
     if (n.rec.name == name) throw Conflict("network with name " + name + " already exists");
@@ -383,7 +404,10 @@ std::string Networks::create(const json& body) {
   std::optional<net::Cidr> range;
   for (const auto& c : ipam_config) {
     std::string sn = c.value("Subnet", "");
-    if (sn.empty() || sn.find(':') != std::string::npos) continue;  // IPv6 pools: not here
+    if (sn.find(':') != std::string::npos)
+      throw InvalidArgument(
+          "IPv6 is not supported: sockerless bridge networks are IPv4 only (subnet " + sn + ")");
+    if (sn.empty()) continue;
     if (subnet) throw NotImplemented("more than one IPv4 subnet per network is not supported");
     subnet = net::parse_cidr(sn);
     std::string gw = c.value("Gateway", "");
@@ -510,13 +534,11 @@ json Networks::initial_endpoints(const std::string& mode, const json& config) co
       given["Aliases"].is_array() && !given["Aliases"].empty())
     throw InvalidArgument(
         "network-scoped alias is supported only for containers in user defined networks");
-  if (given.is_object() && given.contains("IPAMConfig") && given["IPAMConfig"].is_object()) {
-    std::string ip = given["IPAMConfig"].value("IPv4Address", "");
-    if (!ip.empty() && !n->rec.ipam_given)
-      throw InvalidArgument(
-          "user specified IP address is supported only when connecting to networks with user "
-          "configured subnets");
-  }
+  // Create checks only that the addresses asked for parse; whether the network takes them
+  // is the start's (and connect's) question, as with dockerd.
+  if (config.is_object())
+    for (const auto& [name, cfg] : config.items())
+      check_address_syntax(cfg);
   json e = detail::endpoint_settings(given);
   e["NetworkID"] = n->rec.id;
   out[n->rec.name] = e;

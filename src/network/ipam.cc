@@ -193,8 +193,8 @@ Ipv4 NetworkAddresses::allocate() {
 
 void NetworkAddresses::allocate_static(Ipv4 address) {
   if (!subnet_.contains(address))
-    throw InvalidArgument("no configured subnet or ip-range contain the IP address " +
-                          format_ipv4(address));
+    throw Internal("Invalid address " + format_ipv4(address) +
+                   ": It does not belong to any of this network's subnets");
   // dockerd marks the reserved addresses as taken, so asking for one reads the same.
   if (is_reserved(address) || !allocated_.insert(address).second)
     throw Forbidden("Address already in use");

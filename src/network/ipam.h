@@ -98,8 +98,9 @@ class NetworkAddresses {
   // available IPv4 addresses on this network's address pools" (the engine may append
   // dockerd's ": <name> (<id>)").
   Ipv4 allocate();
-  // A requested address (docker run --ip), anywhere in the subnet. Throws InvalidArgument
-  // "no configured subnet or ip-range contain the IP address <ip>" outside it, Forbidden
+  // A requested address (docker run --ip), anywhere in the subnet. Throws dockerd 20.10's
+  // Internal "Invalid address <ip>: It does not belong to any of this network's subnets"
+  // outside it, Forbidden
   // "Address already in use" when an endpoint holds it or it is reserved.
   void allocate_static(Ipv4 address);
   // Gives an address back; releasing one that is not held does nothing.

@@ -188,10 +188,15 @@ json port_list(const Container& c) {
 
 // Built field by field (an initializer list would copy every value once more): the list
 // of a thousand containers is mostly this.
-json list_item(const Container& c, const std::optional<engine::Health>& health) {
+// `link_names`: the names other containers' links give it ("/web/db"), listed after its own
+// as dockerd lists them.
+json list_item(const Container& c, const std::optional<engine::Health>& health,
+               const std::vector<std::string>& link_names = {}) {
   json item = json::object();
   item["Id"] = c.id;
   item["Names"] = json::array({"/" + c.name});
+  for (const auto& n : link_names)
+    item["Names"].push_back(n);
   item["Image"] = c.image_ref;
   item["ImageID"] = c.image_id;
   item["Command"] = command_line(c);
@@ -231,6 +236,14 @@ void list_containers(engine::Engine& engine, http::Request& req, http::Responder
              by_name = filters.has("name"), by_exited = filters.has("exited"),
              by_ancestor = filters.has("ancestor"), by_label = filters.has("label"),
              by_health = filters.has("health");
+  // The names links give containers (few: legacy links are rare), by linked container.
+  std::map<std::string, std::vector<std::string>> link_names;
+  engine.containers().visit([&](const Container& c) {
+    for (const auto& l : c.links)
+      link_names[l.child_id].push_back(l.name);
+  });
+  for (auto& [id, names] : link_names)
+    std::sort(names.begin(), names.end());
   // Each item is written out as soon as it is built: no document of the whole list.
   std::string body = "[";
   int listed = 0;
@@ -276,7 +289,9 @@ void list_containers(engine::Engine& engine, http::Request& req, http::Responder
       if (!filters.exact_match("health", h ? h->status : "none")) return;
     }
     if (listed++ > 0) body += ',';
-    body += list_item(c, engine.health().health(c.id))
+    auto names = link_names.find(c.id);
+    body += list_item(c, engine.health().health(c.id),
+                      names == link_names.end() ? std::vector<std::string>{} : names->second)
                 .dump(-1, ' ', false, json::error_handler_t::replace);
   });
   body += "]\n";
@@ -755,26 +770,26 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                list_containers(engine, r, o);
              }));
   router.add(
-      "GET", "/containers/{id}/json", on_worker([&engine](http::Request& r, http::Responder& o) {
+      "GET", "/containers/{id*}/json", on_worker([&engine](http::Request& r, http::Responder& o) {
         o.send(
             api::json_response(200, inspect_doc(engine, engine.containers().get(r.param("id")))));
       }));
-  router.add("POST", "/containers/{id}/start",
+  router.add("POST", "/containers/{id*}/start",
              on_worker(simple([&cs](engine::Engine&, http::Request& r) { cs.start(r.param("id")); },
                               204, engine)));
-  router.add("POST", "/containers/{id}/stop",
+  router.add("POST", "/containers/{id*}/stop",
              on_worker(simple(
                  [&cs](engine::Engine&, http::Request& r) {
                    cs.stop(r.param("id"), timeout_param(r), r.query.get("signal").value_or(""));
                  },
                  204, engine)));
-  router.add("POST", "/containers/{id}/restart",
+  router.add("POST", "/containers/{id*}/restart",
              on_worker(simple(
                  [&cs](engine::Engine&, http::Request& r) {
                    cs.restart(r.param("id"), timeout_param(r), r.query.get("signal").value_or(""));
                  },
                  204, engine)));
-  router.add("POST", "/containers/{id}/kill",
+  router.add("POST", "/containers/{id*}/kill",
              on_worker(simple(
                  [&cs](engine::Engine&, http::Request& r) {
                    cs.kill(r.param("id"), r.query.get("signal").value_or("KILL"));
@@ -790,7 +805,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                      cs.remove(r.param("id"), r.query.get_bool("force"), r.query.get_bool("v"));
                  },
                  204, engine)));
-  router.add("POST", "/containers/{id}/rename",
+  router.add("POST", "/containers/{id*}/rename",
              on_worker(simple(
                  [&cs](engine::Engine&, http::Request& r) {
                    cs.rename(r.param("id"), r.query.get("name").value_or(""));
@@ -812,41 +827,41 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                std::string id = engine.containers().commit(container, opts);
                o.send(api::json_response(201, {{"Id", id}}));
              }));
-  router.add("POST", "/containers/{id}/update",
+  router.add("POST", "/containers/{id*}/update",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                json body = api::parse_body(r.body, nullptr);
                json warnings = engine.containers().update(r.param("id"), body);
                o.send(api::json_response(200, {{"Warnings", warnings}}));
              }));
-  router.add("POST", "/containers/{id}/resize",
+  router.add("POST", "/containers/{id*}/resize",
              on_worker(simple(
                  [&cs](engine::Engine&, http::Request& r) {
                    cs.resize(r.param("id"), std::atoi(r.query.get("h").value_or("0").c_str()),
                              std::atoi(r.query.get("w").value_or("0").c_str()));
                  },
                  200, engine)));
-  router.add("POST", "/containers/{id}/pause",
+  router.add("POST", "/containers/{id*}/pause",
              on_worker(simple(
                  [&cs](engine::Engine& e, http::Request& r) {
                    e.require(engine::Capability::Pause, "pause");
                    cs.pause(r.param("id"));
                  },
                  204, engine)));
-  router.add("POST", "/containers/{id}/unpause",
+  router.add("POST", "/containers/{id*}/unpause",
              on_worker(simple(
                  [&cs](engine::Engine& e, http::Request& r) {
                    e.require(engine::Capability::Pause, "unpause");
                    cs.unpause(r.param("id"));
                  },
                  204, engine)));
-  router.add("GET", "/containers/{id}/top",
+  router.add("GET", "/containers/{id*}/top",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                engine.require(engine::Capability::Top, "top");
                auto [titles, rows] =
                    engine.containers().top(r.param("id"), r.query.get("ps_args").value_or(""));
                o.send(api::json_response(200, {{"Titles", titles}, {"Processes", rows}}));
              }));
-  router.add("HEAD", "/containers/{id}/archive",
+  router.add("HEAD", "/containers/{id*}/archive",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                engine.require(engine::Capability::Archive, "archive");
                auto st = engine.containers().archive_stat(r.param("id"), archive_path(r));
@@ -855,7 +870,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                res.headers.set("Content-Type", "application/json");
                o.send(std::move(res));
              }));
-  router.add("GET", "/containers/{id}/archive",
+  router.add("GET", "/containers/{id*}/archive",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                engine.require(engine::Capability::Archive, "archive");
                engine::PathStat st;
@@ -865,7 +880,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                h.set("X-Docker-Container-Path-Stat", stat_header(st));
                stream_tar(std::move(tar), o, std::move(h));
              }));
-  router.add("PUT", "/containers/{id}/archive",
+  router.add("PUT", "/containers/{id*}/archive",
              http::RouteTarget{[&engine](http::Request& r, http::Responder& o) {
                                  engine.require(engine::Capability::Archive, "archive");
                                  engine.containers().archive_put(
@@ -875,7 +890,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                                  o.send(http::Response::empty(200));
                                },
                                http::Execution::Blocking, http::BodyMode::Streamed});
-  router.add("GET", "/containers/{id}/export",
+  router.add("GET", "/containers/{id*}/export",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                engine.require(engine::Capability::Archive, "export");
                UniqueFd tar = engine.containers().export_rootfs(r.param("id"));
@@ -883,7 +898,7 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                h.set("Content-Type", "application/x-tar");
                stream_tar(std::move(tar), o, std::move(h));
              }));
-  router.add("GET", "/containers/{id}/changes",
+  router.add("GET", "/containers/{id*}/changes",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                engine.require(engine::Capability::Changes, "changes");
                json list = json::array();
@@ -933,15 +948,15 @@ void add_container_routes(http::Router& router, engine::Engine& engine) {
                                   {{"ContainersDeleted", deleted.empty() ? json(nullptr) : deleted},
                                    {"SpaceReclaimed", reclaimed}}));
       }));
-  router.add("POST", "/containers/{id}/wait",
+  router.add("POST", "/containers/{id*}/wait",
              on_worker([&engine](http::Request& r, http::Responder& o) { wait(engine, r, o); }));
-  router.add("POST", "/containers/{id}/attach",
+  router.add("POST", "/containers/{id*}/attach",
              on_worker([&engine](http::Request& r, http::Responder& o) { attach(engine, r, o); }));
-  router.add("GET", "/containers/{id}/attach/ws",
+  router.add("GET", "/containers/{id*}/attach/ws",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                attach_websocket(engine, r, o);
              }));
-  router.add("GET", "/containers/{id}/logs",
+  router.add("GET", "/containers/{id*}/logs",
              on_worker([&engine](http::Request& r, http::Responder& o) { logs(engine, r, o); }));
 }
 

@@ -54,7 +54,10 @@ http::ServerHooks docker_api_hooks(const http::Router& router, const DaemonIdent
       return failing(std::make_exception_ptr(NotFound("page not found")));
     }
     req.params = std::move(match.params);
+    // Metrics and logs name the route as the API does: "{id}" for a greedy "{id*}".
     req.route = match.route->pattern;
+    for (auto at = req.route.find("*}"); at != std::string::npos; at = req.route.find("*}"))
+      req.route.erase(at, 1);
     return match.route->target;
   };
   return hooks;

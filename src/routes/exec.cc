@@ -147,7 +147,7 @@ json inspect(const engine::ExecRecord& r) {
 }  // namespace
 
 void add_exec_routes(http::Router& router, engine::Engine& engine) {
-  router.add("POST", "/containers/{id}/exec",
+  router.add("POST", "/containers/{id*}/exec",
              on_worker([&engine](http::Request& r, http::Responder& o) {
                engine.require(engine::Capability::Exec, "exec");
                create(engine, r, o);

@@ -127,7 +127,7 @@ void stats(engine::Engine& engine, http::Request& req, http::Responder& out) {
 
 void add_stats_routes(http::Router& router, engine::Engine& engine) {
   router.add(
-      "GET", "/containers/{id}/stats",
+      "GET", "/containers/{id*}/stats",
       http::RouteTarget{[&engine](http::Request& r, http::Responder& o) { stats(engine, r, o); },
                         http::Execution::Blocking, http::BodyMode::Buffered});
 }

@@ -380,3 +380,100 @@ def test_iptables_and_ip_forward_false_leave_the_firewall_alone(sockerlessd_fact
         assert not any("NAT" in w for w in info.get("Warnings") or []), info.get("Warnings")
     finally:
         d.docker("network", "rm", "noipt")
+
+
+def test_requested_addresses_checked_at_start_and_connect_as_dockerd(pair):
+    """IPAMConfig.IPv4Address/IPv6Address: create checks only that they parse; start and
+    connect check that the network takes them (a subnet of that family given at its
+    create, inside it, free), with dockerd 20.10's statuses and words."""
+    V = "/v1.41"
+
+    def answer(r):
+        return r.status, (r.json().get("message") if r.body else None)
+
+    def scenario(d, img):
+        res = {}
+        assert d.docker("network", "create", "ip-nosub").returncode == 0
+        assert d.docker("network", "create", "--subnet", "10.231.7.0/24", "ip-sub").returncode == 0
+
+        def create(name, network, ipam, cmd=("true",)):
+            return d.raw("POST", f"{V}/containers/create?name={name}", {
+                "Image": img, "Cmd": list(cmd), "HostConfig": {"NetworkMode": network},
+                "NetworkingConfig": {"EndpointsConfig": {network: {"IPAMConfig": ipam}}}})
+
+        for key, (network, ipam) in {
+            "no_subnet": ("ip-nosub", {"IPv4Address": "10.231.7.5"}),
+            "outside": ("ip-sub", {"IPv4Address": "10.231.8.5"}),
+            "gateway": ("ip-sub", {"IPv4Address": "10.231.7.1"}),
+            "ipv6": ("ip-sub", {"IPv6Address": "fd00::5"}),
+        }.items():
+            name = "ip-" + key.replace("_", "-")
+            res[key] = (create(name, network, ipam).status,
+                        answer(d.raw("POST", f"{V}/containers/{name}/start")))
+        res["bad_v4"] = answer(create("ip-bad", "ip-sub", {"IPv4Address": "10.231.7"}))
+        # Connect: a stopped container's endpoint is recorded (a second connect changes
+        # nothing), a running one's is made at once.
+        assert d.docker("create", "--name", "ip-cc", "--network", "ip-nosub", img, "sleep",
+                        "300").returncode == 0
+        cid = d.docker("inspect", "-f", "{{.Id}}", "ip-cc").stdout.strip()
+
+        def connect(container, network, ip):
+            return answer(d.raw("POST", f"{V}/networks/{network}/connect", {
+                "Container": container, "EndpointConfig": {"IPAMConfig": {"IPv4Address": ip}}}))
+
+        res["connect_no_subnet"] = connect("ip-cc", "ip-nosub", "10.231.7.9")
+        res["connect_stopped"] = connect("ip-cc", "ip-sub", "10.231.7.9")
+        res["connect_stopped_again"] = connect("ip-cc", "ip-sub", "10.231.7.10")
+        ep = d.raw("GET", f"{V}/containers/ip-cc/json").json()["NetworkSettings"]["Networks"]["ip-sub"]
+        res["stopped_endpoint"] = (ep["IPAMConfig"], ep["Aliases"] == [cid[:12]])
+        assert d.docker("start", "ip-cc").returncode == 0
+        res["started_address"] = d.docker(
+            "inspect", "-f", '{{(index .NetworkSettings.Networks "ip-sub").IPAddress}}',
+            "ip-cc").stdout.strip()
+        assert d.docker("run", "-d", "--name", "ip-r", "--network", "ip-nosub", img, "sleep",
+                        "300").returncode == 0
+        res["connect_outside"] = connect("ip-r", "ip-sub", "10.231.8.9")
+        res["connect_in_use"] = connect("ip-r", "ip-sub", "10.231.7.9")
+        res["connect_running"] = connect("ip-r", "ip-sub", "10.231.7.11")
+        res["connect_running_again"] = connect("ip-r", "ip-sub", "10.231.7.12")
+        return res
+
+    outs = {}
+    for name in ("sockerlessd", "dockerd"):
+        d = pair[name]
+        try:
+            outs[name] = scenario(d, pair["image"])
+        finally:
+            ids = d.docker("ps", "-aq").stdout.split()
+            if ids:
+                d.docker("rm", "-f", *ids, timeout=60)
+            d.docker("network", "rm", "ip-nosub", "ip-sub")
+    assert outs["sockerlessd"] == outs["dockerd"]
+    got = outs["dockerd"]
+    no_subnet = ("user specified IP address is supported only when connecting to networks "
+                 "with user configured subnets")
+    assert got["no_subnet"] == (201, (400, no_subnet))
+    assert got["outside"] == (201, (500, "Invalid address 10.231.8.5: It does not belong to "
+                                      "any of this network's subnets"))
+    assert got["gateway"] == (201, (403, "Address already in use"))
+    assert got["ipv6"] == (201, (400, no_subnet))
+    assert got["bad_v4"] == (400, "invalid IPv4 address: 10.231.7")
+    assert got["connect_stopped_again"] == (200, None)
+    assert got["started_address"] == "10.231.7.9"
+    assert got["connect_in_use"] == (403, "Address already in use")
+    assert got["connect_running_again"][0] == 403
+
+
+def test_ipv6_networks_are_refused_with_a_reason(sockerlessd):
+    """Deliberate difference (README): bridge networks are IPv4 only, so a network asking
+    for IPv6 is a 400 saying so (dockerd makes an IPv6 subnet on the bridge), never a
+    network quietly made without it."""
+    for body in ({"Name": "v6", "EnableIPv6": True},
+                 {"Name": "v6", "EnableIPv6": True,
+                  "IPAM": {"Config": [{"Subnet": "fd00:77::/64"}]}},
+                 {"Name": "v6", "IPAM": {"Config": [{"Subnet": "10.231.9.0/24"},
+                                                    {"Subnet": "fd00:79::/64"}]}}):
+        r = sockerlessd.raw("POST", "/v1.44/networks/create", body)
+        assert r.status == 400, r
+        assert "IPv4 only" in r.json()["message"], r
+    assert sockerlessd.raw("GET", "/v1.44/networks/v6").status == 404
