@@ -664,10 +664,13 @@ void run_attach(engine::Engine& engine, const AttachOptions& a,
     answer();
     return;
   }
+  // Gone while the attach waits for the start: the connection closed both ways. A half-close
+  // is not a leave: the docker CLI shuts its write side as soon as it has no stdin to send
+  // (`docker run` without -i, right after the attach) and reads the output all the same.
   auto gone = [&] {
     pollfd p{t.client, POLLRDHUP, 0};
-    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) &&
-           (!a.in || t.close_ends);
+    if (::poll(&p, 1, 0) <= 0) return false;
+    return (p.revents & (POLLHUP | POLLERR)) || ((p.revents & POLLRDHUP) && t.close_ends);
   };
   UniqueFd container = engine.containers().attach(c.id, a.in, a.out, a.err, gone, answer);
   if (!container) return;
