@@ -88,7 +88,8 @@ std::string git_commit() {
 // What the daemon does around serving, per backend.
 struct Lifecycle {
   std::function<void(const DaemonConfig&)> reload;  // SIGHUP, after the log level
-  std::function<void()> before_drain;               // SIGTERM, once the listeners are closed
+  // SIGTERM, once the listeners are closed; given the time left of the shutdown timeout.
+  std::function<void(std::chrono::seconds)> before_drain;
 };
 
 // Listens on every configured address (and the metrics address), serves until SIGINT or
@@ -185,9 +186,14 @@ void serve(const DaemonConfig& config, const std::vector<std::string>& args,
     spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     break;
   }
+  // The whole shutdown (stopping the containers, then draining requests) is bounded by
+  // the shutdown timeout.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdown_timeout);
   server.close_listeners();
-  if (life.before_drain) life.before_drain();
-  server.stop(std::chrono::seconds(config.shutdown_timeout));
+  if (life.before_drain) life.before_drain(std::chrono::seconds(config.shutdown_timeout));
+  server.stop(
+      std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 deadline - std::chrono::steady_clock::now())));
   if (metrics_server) metrics_server->stop(std::chrono::milliseconds(0));
 }
 
@@ -250,8 +256,8 @@ int run(const std::vector<std::string>& args) {
       life.reload = [&engine](const DaemonConfig& c) { engine.reload(engine_options(c)); };
       // The containers stop (their `logs -f` streams end with them) and event streams end
       // before what is still in flight gets the shutdown timeout to finish.
-      life.before_drain = [&engine, &config] {
-        if (!config.live_restore) engine.containers().stop_all();
+      life.before_drain = [&engine, &config](std::chrono::seconds limit) {
+        if (!config.live_restore) engine.containers().stop_all(limit);
         engine.events().close_all();
       };
       serve(config, args, routes::docker_api_hooks(router, who), metrics, signals, life);

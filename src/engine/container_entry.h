@@ -14,6 +14,7 @@ struct Containers::Entry {
   Container c;
   bool starting = false;
   bool removed = false;
+  bool removing = false;  // a removal runs now (in this daemon)
   std::vector<ContainerLaunch::EarlyAttach> early_attach;
 };
 

@@ -441,8 +441,10 @@ void Containers::populate_volumes(const Container& c, const std::vector<VolumeFi
       std::lock_guard lock(mu_);
       entry = find(c.id);
     }
-    if (entry) destroy(entry);
-    remove_anonymous_volumes(c);
+    if (entry)
+      destroy_quietly(entry);
+    else
+      remove_anonymous_volumes(c);
     throw;
   }
 }

@@ -142,6 +142,7 @@ json Containers::to_json(const Container& c) {
           {"restart_count", c.restart_count},
           {"manually_stopped", c.manually_stopped},
           {"exits", c.exits},
+          {"remove_volumes", c.remove_volumes},
           {"networks", c.networks},
           {"ports", c.ports},
           {"links", links_json(c.links)},
@@ -169,6 +170,7 @@ Container Containers::from_json(const json& d) {
   c.restart_count = d.value("restart_count", 0);
   c.manually_stopped = d.value("manually_stopped", false);
   c.exits = d.value("exits", std::uint64_t{0});
+  c.remove_volumes = d.value("remove_volumes", false);
   c.networks = d.value("networks", json::object());
   c.ports = d.value("ports", json::object());
   if (d.contains("links") && d["links"].is_array())
@@ -209,7 +211,8 @@ Containers::Containers(store::Database& db, Backend& backend, image::ImageServic
     while (s.step()) {
       auto entry = std::make_shared<Entry>();
       entry->c = from_json(json::parse(s.text(0)));
-      by_name_[entry->c.name] = entry->c.id;
+      // One being removed gave its name up (another may have it): finish_removals.
+      if (entry->c.state.status != "removing") by_name_[entry->c.name] = entry->c.id;
       if (entry->c.running()) running.push_back(entry->c.id);
       by_id_[entry->c.id] = entry;
     }
@@ -300,7 +303,8 @@ void Containers::visit(const std::function<void(const Container&)>& fn) const {
     fn(*c);
 }
 
-void Containers::persist(const Container& c) {
+void Containers::persist(const Container& c, bool removal) {
+  if (c.state.status == "removing" && !removal) return;
   db_.transaction([&] {
     auto s = db_.prepare("INSERT OR REPLACE INTO containers (id, name, doc) VALUES (?, ?, ?)");
     s.bind(1, c.id).bind(2, c.name).bind(3, to_json(c).dump());
@@ -577,10 +581,7 @@ void Containers::start(const std::string& ref) {
       auto_remove = entry->c.host_config.value("AutoRemove", false);
     }
     changed_.notify_all();
-    if (auto_remove) {
-      destroy(entry);
-      remove_anonymous_volumes(entry->c);
-    }
+    if (auto_remove) destroy_quietly(entry);
   };
   try {
     if (joins_other)
@@ -633,10 +634,7 @@ void Containers::start(const std::string& ref) {
     }
     changed_.notify_all();
     // Like dockerd, a container that was to remove itself goes when its start fails.
-    if (auto_remove) {
-      destroy(entry);
-      remove_anonymous_volumes(entry->c);
-    }
+    if (auto_remove) destroy_quietly(entry);
     std::string message =
         std::string("failed to create task for container: unable to start container process: ") +
         f.what();
@@ -750,10 +748,7 @@ void Containers::on_exit(const std::string& id, const ExitStatus& status) {
     }).detach();
     return;
   }
-  if (auto_remove) {
-    destroy(entry);
-    remove_anonymous_volumes(entry->c);
-  }
+  if (auto_remove) destroy_quietly(entry);
 }
 
 // The restart policy's verdict on an exit: the delay before restarting, or none. The
@@ -778,21 +773,50 @@ std::optional<std::chrono::milliseconds> Containers::restart_decision(const Cont
   return std::min<std::chrono::milliseconds>(delay, std::chrono::minutes(1));
 }
 
-void Containers::destroy(const std::shared_ptr<Entry>& entry) {
+void Containers::destroy(const std::shared_ptr<Entry>& entry, bool remove_volumes) {
   Container snapshot;
   {
     std::lock_guard lock(mu_);
-    if (entry->removed) return;
+    if (entry->removed || entry->removing) return;
+    const std::string was = entry->c.state.status;
+    const bool had_remove_volumes = entry->c.remove_volumes;
+    entry->removing = true;
     entry->c.state.status = "removing";
+    entry->c.remove_volumes = had_remove_volumes || remove_volumes;
+    try {
+      persist(entry->c, true);
+    } catch (...) {  // not recorded: nothing has begun
+      entry->removing = false;
+      entry->c.state.status = was;
+      entry->c.remove_volumes = had_remove_volumes;
+      throw;
+    }
     snapshot = entry->c;
-    // The record goes first: a crash after this leaves files and processes that start-up
-    // collects (collect_garbage), never a container that is listed but half removed.
-    db_.transaction([&] {
-      auto s = db_.prepare("DELETE FROM containers WHERE id = ?");
-      s.bind(1, snapshot.id);
-      s.run();
-    });
+  }
+  changed_.notify_all();
+  try {
+    backend_.remove(snapshot.id);
+  } catch (const std::exception& e) {
+    // As dockerd: the container is dead, its error says why, and rm -f may try again.
+    std::string error = "unable to remove filesystem for " + snapshot.id + ": " + e.what();
+    {
+      std::lock_guard lock(mu_);
+      entry->removing = false;
+      entry->c.state.status = "dead";
+      entry->c.state.pid = 0;
+      entry->c.state.error = error;
+      persist(entry->c);
+    }
+    changed_.notify_all();
+    throw Internal(error);
+  }
+  if (networks_) networks_->detach(snapshot.id, snapshot.networks, snapshot.ports);
+  // Gone from view first (its volumes are then no longer in use), then its anonymous
+  // volumes, then the record: a crash before that finishes all of it at start-up.
+  {
+    std::lock_guard lock(mu_);
     entry->removed = true;
+    entry->removing = false;
     by_id_.erase(snapshot.id);
     if (auto it = by_name_.find(snapshot.name); it != by_name_.end() && it->second == snapshot.id)
       by_name_.erase(it);
@@ -801,15 +825,51 @@ void Containers::destroy(const std::shared_ptr<Entry>& entry) {
       a.deliver(UniqueFd());
     entry->early_attach.clear();
   }
-  try {
-    backend_.remove(snapshot.id);
-  } catch (const std::exception& e) {
-    spdlog::warn("removing container {}: {}", snapshot.id, e.what());
+  if (snapshot.remove_volumes) remove_anonymous_volumes(snapshot);
+  {
+    std::lock_guard lock(mu_);
+    db_.transaction([&] {
+      auto s = db_.prepare("DELETE FROM containers WHERE id = ?");
+      s.bind(1, snapshot.id);
+      s.run();
+    });
   }
-  if (networks_) networks_->detach(snapshot.id, snapshot.networks, snapshot.ports);
   changed_.notify_all();
   if (on_destroyed_) on_destroyed_(snapshot.id);
   publish(snapshot, "destroy");
+}
+
+void Containers::destroy_quietly(const std::shared_ptr<Entry>& entry) {
+  try {
+    destroy(entry, true);
+  } catch (const std::exception& e) {
+    spdlog::warn("removing container {}: {}", entry->c.id, e.what());
+  }
+}
+
+void Containers::finish_removals() {
+  std::vector<std::shared_ptr<Entry>> pending;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : by_id_) {
+      const auto& s = e->c.state.status;
+      // Also, as dockerd's restore: one that was to remove itself and has exited (the
+      // daemon went away before it could), and is not waiting to be restarted.
+      bool auto_removed = s == "exited" && e->c.host_config.value("AutoRemove", false);
+      if (s == "removing" || auto_removed) {
+        if (auto_removed) e->c.remove_volumes = true;
+        pending.push_back(e);
+      }
+    }
+  }
+  for (const auto& e : pending) {
+    spdlog::info("container {}: finishing its removal", e->c.id);
+    try {
+      destroy(e, e->c.remove_volumes);
+    } catch (const std::exception& ex) {
+      spdlog::warn("container {}: {}", e->c.id, ex.what());
+    }
+  }
 }
 
 void Containers::kill(const std::string& ref, const std::string& signal_text) {
@@ -912,10 +972,13 @@ void Containers::restart(const std::string& ref, std::optional<int> timeout,
 void Containers::remove(const std::string& ref, bool force, bool remove_volumes) {
   std::shared_ptr<Entry> entry;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     entry = find(ref);
     if (!entry) throw NotFound("No such container: " + ref);
-    if (entry->c.state.status == "removing")
+    // A start in progress finishes first: its process is then there to kill (a removal
+    // under it would be undone by the start's own record).
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return !entry->starting; });
+    if (entry->removing)
       throw Conflict("removal of container " + entry->c.id + " is already in progress");
     if (entry->c.running() && !force)
       throw Conflict("You cannot remove a running container " + entry->c.id +
@@ -932,8 +995,7 @@ void Containers::remove(const std::string& ref, bool force, bool remove_volumes)
     changed_.wait_for(lock, std::chrono::seconds(30),
                       [&] { return entry->c.exits != exits || entry->removed; });
   }
-  destroy(entry);
-  if (remove_volumes) remove_anonymous_volumes(entry->c);
+  destroy(entry, remove_volumes);
 }
 
 // docker rm -v and --rm: the container's anonymous volumes go with it.
@@ -1401,7 +1463,7 @@ std::string Containers::log_path(const std::string& ref) const {
   return backend_.log_path(c.id);
 }
 
-void Containers::stop_all() {
+void Containers::stop_all(std::chrono::seconds limit) {
   {
     std::lock_guard lock(mu_);
     shutting_down_ = true;
@@ -1409,13 +1471,18 @@ void Containers::stop_all() {
   std::vector<std::thread> stoppers;
   for (const auto& c : list())
     if (c.running())
-      stoppers.emplace_back([this, id = c.id] {
-        try {
-          stop(id, std::nullopt, "");
-        } catch (const std::exception& e) {
-          spdlog::debug("stopping {} at shutdown: {}", id, e.what());
-        }
-      });
+      stoppers.emplace_back(
+          [this, id = c.id, limit, stop_timeout = c.config.value("StopTimeout", json(10))] {
+            // Each with its own stop timeout, but none beyond the daemon's shutdown timeout.
+            int own = stop_timeout.is_number() ? stop_timeout.get<int>() : 10;
+            int seconds = own < 0 ? static_cast<int>(limit.count())
+                                  : std::min(own, static_cast<int>(limit.count()));
+            try {
+              stop(id, seconds, "");
+            } catch (const std::exception& e) {
+              spdlog::debug("stopping {} at shutdown: {}", id, e.what());
+            }
+          });
   for (auto& t : stoppers)
     t.join();
 }

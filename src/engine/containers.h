@@ -52,6 +52,7 @@ struct Container {
   int restart_count = 0;
   bool manually_stopped = false;  // stop/kill through the API: no restart policy applies
   std::uint64_t exits = 0;        // how many times it has exited (wait next-exit)
+  bool remove_volumes = false;    // a removal under way takes its anonymous volumes too
   nlohmann::json networks = nlohmann::json::object();  // NetworkSettings.Networks
   nlohmann::json ports = nlohmann::json::object();     // NetworkSettings.Ports
   // Legacy links (--link) to containers on the default bridge: the link's name
@@ -177,11 +178,15 @@ class Containers {
   }
 
   // Daemon shutdown without live-restore: stops every running container (in parallel,
-  // each with its own stop timeout), as dockerd does.
-  void stop_all();
+  // each with its own stop timeout but at most `limit`), as dockerd does.
+  void stop_all(std::chrono::seconds limit);
   // Daemon start-up: starts the stopped containers whose restart policy says so (those
   // the last shutdown stopped, or that exited while no daemon ran), as dockerd does.
   void restart_after_boot();
+  // Daemon start-up: removals a previous daemon died in the middle of are finished (or
+  // the container marked dead with the reason); none stays "removing". Exited containers
+  // that were to remove themselves (AutoRemove) go too.
+  void finish_removals();
 
   // A container using the image: (running?, id).
   std::optional<std::pair<bool, std::string>> image_user(const std::string& image_id) const;
@@ -194,10 +199,19 @@ class Containers {
  private:
   struct Entry;
   std::shared_ptr<Entry> find(const std::string& ref) const;  // with mu_ held
-  void persist(const Container& c);
+  // Writes the record. A container being removed is written only by its removal
+  // (`removal`): a writer that took it before the removal began must not bring it back.
+  void persist(const Container& c, bool removal = false);
   void on_exit(const std::string& id, const ExitStatus& status);
   void watch(const std::string& id);
-  void destroy(const std::shared_ptr<Entry>& entry);
+  // Removes the container: recorded as "removing" first, so that a daemon that dies in
+  // the middle finishes it at start-up (finish_removals); then what the backend made, its
+  // network endpoints, the record, and its anonymous volumes if `remove_volumes`. Where the
+  // backend cannot release it, the container stays, "dead" with the reason in State.Error,
+  // and this throws; a removal may be tried again. A removal already under way: nothing.
+  void destroy(const std::shared_ptr<Entry>& entry, bool remove_volumes);
+  // destroy for those that remove themselves (AutoRemove): a failure is logged.
+  void destroy_quietly(const std::shared_ptr<Entry>& entry);
   void publish(const Container& c, const std::string& action,
                std::map<std::string, std::string> extra = {});
   ContainerLaunch launch_for(const Container& c);

@@ -85,6 +85,7 @@ Engine::Engine(EngineOptions options, std::unique_ptr<Backend> backend)
     execs_->forget_container(id);
     health_->forget(id);
   });
+  containers_->finish_removals();
   containers_->restart_after_boot();
 }
 

@@ -517,8 +517,11 @@ class MemoryBackend final : public engine::Backend {
       }
     }
     fs::remove_all(dir, ec);
-    std::lock_guard lock(mu_);
-    pids_.erase(id);
+    {
+      std::lock_guard lock(mu_);
+      pids_.erase(id);
+    }
+    if (ec) throw Internal(ec.message() + ": " + dir);
   }
 
  private:
