@@ -104,8 +104,8 @@ std::vector<Key> keys() {
        "Turn net.ipv4.ip_forward on for bridge networks; --ip-forward=false leaves it alone",
        Key::Bool, flag(&DaemonConfig::ip_forward, "ip-forward")},
       {"debug", "-D,--debug", "Enable debug mode", Key::Bool, flag(&DaemonConfig::debug, "debug")},
-      {"shutdown-timeout", "--shutdown-timeout", "Seconds to let requests finish on shutdown",
-       Key::Int,
+      {"shutdown-timeout", "--shutdown-timeout",
+       "Seconds the shutdown may take (stopping containers, finishing requests)", Key::Int,
        [](DaemonConfig& c, const std::vector<std::string>& v) {
          c.shutdown_timeout = std::stoi(v.back());
        }},
