@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/oci_defaults.h"
 #include "engine/container_entry.h"
+#include "engine/links.h"
 
 namespace sockerless::engine {
 
@@ -100,6 +101,14 @@ void fill_zero_values(json& config, json& host_config) {
   if (!log.is_object()) log = json::object();
   if (!log.contains("Type") || log["Type"] == "") log["Type"] = "json-file";
   if (!log.contains("Config") || !log["Config"].is_object()) log["Config"] = json::object();
+}
+
+std::vector<std::string> process_environment(const json& config, bool tty) {
+  std::vector<std::string> base = {
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "HOSTNAME=" + config.value("Hostname", std::string())};
+  if (tty) base.push_back("TERM=xterm");
+  return replace_or_append_env(std::move(base), string_array(config, "Env"));
 }
 
 }  // namespace sockerless::engine

@@ -27,6 +27,11 @@ inline std::vector<std::string> string_array(const nlohmann::json& object, const
   return out;
 }
 
+// The environment a container's process (or an exec's, with its own `tty`) starts with,
+// as dockerd makes it: PATH, HOSTNAME (Config.Hostname) and, on a terminal, TERM=xterm,
+// with Config.Env replacing those it names and adding the rest.
+std::vector<std::string> process_environment(const nlohmann::json& config, bool tty);
+
 // dockerd's checks of a create's HostConfig: the restart policy (400) and the log driver
 // (400 when unknown, 501 when dockerd has it and sockerless does not).
 void validate_host_config(const nlohmann::json& host_config);

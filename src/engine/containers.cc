@@ -481,8 +481,7 @@ ContainerLaunch Containers::launch_for(const Container& c) {
   l.image_id = c.image_id;
   l.image_ref = c.image_ref;
   l.argv = c.argv;
-  for (const auto& e : c.config.value("Env", json::array()))
-    l.env.push_back(e.get<std::string>());
+  l.env = process_environment(c.config, c.config.value("Tty", false));
   l.working_dir = c.config.value("WorkingDir", "");
   l.user = c.config.value("User", "");
   l.hostname = c.config.value("Hostname", "");

@@ -8,6 +8,7 @@
 #include "api/mux.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "engine/container_entry.h"
 #include "engine/containers.h"
 #include "store/database.h"
 
@@ -130,10 +131,8 @@ std::string Execs::create(const std::string& container_ref, const json& body) {
   r.container_id = c.id;
   for (const auto& a : body["Cmd"])
     r.argv.push_back(a.get<std::string>());
-  // The container's environment, then the exec's own (which wins).
-  std::vector<std::string> env;
-  for (const auto& e : c.config.value("Env", json::array()))
-    env.push_back(e.get<std::string>());
+  // The container's environment (with the exec's terminal), then the exec's own (which wins).
+  std::vector<std::string> env = process_environment(c.config, body.value("Tty", false));
   if (body.contains("Env") && body["Env"].is_array())
     for (const auto& e : body["Env"]) {
       std::string kv = e.get<std::string>();

@@ -297,3 +297,32 @@ def test_first_run_on_a_fresh_daemon_keeps_its_output(sockerlessd_factory, regis
         r = d.docker("run", "--rm", ref, "sh", "-c", "echo $$; echo err >&2")
         assert (r.returncode, r.stdout, r.stderr) == (0, "1\n", "err\n")
         d.stop()
+
+
+# ------------------------------------------------------------ the process environment
+
+def test_process_environment_as_dockerd(pair):
+    """PATH, HOSTNAME (the container's hostname) and TERM=xterm on a terminal, for the
+    command and for execs (an exec's terminal its own); the container's Env wins."""
+    def scenario(d, img):
+        def env(text):
+            return sorted(line for line in text.replace("\r", "").splitlines()
+                          if not line.startswith(("HOME=", "SHLVL=", "PWD=", "_=")))
+        out = {}
+        r = d.docker("run", "--rm", "--hostname", "box", img, "env")
+        out["run"] = env(r.stdout)
+        r = d.docker("run", "--rm", "-t", "-e", "HOSTNAME=mine", "-e", "X=1", img, "env")
+        out["run -t"] = env(r.stdout)
+        cid = d.docker("run", "-d", "--hostname", "box", img, "sleep", "60").stdout.strip()
+        try:
+            out["exec"] = env(d.docker("exec", cid, "env").stdout)
+            out["exec -t"] = env(d.docker("exec", "-t", "-e", "Y=2", cid, "env").stdout)
+        finally:
+            d.docker("rm", "-f", cid)
+        return out
+
+    res = both(pair, scenario)
+    assert res["sockerlessd"] == res["dockerd"]
+    assert "HOSTNAME=box" in res["dockerd"]["run"]
+    assert "TERM=xterm" in res["dockerd"]["exec -t"] and "Y=2" in res["dockerd"]["exec -t"]
+    assert {"HOSTNAME=mine", "X=1", "TERM=xterm"} <= set(res["dockerd"]["run -t"])
