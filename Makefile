@@ -46,8 +46,9 @@ tsan:
 
 # Real clients against a live daemon, beside the reference dockerd; the offline image
 # fixtures' own smoke tests first. The suite runs twice: on the memory backend, then on the
-# docker backend in front of a dockerd of its own. Then the exec, attach and cp suites (and
-# the agent's own) run again with every container under sockerless-agent, dialed forward
+# docker backend in front of a dockerd of its own; the client suites (act, compose v5,
+# gitlab-ci-local, Testcontainers: tests/clients) the same two ways. Then the exec, attach
+# and cp suites (and the agent's own) run again with every container under sockerless-agent, dialed forward
 # and dialing back.
 AGENT_SUITES = tests/integration/test_agent.py tests/integration/test_containers.py \
 	tests/integration/test_cp.py tests/integration/test_interactive.py \
@@ -56,6 +57,8 @@ integration: build
 	$(PYTEST) -q tests/fixtures
 	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
 	SOCKERLESS_TEST_BACKEND=docker SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
+	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/clients
+	SOCKERLESS_TEST_BACKEND=docker SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/clients
 	SOCKERLESS_TEST_AGENT_MODE=forward SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) $(AGENT_SUITES)
 	SOCKERLESS_TEST_AGENT_MODE=reverse SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) $(AGENT_SUITES)
 

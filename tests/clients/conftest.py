@@ -7,7 +7,8 @@ everything it provides works here the same way: `sockerlessd`, `sockerlessd_fact
 `backends(...)` marker; and through it the offline images and registries of tests/fixtures
 (`registry`, `client_images`, `debian_image`, `hub_mirror`, ...).
 
-This file adds where the tools are (scripts/install-clients.sh puts them there):
+This file adds where the tools are (scripts/install-clients.sh puts them there), and gives the
+docker backend's engine (`backing_dockerd`) the `hub_mirror` as its registry mirror:
   tools            Tools: .act, .docker_compose, .bun, .gitlab_ci_local (argv prefixes),
                    .node_modules, .go_dir (tests/clients/go), .docker_config(dir) for the
                    `docker compose` CLI plugin
@@ -90,3 +91,14 @@ def tools() -> Tools:
     if missing:
         pytest.skip(f"missing {', '.join(map(str, missing))} (run scripts/install-clients.sh)")
     return t
+
+
+@pytest.fixture(scope="session")
+def backing_dockerd(docker_config, hub_mirror):
+    """The engine under sockerless's docker backend (SOCKERLESS_TEST_BACKEND=docker), as the
+    integration suite's, with the Docker Hub mirror as its registry mirror: that backend's
+    pulls are its engine's, so the tools' Docker Hub names resolve there."""
+    from harness import run_dockerd
+
+    with run_dockerd(docker_config, "backing-dockerd", extra=["--registry-mirror", hub_mirror.url]) as d:
+        yield d
