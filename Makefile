@@ -48,8 +48,8 @@ tsan:
 # fixtures' own smoke tests first. The suite runs twice: on the memory backend, then on the
 # docker backend in front of a dockerd of its own; the client suites (act, compose v5,
 # gitlab-ci-local, Testcontainers: tests/clients) the same two ways. Then the exec, attach
-# and cp suites (and the agent's own) run again with every container under sockerless-agent, dialed forward
-# and dialing back.
+# and cp suites (and the agent's own) run again with every container under sockerless-agent,
+# dialed forward and dialing back.
 AGENT_SUITES = tests/integration/test_agent.py tests/integration/test_containers.py \
 	tests/integration/test_cp.py tests/integration/test_interactive.py \
 	tests/integration/test_attach_ws.py
