@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "api/detach_keys.h"
 #include "api/mux.h"
 #include "common/errors.h"
 #include "common/ids.h"
@@ -146,6 +147,8 @@ std::string Execs::create(const std::string& container_ref, const json& body) {
   r.working_dir = body.value("WorkingDir", "");
   if (r.working_dir.empty()) r.working_dir = c.config.value("WorkingDir", "");
   r.detach_keys = body.value("DetachKeys", "");
+  if (!r.detach_keys.empty() && !api::parse_detach_keys(r.detach_keys))
+    throw Internal("Invalid escape keys (" + r.detach_keys + ") provided");
   r.tty = body.value("Tty", false);
   r.privileged = body.value("Privileged", false);
   r.attach_stdin = body.value("AttachStdin", false);
@@ -172,14 +175,22 @@ ExecRecord Execs::get(const std::string& id) const {
   return it->second;
 }
 
-UniqueFd Execs::start(const std::string& id, std::optional<bool> tty, int height, int width) {
+std::vector<std::string> Execs::live_ids(const std::string& container_id) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, r] : execs_)
+    if (r.container_id == container_id && !r.exit_code && (r.running || !r.started))
+      ids.push_back(id);
+  return ids;
+}
+
+UniqueFd Execs::start(const std::string& id, int height, int width) {
   ExecRecord r;
   {
     std::lock_guard lock(mu_);
     auto it = execs_.find(id);
     if (it == execs_.end()) throw NotFound("No such exec instance: " + id);
     if (it->second.started) throw Conflict("Error: Exec command " + id + " is already running");
-    if (tty) it->second.tty = *tty;
     if (height > 0 && width > 0) {
       it->second.height = height;
       it->second.width = width;
@@ -238,6 +249,14 @@ void Execs::on_exit(const std::string& id, int exit_code) {
   }
 }
 
+void Execs::on_detach(const std::string& id) {
+  ExecRecord r = get(id);
+  try {
+    publish(events_, containers_.get(r.container_id), "exec_detach", {{"execID", r.id}});
+  } catch (const NotFound&) {
+  }
+}
+
 void Execs::resize(const std::string& id, int height, int width) {
   ExecRecord r = get(id);
   if (!r.running) throw Conflict("Exec " + id + " is not running");
@@ -254,9 +273,8 @@ void Execs::forget_container(const std::string& container_id) {
   });
 }
 
-int Execs::drain(const std::string& id, UniqueFd conn, std::string* output) {
-  ::shutdown(conn.get(), SHUT_WR);
-  api::MuxDecoder decoder;
+int Execs::drain(const std::string& id, UniqueFd conn, std::string* output,
+                 api::MuxDecoder decoder) {
   int code = -1;
   char buf[16 * 1024];
   for (;;) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/mux.h"
 #include "common/unique_fd.h"
 #include "engine/backend.h"
 #include "engine/events.h"
@@ -44,19 +45,27 @@ class Execs {
   // POST /containers/{id}/exec: returns the exec ID.
   std::string create(const std::string& container_ref, const nlohmann::json& body);
   ExecRecord get(const std::string& id) const;
+  // The container's execs not yet ended (created or running): its inspect's ExecIDs.
+  std::vector<std::string> live_ids(const std::string& container_id) const;
 
   // Starts it; the connection is Backend::exec's. Throws Conflict when already started.
-  UniqueFd start(const std::string& id, std::optional<bool> tty, int height, int width);
+  // The process has a terminal iff the exec was created with Tty (as dockerd: the start's
+  // Tty only chooses how the client's stream is framed).
+  UniqueFd start(const std::string& id, int height, int width);
   // The relay's System frames, as the route reads them.
   void on_pid(const std::string& id, int pid);
   void on_exit(const std::string& id, int exit_code);
+  // The client left an attached exec with the detach keys; the process runs on.
+  void on_detach(const std::string& id);
 
   void resize(const std::string& id, int height, int width);
   void forget_container(const std::string& container_id);
 
-  // Runs a started exec to the end with its output discarded (detached exec, health
-  // checks); returns the exit code and, with `output`, what it printed (capped).
-  int drain(const std::string& id, UniqueFd connection, std::string* output = nullptr);
+  // Runs a started exec to the end with its output discarded (detached exec, a client that
+  // detached); returns the exit code and, with `output`, what it printed (capped). The
+  // process's stdin is left as it is. `decoder`: what was read of the connection so far.
+  int drain(const std::string& id, UniqueFd connection, std::string* output = nullptr,
+            api::MuxDecoder decoder = {});
 
  private:
   void persist(const ExecRecord& r);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "api/detach_keys.h"
 #include "api/filters.h"
 #include "api/log_line.h"
 #include "api/mux.h"
@@ -18,6 +19,7 @@
 #include "common/time.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
+#include "engine/execs.h"
 #include "engine/health.h"
 #include "image/credentials.h"
 #include "image/image_service.h"
@@ -122,6 +124,7 @@ json inspect_doc(engine::Engine& engine, const Container& c) {
   const auto& s = c.state;
   auto health = engine.health().health(c.id);
   std::string log_path = engine.backend().log_path(c.id);
+  auto exec_ids = engine.execs().live_ids(c.id);
   json args = json::array();
   for (std::size_t i = 1; i < c.argv.size(); ++i)
     args.push_back(c.argv[i]);
@@ -154,7 +157,7 @@ json inspect_doc(engine::Engine& engine, const Container& c) {
       {"MountLabel", ""},
       {"ProcessLabel", ""},
       {"AppArmorProfile", ""},
-      {"ExecIDs", nullptr},
+      {"ExecIDs", exec_ids.empty() ? json(nullptr) : json(exec_ids)},
       {"HostConfig", c.host_config},
       {"GraphDriver", {{"Data", nullptr}, {"Name", engine.backend().describe().driver}}},
       {"Mounts", mounts_json(c)},
@@ -548,8 +551,7 @@ struct AttachOptions {
 // detaches or (with close_ends) the client leaves.
 void bridge(const AttachTransport& t, int container, bool with_stdin, bool multiplexed,
             const std::string& detach_keys) {
-  std::string keys = detach_keys;
-  std::size_t matched = 0;
+  api::DetachScanner keys(detach_keys);
   bool client_open = with_stdin || t.close_ends;
   bool demultiplex = multiplexed && t.raw_output;
   api::MuxDecoder decoder;
@@ -580,51 +582,12 @@ void bridge(const AttachTransport& t, int container, bool with_stdin, bool multi
         continue;
       }
       if (!with_stdin) continue;  // read only to notice the client leave
-      std::string data(buf, static_cast<std::size_t>(n));
-      if (!keys.empty()) {
-        std::string pass;
-        for (char ch : data) {
-          if (ch == keys[matched]) {
-            if (++matched == keys.size()) return;  // detached
-            continue;
-          }
-          pass.append(keys, 0, matched);
-          matched = 0;
-          pass += ch;
-        }
-        data = pass;
-      }
+      bool detached = false;
+      std::string data = keys.feed(std::string_view(buf, static_cast<std::size_t>(n)), detached);
       if (!data.empty() && !send_all(container, data)) return;
+      if (detached) return;
     }
   }
-}
-
-std::string parse_detach_keys(const std::string& spec) {
-  std::string keys;
-  std::string s = spec.empty() ? "ctrl-p,ctrl-q" : spec;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto comma = s.find(',', start);
-    std::string k = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (k.rfind("ctrl-", 0) == 0 && k.size() == 6) {
-      char c = k[5];
-      if (c >= 'a' && c <= 'z')
-        keys += static_cast<char>(c - 'a' + 1);
-      else if (c == '@')
-        keys += '\0';
-      else if (c >= '[' && c <= '_')
-        keys += static_cast<char>(c - '[' + 27);
-      else
-        throw InvalidArgument("Invalid detach keys (" + spec + ") provided");
-    } else if (k.size() == 1) {
-      keys += k[0];
-    } else {
-      throw InvalidArgument("Invalid detach keys (" + spec + ") provided");
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return keys;
 }
 
 // Resolves the container first, so a missing one is a 404 before any upgrade.
@@ -637,7 +600,10 @@ AttachOptions attach_options(engine::Engine& engine, const http::Request& req, b
   a.err = all_streams || req.query.get_bool("stderr");
   a.stream = req.query.get_bool("stream");
   a.logs = req.query.get_bool("logs");
-  a.detach_keys = parse_detach_keys(req.query.get("detachKeys").value_or(""));
+  std::string spec = req.query.get("detachKeys").value_or("");
+  auto keys = api::parse_detach_keys(spec);
+  if (!keys) throw InvalidArgument("Invalid detach keys (" + spec + ") provided");
+  a.detach_keys = *keys;
   return a;
 }
 

@@ -7,11 +7,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "api/detach_keys.h"
 #include "api/mux.h"
 #include "api/respond.h"
 #include "common/errors.h"
 #include "engine/engine.h"
 #include "engine/execs.h"
+#include "image/credentials.h"
 #include "routes/docker_api.h"
 
 namespace sockerless::routes {
@@ -35,11 +37,13 @@ bool send_all(int fd, std::string_view s) {
   return true;
 }
 
-// Relays between the client and the exec's connection until the process is done:
-// output frames pass through (unframed for a TTY), System frames update the record.
-void relay(engine::Engine& engine, const std::string& id, int client, UniqueFd conn, bool tty,
-           bool with_stdin) {
-  api::MuxDecoder decoder;
+// Relays between the client and the exec's connection until the process is done or the
+// client detaches: output frames pass through (stdout only on a raw stream), System frames
+// update the record. True on a detach: the connection is then left in `conn`, with what was
+// read of it in `decoder`, to be drained while the process runs on.
+bool relay(engine::Engine& engine, const std::string& id, int client, UniqueFd& conn,
+           api::MuxDecoder& decoder, bool raw, bool with_stdin, const std::string& detach_keys) {
+  api::DetachScanner keys(detach_keys);
   bool client_open = with_stdin;
   if (!with_stdin) ::shutdown(conn.get(), SHUT_WR);
   int code = -1;
@@ -63,15 +67,17 @@ void relay(engine::Engine& engine, const std::string& id, int client, UniqueFd c
             if (doc.contains("Error")) {
               std::string text = doc["Error"].get<std::string>() + "\r\n";
               std::string framed;
-              if (!tty) api::append_frame(framed, api::StreamType::Stdout, text);
-              send_all(client, tty ? text : framed);
+              if (!raw) api::append_frame(framed, api::StreamType::Stdout, text);
+              send_all(client, raw ? text : framed);
             }
           }
           continue;
         }
+        // dockerd gives a raw stream no stderr: a process without a terminal loses it.
+        if (raw && f.type == api::StreamType::Stderr) continue;
         std::string framed;
-        if (!tty) api::append_frame(framed, f.type, f.payload);
-        if (!send_all(client, tty ? std::string_view(f.payload) : std::string_view(framed))) {
+        if (!raw) api::append_frame(framed, f.type, f.payload);
+        if (!send_all(client, raw ? std::string_view(f.payload) : std::string_view(framed))) {
           client_open = false;
         }
       }
@@ -81,12 +87,24 @@ void relay(engine::Engine& engine, const std::string& id, int client, UniqueFd c
       if (n <= 0) {
         ::shutdown(conn.get(), SHUT_WR);
         client_open = false;
-      } else if (!send_all(conn.get(), std::string_view(buf, static_cast<std::size_t>(n)))) {
-        client_open = false;
+        continue;
       }
+      bool detached = false;
+      std::string data = keys.feed(std::string_view(buf, static_cast<std::size_t>(n)), detached);
+      if (!data.empty() && !send_all(conn.get(), data)) client_open = false;
+      if (detached) return true;
     }
   }
   engine.execs().on_exit(id, code < 0 ? 126 : code);
+  return false;
+}
+
+void drain_in_background(engine::Engine& engine, const std::string& id, UniqueFd conn,
+                         api::MuxDecoder decoder = {}) {
+  std::thread([&engine, id, c = std::make_shared<UniqueFd>(std::move(conn)),
+               decoder = std::move(decoder)]() mutable {
+    engine.execs().drain(id, std::move(*c), nullptr, std::move(decoder));
+  }).detach();
 }
 
 void create(engine::Engine& engine, http::Request& req, http::Responder& out) {
@@ -101,25 +119,33 @@ void start(engine::Engine& engine, http::Request& req, http::Responder& out) {
   std::string id = req.param("id");
   auto record = engine.execs().get(id);
   bool detach = body.value("Detach", false);
-  std::optional<bool> tty;
-  if (body.contains("Tty") && body["Tty"].is_boolean()) tty = body["Tty"].get<bool>();
+  // As dockerd: the start's Tty (false when left out) only says whether the stream is raw
+  // or multiplexed; whether the process has a terminal was settled by the create.
+  bool raw = body.contains("Tty") && body["Tty"].is_boolean() && body["Tty"].get<bool>();
   int h = 0, w = 0;
   if (body.contains("ConsoleSize") && body["ConsoleSize"].is_array() &&
       body["ConsoleSize"].size() == 2) {
     h = body["ConsoleSize"][0].get<int>();
     w = body["ConsoleSize"][1].get<int>();
   }
-  UniqueFd conn = engine.execs().start(id, tty, h, w);
-  bool is_tty = tty.value_or(record.tty);
+  UniqueFd conn = engine.execs().start(id, h, w);
   if (detach) {
-    std::thread([&engine, id, c = std::make_shared<UniqueFd>(std::move(conn))]() mutable {
-      engine.execs().drain(id, std::move(*c));
-    }).detach();
+    ::shutdown(conn.get(), SHUT_WR);  // no stdin
+    drain_in_background(engine, id, std::move(conn));
     out.send(http::Response::empty(200));
     return;
   }
-  UniqueFd client = out.hijack(std::string(is_tty ? api::kRawStream : api::kMultiplexedStream));
-  relay(engine, id, client.get(), std::move(conn), is_tty, record.attach_stdin);
+  UniqueFd client = out.hijack(
+      std::string(raw || req.api_before(1, 42) ? api::kRawStream : api::kMultiplexedStream));
+  // dockerd watches for the detach keys only on a terminal with stdin attached.
+  std::string keys;
+  if (record.tty && record.attach_stdin)
+    keys = api::parse_detach_keys(record.detach_keys).value_or("");
+  api::MuxDecoder decoder;
+  if (relay(engine, id, client.get(), conn, decoder, raw, record.attach_stdin, keys)) {
+    engine.execs().on_detach(id);
+    drain_in_background(engine, id, std::move(conn), std::move(decoder));
+  }
 }
 
 json inspect(const engine::ExecRecord& r) {
@@ -128,7 +154,10 @@ json inspect(const engine::ExecRecord& r) {
     args.push_back(r.argv[i]);
   return {{"CanRemove", false},
           {"ContainerID", r.container_id},
-          {"DetachKeys", r.detach_keys},
+          // As dockerd: the bytes of the keys given (none by default), in base64.
+          {"DetachKeys",
+           image::base64_encode(
+               r.detach_keys.empty() ? "" : api::parse_detach_keys(r.detach_keys).value_or(""))},
           {"ExitCode", r.exit_code ? json(*r.exit_code) : json(nullptr)},
           {"ID", r.id},
           {"OpenStderr", r.attach_stderr},

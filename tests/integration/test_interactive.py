@@ -5,6 +5,7 @@ session is driven against sockerless and the reference dockerd and must behave a
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -189,3 +190,30 @@ def test_tty_names_match_dockerd(pair):
         "/dev/pts/0\n620 1000 5 88,0\n620 1000 5 88,0\n/dev/pts/0 /dev/pts/ptmx\n"
         "/0 devpts\n")
     assert got["sockerlessd"]["exec -t in a tty container"][1] == "/dev/pts/1\n"
+
+
+def test_exec_it_detach_keys_from_the_cli_config(target, tmp_path):
+    """`detachKeys` in the CLI's config.json: the CLI sends them in the exec create and
+    watches for them itself; typing them ends `docker exec -it` and the shell runs on, its
+    exec still listed by the container (ExecIDs)."""
+    d, img = target
+    (tmp_path / "config.json").write_text(json.dumps({"detachKeys": "ctrl-x,x"}))
+    cid = d.docker("run", "-d", img, "sleep", "60").stdout.strip()
+    cmd = " ".join(shlex.quote(a) for a in [DOCKER_CLI, "-H", d.host, "exec", "-it", cid, "sh"])
+    t = Terminal(cmd, cli_env(str(tmp_path)))
+    try:
+        t.wait_for("/ #")
+        t.type("echo before-detach")
+        t.wait_for("before-detach")
+        t.send("C-p", "C-q")  # the default keys are no longer them
+        t.send("C-x")
+        t.send("x")
+        # The CLI says "read escape sequence" and leaves with 1, for dockerd too.
+        assert t.exit_code() == 1
+    finally:
+        t.close()
+    exec_ids = json.loads(d.docker("inspect", cid).stdout)[0]["ExecIDs"]
+    assert len(exec_ids) == 1
+    info = json.loads(d.raw("GET", f"/exec/{exec_ids[0]}/json").text)
+    assert (info["Running"], info["DetachKeys"]) == (True, "GHg=")  # ctrl-x,x in base64
+    assert "sh" in d.docker("exec", cid, "ps", "-o", "comm").stdout.split()
