@@ -464,6 +464,7 @@ def test_requested_addresses_checked_at_start_and_connect_as_dockerd(pair):
     assert got["connect_running_again"][0] == 403
 
 
+@pytest.mark.backends("memory", reason="the docker backend's networks are its engine's, IPv6 included")
 def test_ipv6_networks_are_refused_with_a_reason(sockerlessd):
     """Deliberate difference (README): bridge networks are IPv4 only, so a network asking
     for IPv6 is a 400 saying so (dockerd makes an IPv6 subnet on the bridge), never a
