@@ -4,6 +4,7 @@ the reference dockerd where the behaviour is compared."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import time
 
@@ -161,14 +162,16 @@ def test_sdk_container_lifecycle(sockerlessd, busybox):
 
 
 def test_no_stray_processes_after_removal(sockerlessd, busybox):
-    cid = run(sockerlessd, "-d", busybox, "sh", "-c", "sleep 300 & sleep 300").stdout.strip()
+    # A duration of its own: nothing else on the machine runs this command line.
+    marker = f"sleep {random.randint(10**6, 10**7)}"
+    cid = run(sockerlessd, "-d", busybox, "sh", "-c", f"{marker} & {marker}").stdout.strip()
     pid = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]["State"]["Pid"]
     assert pid > 0
     sockerlessd.docker("rm", "-f", cid)
 
     def strays() -> bool:
         out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        return "sleep 300" in out
+        return marker in out
 
     # dockerd 20.10's rm -f can answer before the kernel has reaped the orphan of the
     # container's pid namespace (seen once in CI); so, once, could sockerless's (CI at
