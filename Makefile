@@ -6,7 +6,7 @@ ARGS       ?=
 PYTEST     ?= .venv/bin/pytest
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-build configure build run test unit asan tsan integration bench format format-check clean
+.PHONY: all deps deps-build configure build run test unit asan tsan integration client-results bench format format-check clean
 
 all: build
 
@@ -57,10 +57,16 @@ integration: build
 	$(PYTEST) -q tests/fixtures
 	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
 	SOCKERLESS_TEST_BACKEND=docker SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/integration
-	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/clients
-	SOCKERLESS_TEST_BACKEND=docker SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/clients
+	rm -rf $(BUILD_DIR)/client-results
+	SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/clients --junitxml=$(BUILD_DIR)/client-results/memory.xml
+	SOCKERLESS_TEST_BACKEND=docker SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) tests/clients --junitxml=$(BUILD_DIR)/client-results/docker.xml
+	$(MAKE) client-results
 	SOCKERLESS_TEST_AGENT_MODE=forward SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) $(AGENT_SUITES)
 	SOCKERLESS_TEST_AGENT_MODE=reverse SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) $(AGENT_SUITES)
+
+# The client suites' table (README, tests/clients/RESULTS.md) from their last run.
+client-results:
+	/usr/bin/python3 scripts/client_results.py --dir $(BUILD_DIR)/client-results
 
 # sockerless against dockerd (and the docker backend), same run, alternating; writes
 # bench/results.json, bench/RESULTS.md and bench/latency.png. Not part of `make test`.
