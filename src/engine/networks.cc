@@ -520,8 +520,27 @@ std::vector<std::string> Networks::prune(const std::function<bool(const NetworkR
 json Networks::initial_endpoints(const std::string& mode, const json& config) const {
   json out = json::object();
   std::lock_guard lock(s_->mu);
-  std::string primary = mode.empty() || mode == "default" ? "bridge" : mode;
+  const bool default_mode = mode.empty() || mode == "default";
+  std::string primary = default_mode ? "bridge" : mode;
   if (primary.rfind("container:", 0) == 0) return out;
+  // The default mode with endpoints given only for other networks (testcontainers-go's
+  // create): as dockerd, the container joins those alone, not the default bridge too.
+  if (default_mode && config.is_object() && !config.empty() && !config.contains(mode) &&
+      !config.contains("default") && !config.contains("bridge")) {
+    Net* bridge = s_->find("bridge");
+    if (!bridge || !config.contains(bridge->rec.id)) {
+      for (const auto& [name, cfg] : config.items())
+        check_address_syntax(cfg);
+      for (const auto& [name, cfg] : config.items()) {
+        Net* other = s_->find(name);
+        if (!other) throw NotFound("network " + name + " not found");
+        json oe = detail::endpoint_settings(cfg);
+        oe["NetworkID"] = other->rec.id;
+        out[other->rec.name] = oe;
+      }
+      return out;
+    }
+  }
   Net* n = s_->find(primary);
   if (!n) throw NotFound("network " + primary + " not found");
   // The CLI keys the primary endpoint by the mode as given ("default" too).
