@@ -1,0 +1,1 @@
+console.log(`js-hello post state=${process.env.STATE_started}`);
