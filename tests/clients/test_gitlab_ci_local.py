@@ -59,7 +59,10 @@ def daemon(request, docker_config, hub_mirror):
     if request.param == "dockerd":
         if os.environ.get("SOCKERLESS_TEST_GCL_REFERENCE") != "1":
             pytest.skip("reference run: set SOCKERLESS_TEST_GCL_REFERENCE=1")
-        with run_dockerd(docker_config, "dockerd-gcl", extra=["--registry-mirror", hub_mirror.url]) as d:
+        # overlay2: with vfs every container copies its image (about 6 min for the suite
+        # instead of 1)
+        with run_dockerd(docker_config, "dockerd-gcl", extra=["--registry-mirror", hub_mirror.url],
+                         storage_driver="overlay2") as d:
             _prepare(d)
             yield d
         return
@@ -130,7 +133,9 @@ def run_pipeline(tools, daemon, tmp: Path, name: str, timeout: float = 400) -> R
     shutil.copytree(PIPELINES / name, work)
     home = tmp / "home"
     home.mkdir()
-    env = cli_env(daemon.docker_config, {
+    # gitlab-ci-local takes GCL_* environment variables for its options: none from outside
+    env = {k: v for k, v in cli_env(daemon.docker_config).items() if not k.startswith("GCL_")}
+    env.update({
         "DOCKER_HOST": daemon.host,
         "HOME": str(home),
         "PATH": f"{Path(DOCKER_CLI).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -189,7 +194,7 @@ def expect_absent(run: Run, job: str, *lines: str) -> None:
 # ------------------------------------------------------------------------ pipelines
 
 
-MATRIX = [f"matrix: [{os_},{arch}]" for os_ in ("linux", "bsd") for arch in ("amd64", "arm64")]
+MATRIX = [f"matrix: [{os_},{arch}]" for os_ in ("linux", "bsd") for arch in ("amd64",)]
 
 
 @pytest.mark.timeout(600)
@@ -197,19 +202,18 @@ def test_basics(tools, daemon, gcl_tmp):
     run = run_pipeline(tools, daemon, gcl_tmp, "basics")
     assert run.returncode == 0, run
     expect_report(run,
-                  passed=["variables-job", "entrypoint-cleared", "entrypoint-wrapper", "busybox-image", "debian-image",
+                  passed=["variables-job", "entrypoint-cleared", "entrypoint-wrapper", "debian-image",
                           "scripts-order", "rules-match", "large-log", "extended", "included-job",
-                          "needs-one", *MATRIX],
+                          *MATRIX],
                   warned=["after-failure", "allowed-exit-code"],
                   not_run=["rules-never", "rules-no-match"])
     expect_lines(run, "variables-job", "default before_script ran",
                  "GLOBAL_VAR=global-value OVERRIDDEN=from-job NESTED=global-value-nested",
                  "CI_JOB_NAME=variables-job CI_JOB_STAGE=first", "in CI_PROJECT_DIR",
-                 "hello from the repository")
+                 "hello from the repository", "busybox says BusyBox")
     expect_lines(run, "entrypoint-cleared", "wait-for-it image without its entrypoint")
     expect_lines(run, "entrypoint-wrapper", "entrypoint ran with 3 args", "default before_script ran",
                  "job script after the entrypoint")
-    expect_lines(run, "busybox-image", "busybox says BusyBox")
     expect_lines(run, "debian-image", "bash 5 on Debian 12")
     expect_lines(run, "scripts-order", "job before_script", "script sees FROM_BEFORE=yes",
                  "after_script status=success FROM_SCRIPT=unset file=kept")
@@ -223,7 +227,6 @@ def test_basics(tools, daemon, gcl_tmp):
     expect_lines(run, "extended", "template before_script", "GREETING=hello-from-template BASE=base-value OWN=own-value")
     expect_absent(run, "extended", "default before_script ran")
     expect_lines(run, "included-job", "included job ran")
-    expect_lines(run, "needs-one", "needs-one ran")
     for job in MATRIX:
         os_, arch = job[len("matrix: ["):-1].split(",")
         assert run.job(job) == [f"matrix OS={os_} ARCH={arch}"], run
@@ -238,20 +241,17 @@ def test_basics(tools, daemon, gcl_tmp):
 def test_artifacts_and_cache(tools, daemon, gcl_tmp):
     run = run_pipeline(tools, daemon, gcl_tmp, "artifacts")
     assert run.returncode == 0, run
-    expect_report(run, passed=["producer", "other-producer", "cache-write", "consumer", "no-deps", "all-deps",
-                               "cache-read", "after-always"],
+    expect_report(run, passed=["producer", "other-producer", "consumer", "no-deps", "all-deps"],
                   warned=["always-artifacts"])
     expect_lines(run, "consumer", "artifact one", "artifact nested", "scratch not passed on",
                  "other-producer's artifacts not needed here", "BUILD_VERSION=1.2.3")
-    expect_lines(run, "no-deps", "no artifacts with dependencies []")
-    expect_lines(run, "all-deps", "artifact one", "other artifact")
-    expect_lines(run, "cache-read", "cached content cache-write")
-    expect_lines(run, "after-always", "kept despite failure")
+    expect_lines(run, "no-deps", "no artifacts with dependencies []", "cached content other-producer")
+    expect_lines(run, "all-deps", "artifact one", "other artifact", "kept despite failure")
     # gitlab-ci-local copies artifacts back into the project and keeps the cache beside it.
     assert (run.work / "out" / "nested" / "two.txt").read_text() == "artifact nested\n"
     assert not (run.work / "scratch.txt").exists()
     cached = run.work / ".gitlab-ci-local" / "cache" / "suite-cache" / "cached" / "data.txt"
-    assert cached.read_text() == "cached content cache-write\n"
+    assert cached.read_text() == "cached content other-producer\n"
 
 
 @pytest.mark.timeout(600)
