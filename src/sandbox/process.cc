@@ -80,10 +80,14 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 
 StartError start_error(const std::string& step, const std::string& what) {
   StartError e;
-  // The exec step's message already reads "exec: …" (docker's wording) after "exec: ".
-  e.detail = step == "exec" && what.rfind("exec: ", 0) == 0 ? what.substr(6) : what;
-  if (e.detail.find("executable file not found") != std::string::npos ||
-      e.detail.find("no such file or directory") != std::string::npos)
+  // `what` reads "<step>: <message>"; docker's words are the message alone (the exec
+  // step's own begins "exec: " again, as docker's does).
+  const std::string prefix = step + ": ";
+  e.detail = what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what;
+  // 127 when the program is missing (dockerd: the error names the command); a missing
+  // working directory or anything else that stops the start is 126.
+  if (step == "exec" && (e.detail.find("executable file not found") != std::string::npos ||
+                         e.detail.find("no such file or directory") != std::string::npos))
     e.exit_code = 127;
   return e;
 }

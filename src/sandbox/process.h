@@ -36,7 +36,7 @@ Executable find_executable(const std::string& argv0, const std::string& path_env
 
 // A process that could not be started, as docker reports it: the detail of the failed
 // step ("exec: \"foo\": executable file not found in $PATH" for the exec step) and the
-// exit code (127 for a missing program, 126 otherwise).
+// exit code (127 for a missing program, 126 otherwise: a missing working directory too).
 struct StartError {
   std::string detail;
   int exit_code = 126;

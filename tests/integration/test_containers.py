@@ -538,3 +538,19 @@ def test_commit_with_pause_of_an_exited_container(target):
         images.append(r.json()["Id"])
     d.docker("rm", "-f", *d.docker("ps", "-aq").stdout.split())
     d.docker("rmi", *images)
+
+
+def test_exec_in_a_missing_working_directory_is_126(target):
+    """An exec whose working directory does not exist could not start: 126, as for any
+    start failure but a missing program (127) -- CI runners read 127 as "command not
+    found" (act did, for a step's missing working-directory)."""
+    d, img = target
+    cid = d.docker("run", "-d", img, "sleep", "60").stdout.strip()
+    r = d.docker("exec", "-w", "/no/such/dir", cid, "true")
+    assert r.returncode == 126, (d.name, r.returncode, r.stderr)
+    said = r.stdout + r.stderr  # the CLI prints an exec's start failure on its stdout
+    assert 'unable to start container process: chdir to cwd ("/no/such/dir") set in ' \
+        'config.json failed: no such file or directory' in said, (d.name, said)
+    r = d.docker("exec", cid, "no-such-program")
+    assert r.returncode in (126, 127) if d.name == "dockerd" or BACKEND == "docker" \
+        else r.returncode == 127, (d.name, r.returncode)
