@@ -56,21 +56,21 @@ const Hierarchy* with_controller(const std::vector<Hierarchy>& hs, std::string_v
 }
 
 // mkdir -p below the hierarchy's mount; a new v1 cpuset cgroup starts with no cpus and
-// mems and takes no processes until they are copied from its parent.
+// mems and takes no processes until they are copied from its parent (ENOSPC). Also for a
+// level that exists already: another process may have made it an instant ago and not yet
+// copied them (two daemons, or tests, starting containers side by side).
 int make_cgroup_dirs(const Hierarchy& h, const std::string& relative) {
+  auto blank = [](const std::string& v) { return v.find_first_not_of(" \n") == std::string::npos; };
   std::string path = h.mount;
   for (const auto& part : split(relative, '/')) {
     std::string parent = path;
     path += "/" + part;
-    if (::mkdir(path.c_str(), 0755) != 0) {
-      if (errno != EEXIST) return errno;
-      continue;
-    }
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return errno;
     if (!h.unified && h.has("cpuset")) {
       for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+        if (!blank(read_file(path + "/" + file))) continue;
         std::string value = read_file(parent + "/" + file);
-        if (value.find_first_not_of(" \n") != std::string::npos)
-          write_value(path + "/" + file, value);
+        if (!blank(value)) write_value(path + "/" + file, value);
       }
     }
   }
