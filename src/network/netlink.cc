@@ -122,8 +122,12 @@ void Netlink::send_and_ack(Request& request, const std::string& operation, int* 
       throw_errno(operation + ": netlink receive");
     }
     int len = static_cast<int>(n);
-    for (auto* msg = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(msg, len);
-         msg = NLMSG_NEXT(msg, len)) {
+    // NLMSG_OK, with its comparisons of signed and unsigned made explicit.
+    auto fits = [&len](const nlmsghdr* m) {
+      return len >= static_cast<int>(sizeof(nlmsghdr)) && m->nlmsg_len >= sizeof(nlmsghdr) &&
+             m->nlmsg_len <= static_cast<unsigned>(len);
+    };
+    for (auto* msg = reinterpret_cast<nlmsghdr*>(buf); fits(msg); msg = NLMSG_NEXT(msg, len)) {
       if (msg->nlmsg_seq != seq_) continue;  // a late answer to an earlier request
       if (msg->nlmsg_type == NLMSG_ERROR) {
         auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(msg));

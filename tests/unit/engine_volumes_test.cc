@@ -201,7 +201,7 @@ class VolumesTest : public ::testing::Test {
   void SetUp() override {
     db_ = store::Database::open((dir_.path() / "state.db").string());
     volumes_ = std::make_unique<Volumes>(
-        *db_, (dir_.path() / "volumes").string(), events_, [this](const std::string& name) {
+        *db_, (dir_.path() / "volumes").string(), events_, [](const std::string& name) {
           return name == "busy" ? std::vector<std::string>{"c1"} : std::vector<std::string>{};
         });
   }
