@@ -523,53 +523,48 @@ json Networks::initial_endpoints(const std::string& mode, const json& config) co
   const bool default_mode = mode.empty() || mode == "default";
   std::string primary = default_mode ? "bridge" : mode;
   if (primary.rfind("container:", 0) == 0) return out;
+  const bool given_any = config.is_object() && !config.empty();
+  Net* n = s_->find(primary);
+  // The CLI keys the primary endpoint by the mode as given ("default" too), others by
+  // the network's name or ID.
+  auto names_primary = [&](const std::string& key) {
+    return key == mode || key == primary || key == "default" ||
+           (n && (key == n->rec.name || key == n->rec.id));
+  };
   // The default mode with endpoints given only for other networks (testcontainers-go's
   // create): as dockerd, the container joins those alone, not the default bridge too.
-  if (default_mode && config.is_object() && !config.empty() && !config.contains(mode) &&
-      !config.contains("default") && !config.contains("bridge")) {
-    Net* bridge = s_->find("bridge");
-    if (!bridge || !config.contains(bridge->rec.id)) {
-      for (const auto& [name, cfg] : config.items())
-        check_address_syntax(cfg);
-      for (const auto& [name, cfg] : config.items()) {
-        Net* other = s_->find(name);
-        if (!other) throw NotFound("network " + name + " not found");
-        json oe = detail::endpoint_settings(cfg);
-        oe["NetworkID"] = other->rec.id;
-        out[other->rec.name] = oe;
-      }
-      return out;
-    }
+  bool joins_primary = !default_mode || !given_any;
+  if (given_any)
+    for (const auto& [name, cfg] : config.items())
+      joins_primary = joins_primary || names_primary(name);
+  if (joins_primary) {
+    if (!n) throw NotFound("network " + primary + " not found");
+    json given = config.is_object() && config.contains(mode)      ? config[mode]
+                 : config.is_object() && config.contains(primary) ? config[primary]
+                                                                  : json(nullptr);
+    if (given.is_null() && config.is_object() && config.contains(n->rec.name))
+      given = config[n->rec.name];
+    if (n->rec.name == "bridge" && given.is_object() && given.contains("Aliases") &&
+        given["Aliases"].is_array() && !given["Aliases"].empty())
+      throw InvalidArgument(
+          "network-scoped alias is supported only for containers in user defined networks");
+    json e = detail::endpoint_settings(given);
+    e["NetworkID"] = n->rec.id;
+    out[n->rec.name] = e;
   }
-  Net* n = s_->find(primary);
-  if (!n) throw NotFound("network " + primary + " not found");
-  // The CLI keys the primary endpoint by the mode as given ("default" too).
-  json given = config.is_object() && config.contains(mode)      ? config[mode]
-               : config.is_object() && config.contains(primary) ? config[primary]
-                                                                : json(nullptr);
-  if (given.is_null() && config.is_object() && config.contains(n->rec.name))
-    given = config[n->rec.name];
-  if (n->rec.name == "bridge" && given.is_object() && given.contains("Aliases") &&
-      given["Aliases"].is_array() && !given["Aliases"].empty())
-    throw InvalidArgument(
-        "network-scoped alias is supported only for containers in user defined networks");
+  if (!config.is_object()) return out;
   // Create checks only that the addresses asked for parse; whether the network takes them
   // is the start's (and connect's) question, as with dockerd.
-  if (config.is_object())
-    for (const auto& [name, cfg] : config.items())
-      check_address_syntax(cfg);
-  json e = detail::endpoint_settings(given);
-  e["NetworkID"] = n->rec.id;
-  out[n->rec.name] = e;
-  if (config.is_object())
-    for (const auto& [name, cfg] : config.items()) {
-      if (name == primary || name == n->rec.name || name == mode) continue;
-      Net* other = s_->find(name);
-      if (!other) throw NotFound("network " + name + " not found");
-      json oe = detail::endpoint_settings(cfg);
-      oe["NetworkID"] = other->rec.id;
-      out[other->rec.name] = oe;
-    }
+  for (const auto& [name, cfg] : config.items())
+    check_address_syntax(cfg);
+  for (const auto& [name, cfg] : config.items()) {
+    if (joins_primary && (name == primary || name == n->rec.name || name == mode)) continue;
+    Net* other = s_->find(name);
+    if (!other) throw NotFound("network " + name + " not found");
+    json oe = detail::endpoint_settings(cfg);
+    oe["NetworkID"] = other->rec.id;
+    out[other->rec.name] = oe;
+  }
   return out;
 }
 
