@@ -18,6 +18,7 @@
 #include "common/time.h"
 #include "common/units.h"
 #include "engine/container_entry.h"
+#include "engine/links.h"
 #include "engine/networks.h"
 #include "engine/volumes.h"
 #include "image/changes.h"
@@ -66,22 +67,14 @@ void apply_tmpfs_options(const std::string& opts, ContainerLaunch::Mount& mount)
 const std::regex kNamePattern("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
 
 json env_merge(const json& image_env, const json& request_env) {
-  std::vector<std::string> out;
-  auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
-  if (image_env.is_array())
-    for (const auto& e : image_env)
-      out.push_back(e.get<std::string>());
-  if (request_env.is_array())
-    for (const auto& e : request_env) {
-      std::string kv = e.get<std::string>();
-      auto it = std::find_if(out.begin(), out.end(),
-                             [&](const std::string& x) { return key(x) == key(kv); });
-      if (it != out.end())
-        *it = kv;
-      else
-        out.push_back(kv);
-    }
-  return out;
+  auto strings = [](const json& array) {
+    std::vector<std::string> out;
+    if (array.is_array())
+      for (const auto& e : array)
+        out.push_back(e.get<std::string>());
+    return out;
+  };
+  return replace_or_append_env(strings(image_env), strings(request_env));
 }
 
 bool set(const json& j, const char* key) {

@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "engine/container_entry.h"
 #include "engine/containers.h"
+#include "engine/links.h"
 #include "store/database.h"
 
 namespace sockerless::engine {
@@ -133,15 +134,8 @@ std::string Execs::create(const std::string& container_ref, const json& body) {
   for (const auto& a : body["Cmd"])
     r.argv.push_back(a.get<std::string>());
   // The container's environment (with the exec's terminal), then the exec's own (which wins).
-  std::vector<std::string> env = process_environment(c.config, body.value("Tty", false));
-  if (body.contains("Env") && body["Env"].is_array())
-    for (const auto& e : body["Env"]) {
-      std::string kv = e.get<std::string>();
-      std::string key = kv.substr(0, kv.find('='));
-      std::erase_if(env, [&](const std::string& x) { return x.substr(0, x.find('=')) == key; });
-      env.push_back(kv);
-    }
-  r.env = env;
+  r.env = replace_or_append_env(process_environment(c.config, body.value("Tty", false)),
+                                string_array(body, "Env"));
   r.user = body.value("User", "");
   if (r.user.empty()) r.user = c.config.value("User", "");
   r.working_dir = body.value("WorkingDir", "");
