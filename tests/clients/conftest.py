@@ -16,6 +16,7 @@ docker backend's engine (`backing_dockerd`) the `hub_mirror` as its registry mir
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -106,3 +107,33 @@ def backing_dockerd(docker_config, hub_mirror):
     with run_dockerd(docker_config, "backing-dockerd", storage_driver="overlay2",
                      extra=["--registry-mirror", hub_mirror.url]) as d:
         yield d
+
+
+@contextlib.contextmanager
+def mirrored_daemon(request, which: str, name: str):
+    """A daemon of the suite's own whose Docker Hub mirror is `hub_mirror`: sockerlessd on
+    the backend under test (`which` "sockerlessd"), or a reference dockerd named `name`
+    (on overlay2, as `backing_dockerd`)."""
+    from harness import BACKEND, SockerlessFactory, purge_engine, run_dockerd
+
+    docker_config = request.getfixturevalue("docker_config")
+    mirror = request.getfixturevalue("hub_mirror").url
+    if which == "dockerd":
+        with run_dockerd(docker_config, name, storage_driver="overlay2",
+                         extra=["--registry-mirror", mirror]) as d:
+            yield d
+        return
+    backend_args = request.getfixturevalue("backend_args")
+    if BACKEND == "docker":
+        purge_engine(request.getfixturevalue("backing_dockerd"))
+    f = SockerlessFactory(docker_config, backend_args=backend_args)
+    try:
+        yield f.start("--registry-mirror", mirror)
+    finally:
+        f.close()
+
+
+@pytest.fixture(scope="session")
+def hub_daemon():
+    """`mirrored_daemon`, for the suites' own daemon fixtures."""
+    return mirrored_daemon

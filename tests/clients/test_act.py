@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import BACKEND, SockerlessFactory, make_tmpdir, purge_engine, run_dockerd
+from harness import make_tmpdir
 from harness import free_tcp_port as free_port
 
 GROUPS = Path(__file__).resolve().parent / "act"
@@ -54,21 +54,11 @@ if os.environ.get("SOCKERLESS_TEST_ACT_REFERENCE") == "1":
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def daemon(request, docker_config, hub_mirror):
+def daemon(request, hub_daemon):
     """sockerlessd (the backend under test) with the Docker Hub mirror; or, with
     SOCKERLESS_TEST_ACT_REFERENCE=1, the reference dockerd with the same mirror."""
-    if request.param == "dockerd":
-        with run_dockerd(docker_config, "dockerd-act", extra=["--registry-mirror", hub_mirror.url]) as d:
-            yield d
-        return
-    backend_args = request.getfixturevalue("backend_args")
-    if BACKEND == "docker":
-        purge_engine(request.getfixturevalue("backing_dockerd"))
-    f = SockerlessFactory(docker_config, backend_args=backend_args)
-    try:
-        yield f.start("--registry-mirror", hub_mirror.url)
-    finally:
-        f.close()
+    with hub_daemon(request, request.param, "dockerd-act") as d:
+        yield d
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import DOCKER_CLI, SockerlessFactory, cli_env, make_tmpdir, run_dockerd, purge_engine, BACKEND
+from harness import DOCKER_CLI, cli_env, make_tmpdir
 
 PIPELINES = Path(__file__).resolve().parent / "gitlab"
 
@@ -53,29 +53,14 @@ CMD ["sh", "-c", "mkdir -p /www && echo served-by-exposed > /www/index.html && e
 
 
 @pytest.fixture(scope="module", params=["sockerlessd", "dockerd"])
-def daemon(request, docker_config, hub_mirror):
+def daemon(request, hub_daemon):
     """The daemon the pipelines run against: sockerlessd (the backend under test) with the
     hub mirror; or, with SOCKERLESS_TEST_GCL_REFERENCE=1, a reference dockerd."""
-    if request.param == "dockerd":
-        if os.environ.get("SOCKERLESS_TEST_GCL_REFERENCE") != "1":
-            pytest.skip("reference run: set SOCKERLESS_TEST_GCL_REFERENCE=1")
-        # overlay2: with vfs every container copies its image (about 6 min for the suite
-        # instead of 1)
-        with run_dockerd(docker_config, "dockerd-gcl", extra=["--registry-mirror", hub_mirror.url],
-                         storage_driver="overlay2") as d:
-            _prepare(d)
-            yield d
-        return
-    backend_args = request.getfixturevalue("backend_args")
-    if BACKEND == "docker":
-        purge_engine(request.getfixturevalue("backing_dockerd"))
-    f = SockerlessFactory(docker_config, backend_args=backend_args)
-    try:
-        d = f.start("--registry-mirror", hub_mirror.url)
+    if request.param == "dockerd" and os.environ.get("SOCKERLESS_TEST_GCL_REFERENCE") != "1":
+        pytest.skip("reference run: set SOCKERLESS_TEST_GCL_REFERENCE=1")
+    with hub_daemon(request, request.param, "dockerd-gcl") as d:
         _prepare(d)
         yield d
-    finally:
-        f.close()
 
 
 def _prepare(d) -> None:

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from harness import DOCKER_CLI, make_tmpdir, run_dockerd
+from harness import DOCKER_CLI, make_tmpdir
 
 VERSIONS = {
     "act": "0.2.89",
@@ -124,13 +124,10 @@ def _run_debian(engine, ref):
 
 
 @pytest.fixture(params=["sockerlessd", "dockerd"])
-def mirrored(request, hub_mirror, docker_config):
+def mirrored(request, hub_daemon):
     """A daemon of its own whose Docker Hub mirror is hub_mirror."""
-    if request.param == "sockerlessd":
-        yield request.getfixturevalue("sockerlessd_factory").start("--registry-mirror", hub_mirror.url)
-    else:
-        with run_dockerd(docker_config, "dockerd-mirrored", extra=["--registry-mirror", hub_mirror.url]) as d:
-            yield d
+    with hub_daemon(request, request.param, "dockerd-mirrored") as d:
+        yield d
 
 
 @pytest.mark.timeout(300)
