@@ -28,14 +28,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import time
 import uuid
 
 import pytest
 
-from harness import DOCKER_CLI, cli_env, make_tmpdir
+from harness import DOCKER_CLI, cli_env, demux, hijack, make_tmpdir
 
 V = "/v1.41"  # what both engines speak (the reference dockerd is 20.10)
 
@@ -56,40 +55,12 @@ def cli(d, *args, ok=True, timeout=60, input=None):
     return r
 
 
-def hijack(d, path: str) -> socket.socket:
-    """POST `path` with the upgrade a docker client sends; returns the raw stream."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(60)
-    s.connect(d.sock)
-    s.sendall((f"POST {V}{path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
-               "Upgrade: tcp\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(1)
-        assert chunk, f"{d.name}: closed before the answer: {head!r}"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101"), (d.name, head)
-    return s
-
-
-def read_frames(s: socket.socket) -> tuple[bytes, bytes]:
-    """The multiplexed output to its end: (stdout, stderr)."""
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
+def read_frames(s: socket.socket, data: bytes = b"") -> tuple[bytes, bytes]:
+    """The multiplexed output to its end (after `data`, read already): (stdout, stderr)."""
+    while chunk := s.recv(65536):
         data += chunk
-    out, err = b"", b""
-    while len(data) >= 8:
-        kind, size = data[0], struct.unpack(">I", data[4:8])[0]
-        payload, data = data[8:8 + size], data[8 + size:]
-        if kind == 1:
-            out += payload
-        elif kind == 2:
-            err += payload
-    assert not data, f"a partial frame at the end: {data!r}"
-    return out, err
+    streams = demux(data)
+    return streams.get(1, b""), streams.get(2, b"")
 
 
 def export_rootfs(d, image: str) -> bytes:
@@ -195,12 +166,14 @@ def gitlab_job(d, image: str, links: bool) -> dict:
         bid = api(d, "POST", f"/containers/create?name=runner-{job}-build", build).json()["Id"]
         created.append(bid)
         for name, script, _ in STAGES:
-            s = hijack(d, f"/containers/{bid}/attach?stream=1&stdin=1&stdout=1&stderr=1")
+            s, status, _, early = hijack(d.sock, f"{V}/containers/{bid}/attach?stream=1&stdin=1"
+                                            "&stdout=1&stderr=1", content_type="text/plain")
+            assert status == 101, (d.name, status)
             try:
                 api(d, "POST", f"/containers/{bid}/start")
                 s.sendall(script.encode())
                 s.shutdown(socket.SHUT_WR)
-                out, err = read_frames(s)
+                out, err = read_frames(s, early)
             finally:
                 s.close()
             code = api(d, "POST", f"/containers/{bid}/wait").json()["StatusCode"]

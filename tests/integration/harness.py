@@ -804,3 +804,39 @@ def wait_until(pred, timeout: float = 5.0, interval: float = 0.05, what: str = "
 
 def json_lines(text: str) -> list:
     return [jsonlib.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------ hijacked streams
+
+
+def hijack(sock_path: str, path: str, body: bytes = b"",
+           content_type: str = "application/json", timeout: float = 20):
+    """POST `path` with the connection upgraded to a raw stream, as docker clients do for
+    attach and exec start. Returns (socket, status, headers (lower-case names), the bytes
+    already read past the answer's head)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
+              f"Upgrade: tcp\r\nContent-Type: {content_type}\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        assert chunk, f"connection closed before the answer to {path}: {buf!r}"
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+    return s, int(lines[0].split()[1]), headers, rest
+
+
+def demux(data: bytes) -> dict[int, bytes]:
+    """A multiplexed (stdcopy) stream's frames, concatenated per stream (1 stdout, 2 stderr)."""
+    out: dict[int, bytes] = {}
+    while data:
+        assert len(data) >= 8, f"a truncated frame: {data!r}"
+        kind, size = data[0], int.from_bytes(data[4:8], "big")
+        out[kind] = out.get(kind, b"") + data[8:8 + size]
+        data = data[8 + size:]
+    return out

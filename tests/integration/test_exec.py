@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import wait_until
+from harness import demux, hijack, wait_until
 
 V = "/v1.41"
 CTRL_P, CTRL_Q, CTRL_X = b"\x10", b"\x11", b"\x18"
@@ -38,24 +38,9 @@ class Hijacked:
     """POST /exec/{id}/start with the connection upgraded; then raw bytes both ways."""
 
     def __init__(self, d, eid: str, start: dict, version: str = V):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(20)
-        self.sock.connect(d.sock)
         self.framed = not start.get("Tty")
-        body = json.dumps(start).encode()
-        self.sock.sendall(
-            f"POST {version}/exec/{eid}/start HTTP/1.1\r\nHost: docker\r\n"
-            "Content-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(4096)
-            assert chunk, f"no answer to the exec start: {buf!r}"
-            buf += chunk
-        head, _, self.data = buf.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        self.status = int(lines[0].split()[1])
-        self.headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+        self.sock, self.status, self.headers, self.data = hijack(
+            d.sock, f"{version}/exec/{eid}/start", json.dumps(start).encode())
 
     def text(self) -> bytes:
         """What came so far, without the stdcopy headers of a multiplexed stream."""
@@ -92,17 +77,6 @@ class Hijacked:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def demux(data: bytes) -> dict[int, bytes]:
-    """stdcopy frames, concatenated per stream."""
-    out: dict[int, bytes] = {}
-    while data:
-        assert len(data) >= 8, data
-        kind, size = data[0], struct.unpack(">I", data[4:8])[0]
-        out[kind] = out.get(kind, b"") + data[8:8 + size]
-        data = data[8 + size:]
-    return out
 
 
 def exec_create(d, cid, cmd, **config) -> str:
