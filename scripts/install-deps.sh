@@ -56,5 +56,14 @@ if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import docker' 2>/dev
   "$venv/bin/pip" install -q pytest docker requests websocket-client
 fi
 
+# The clouds' own clients the simulator suites (tests/sims) judge the simulators with,
+# pinned: awscli and boto3 (one botocore between them), and moto's server, which the
+# conformance test compares our answers with.
+AWS_PY=(awscli==1.46.3 boto3==1.44.18 botocore==1.44.18 "moto[server]==5.2.6")
+if [ "$("$venv/bin/python" -c 'import awscli, boto3, moto; print(awscli.__version__, boto3.__version__, moto.__version__)' 2>/dev/null)" != "1.46.3 1.44.18 5.2.6" ]; then
+  echo "install-deps: installing ${AWS_PY[*]} into $venv"
+  "$venv/bin/pip" install -q "${AWS_PY[@]}"
+fi
+
 # The real client tools of tests/clients (pinned; see scripts/install-clients.sh).
 "$here/scripts/install-clients.sh"

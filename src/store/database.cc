@@ -58,6 +58,11 @@ void Database::fail(const std::string& what) const {
 }
 
 std::unique_ptr<Database> Database::open(const std::string& path) {
+  return open(path, migrations());
+}
+
+std::unique_ptr<Database> Database::open(const std::string& path,
+                                         const std::vector<std::string_view>& steps) {
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
@@ -78,7 +83,7 @@ std::unique_ptr<Database> Database::open(const std::string& path) {
   db->exec("PRAGMA journal_mode=WAL");
   db->exec("PRAGMA synchronous=FULL");
   db->exec("PRAGMA foreign_keys=ON");
-  db->migrate();
+  db->migrate(steps);
   return db;
 }
 
@@ -122,13 +127,12 @@ int Database::schema_version() {
   return static_cast<int>(s.integer(0));
 }
 
-void Database::migrate() {
-  const auto& steps = migrations();
+void Database::migrate(const std::vector<std::string_view>& steps) {
   int version = schema_version();
   if (version > static_cast<int>(steps.size()))
     throw std::runtime_error("state database " + path_ + " has schema version " +
                              std::to_string(version) +
-                             ", newer than this sockerlessd understands (" +
+                             ", newer than this program understands (" +
                              std::to_string(steps.size()) + "); refusing to start");
   for (int v = version; v < static_cast<int>(steps.size()); ++v) {
     transaction([&] {

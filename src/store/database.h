@@ -53,6 +53,9 @@ class Database {
   // Opens (creating when absent) and migrates. Throws std::runtime_error naming the file
   // when it is not a database, fails its integrity check, or has a newer schema.
   static std::unique_ptr<Database> open(const std::string& path);
+  // The same with another schema history (the simulators keep their own database).
+  static std::unique_ptr<Database> open(const std::string& path,
+                                        const std::vector<std::string_view>& steps);
   ~Database();
 
   Statement prepare(std::string_view sql);
@@ -91,7 +94,7 @@ class Database {
   void begin();
   void commit();
   void rollback();
-  void migrate();
+  void migrate(const std::vector<std::string_view>& steps);
 
   sqlite3* db_;
   std::string path_;

@@ -1,0 +1,15 @@
+#include "sims/aws/services.h"
+
+#include "sims/aws/logs_store.h"
+#include "sims/common/simulator.h"
+
+namespace sockerless::sims::aws {
+
+void add_services(Simulator& sim) {
+  auto logs =
+      std::make_shared<LogsStore>(sim.state(), sim.options().region, sim.options().account_id);
+  sim.add(make_sts(sim));
+  sim.add(make_ecs(sim, logs));
+}
+
+}  // namespace sockerless::sims::aws
