@@ -101,11 +101,13 @@ def backing_dockerd(docker_config, hub_mirror):
     pulls are its engine's, so the tools' Docker Hub names resolve there. Its storage is
     overlay2, not the integration suite's vfs: the tools start many containers of the
     ~90 MB Debian image, which vfs copies whole for each (gitlab-ci-local's suite took
-    5.5 min on vfs, about 1 min on overlay2)."""
+    5.5 min on vfs, about 1 min on overlay2). It has a default bridge network, on a bridge
+    of its own, as a stock dockerd has: the Testcontainers libraries publish ports (their
+    reaper's too) from containers on the default network."""
     from harness import run_dockerd
 
     with run_dockerd(docker_config, "backing-dockerd", storage_driver="overlay2",
-                     extra=["--registry-mirror", hub_mirror.url]) as d:
+                     extra=["--registry-mirror", hub_mirror.url], bridge=f"slbd-{os.getpid() % 100000}") as d:
         yield d
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
+import ipaddress
 import itertools
 import json as jsonlib
 import os
@@ -544,17 +545,61 @@ def _dockerd_skip_reason() -> str | None:
     return None
 
 
+def _free_bridge_subnet() -> str:
+    """A 10.213.N.0/24 no route of this host overlaps (the Docker default pools, which
+    dockerd and sockerlessd allocate from, are 172.17-31.x and 192.168.x)."""
+    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
+    used = []
+    for line in routes.splitlines():
+        dest = line.split()[0] if line.strip() else "default"
+        if dest != "default":
+            with contextlib.suppress(ValueError):
+                used.append(ipaddress.ip_network(dest, strict=False))
+    for n in range(256):
+        cand = ipaddress.ip_network(f"10.213.{n}.0/24")
+        if not any(cand.overlaps(u) for u in used):
+            return str(cand)
+    raise HarnessError("no free 10.213.N.0/24 for a dockerd's bridge")
+
+
+@contextlib.contextmanager
+def _own_bridge(name: str):
+    """A Linux bridge `name` with the first address of a free subnet, removed after."""
+    subnet = _free_bridge_subnet()
+    gateway = subnet.replace(".0/24", ".1/24")
+    for argv in (["ip", "link", "add", name, "type", "bridge"], ["ip", "addr", "add", gateway, "dev", name],
+                 ["ip", "link", "set", name, "up"]):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode != 0:
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+            raise HarnessError(f"{' '.join(argv)}: {r.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
 @contextlib.contextmanager
 def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = (),
-                storage_driver: str = "vfs", wait: bool = True, bridge: bool = False):
+                storage_driver: str = "vfs", wait: bool = True, bridge: bool | str = False):
     """A private dockerd (with its own containerd) for the length of the block; `extra`
     flags are added (more listeners, TLS). wait=False: yield before it answers.
     bridge=True: its default bridge network (docker0, still without iptables rules), so
-    its containers get a veth and an address as sockerless's do; docker0 is removed after."""
-    had_docker0 = os.path.exists("/sys/class/net/docker0")
+    its containers get a veth and an address as sockerless's do; docker0 is removed after.
+    bridge="<name>": the same on a bridge of that name made for it (`--bridge=<name>`, a
+    free 10.213.N.0/24), so it shares no docker0 with another engine on this host.
+    Without a bridge (the default) a container left on the default network has no network:
+    its published ports get no mapping."""
     reason = _dockerd_skip_reason()
     if reason:
         pytest.skip(reason)
+    if isinstance(bridge, str):
+        with _own_bridge(bridge):
+            with run_dockerd(docker_config, name, extra=[*extra, f"--bridge={bridge}"],
+                             storage_driver=storage_driver, wait=wait) as d:
+                yield d
+        return
+    had_docker0 = os.path.exists("/sys/class/net/docker0")
     preexisting = {p for p in _DOCKERD_GLOBAL_LEFTOVERS if os.path.lexists(p)}
     tmp = make_tmpdir(f"{name}-it-")
     cfg = os.path.join(tmp, "daemon.json")
@@ -569,7 +614,7 @@ def run_dockerd(docker_config: str, name: str, extra: Sequence[str] = (),
         "--config-file", cfg,
         "--storage-driver", storage_driver,
         "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
-        *([] if bridge else ["--bridge=none"]),
+        *([] if bridge or any(a.startswith("--bridge=") for a in extra) else ["--bridge=none"]),
         "-H", f"unix://{sock}",
         "--data-root", root,
         "--exec-root", os.path.join(tmp, "exec"),
