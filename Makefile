@@ -6,7 +6,7 @@ ARGS       ?=
 PYTEST     ?= .venv/bin/pytest
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-build configure build run test unit asan tsan integration client-results release bench format format-check clean
+.PHONY: all deps deps-build configure build run sim test unit asan tsan integration sims client-results release bench format format-check clean
 
 all: build
 
@@ -28,6 +28,12 @@ build: configure
 # or unix://$$XDG_RUNTIME_DIR/sockerless.sock. Extra flags: make run ARGS="--log-level debug".
 run: deps-build build
 	exec $(BUILD_DIR)/sockerlessd $(ARGS)
+
+# The AWS simulator in the foreground on 127.0.0.1:4566 (needs root: it runs the workloads).
+# Point awscli at it with AWS_ENDPOINT_URL=http://127.0.0.1:4566 and the keys test/test.
+# Extra flags: make sim ARGS="--data-root /tmp/sim --log-level debug".
+sim: deps-build build
+	exec $(BUILD_DIR)/sockerless-sim aws $(ARGS)
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j $(JOBS)
@@ -83,12 +89,17 @@ test: deps build
 	$(MAKE) asan
 	$(MAKE) release
 	$(MAKE) integration
+	$(MAKE) sims
+
+# The simulators judged by the clouds' own clients (awscli, boto3, ...).
+sims: build
+	SOCKERLESS_SIM=$(CURDIR)/$(BUILD_DIR)/sockerless-sim $(PYTEST) tests/sims
 
 # The Release build type (-O3) compiles too, warnings as errors: GCC 12 warns there where
 # RelWithDebInfo's -O2 does not (see CMakeLists.txt). The daemon and the agent only.
 release:
 	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release
-	ninja -C build-release -j $(JOBS) sockerlessd sockerless-agent sockerless-monitor
+	ninja -C build-release -j $(JOBS) sockerlessd sockerless-agent sockerless-monitor sockerless-sim
 
 FORMAT_FILES = $(shell git ls-files '*.cc' '*.h')
 format:

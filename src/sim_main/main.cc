@@ -57,6 +57,7 @@ std::map<std::string, std::string> read_credentials(const std::string& path) {
 int run(int argc, char** argv) {
   CLI::App app{"sockerless-sim: local simulators of AWS (and later Google Cloud and Azure)"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level after the cloud too
   SimOptions o;
   o.vpc_cidr.clear();
   std::string credentials, log_level = "info";

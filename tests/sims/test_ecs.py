@@ -27,7 +27,15 @@ def busybox_ref(registry):
 
 
 @pytest.fixture(scope="module")
-def cluster(aws_sim):
+def subnet(aws_sim) -> str:
+    """The default VPC's first default subnet, as a backend would find it."""
+    subnets = aws_sim.aws("ec2", "describe-subnets", "--filters", "Name=default-for-az,Values=true")["Subnets"]
+    assert len(subnets) == 3 and all(s["VpcId"] == subnets[0]["VpcId"] for s in subnets)
+    return sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"]
+
+
+@pytest.fixture(scope="module")
+def cluster(aws_sim, subnet):
     aws_sim.aws("ecs", "create-cluster", "--cluster-name", "sim-tests")
     return "sim-tests"
 
@@ -40,10 +48,16 @@ def register(aws_sim, family: str, containers: list[dict], **extra) -> dict:
     return ecs.register_task_definition(**body)["taskDefinition"]
 
 
+def default_subnet(aws_sim) -> str:
+    ec2 = aws_sim.client("ec2")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    return sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"]
+
+
 def run_task(aws_sim, cluster: str, td_arn: str, **extra) -> dict:
     ecs = aws_sim.client("ecs")
     r = ecs.run_task(cluster=cluster, taskDefinition=td_arn, launchType="FARGATE",
-                     networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-sim1"]}}, **extra)
+                     networkConfiguration={"awsvpcConfiguration": {"subnets": [default_subnet(aws_sim)]}}, **extra)
     assert r["failures"] == [], r
     return r["tasks"][0]
 
@@ -188,7 +202,7 @@ def test_tasks_reach_each_other_by_eni_address(aws_sim, cluster, busybox_ref):
     details = {d["name"]: d["value"] for d in s["attachments"][0]["details"]}
     ip = details["privateIPv4Address"]
     assert s["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] == ip
-    assert details["networkInterfaceId"].startswith("eni-") and details["subnetId"] == "subnet-sim1"
+    assert details["networkInterfaceId"].startswith("eni-") and details["subnetId"] == default_subnet(aws_sim)
     client = register(aws_sim, "client", [{
         "name": "get", "image": busybox_ref,
         "command": ["sh", "-c", f"for i in $(seq 50); do wget -qO- http://{ip}:8080/ && exit 0; sleep 0.2; done; exit 9"]}])
@@ -261,22 +275,31 @@ def test_overrides_and_tags(aws_sim, cluster, busybox_ref):
     assert sorted(x["key"] for x in tags) == ["from", "more"]
 
 
-def test_run_task_refuses_bad_input(aws_sim, cluster, busybox_ref):
+def test_run_task_refuses_bad_input(aws_sim, cluster, subnet, busybox_ref):
     ecs = aws_sim.client("ecs")
     td = register(aws_sim, "refuse", [{"name": "main", "image": busybox_ref}])
     before = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"] + \
         ecs.list_tasks(cluster=cluster)["taskArns"]
     with pytest.raises(ClientError) as e:
         ecs.run_task(cluster="nope", taskDefinition=td["taskDefinitionArn"],
-                     networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-sim1"]}})
+                     networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}})
     assert code_of(e.value) == "ClusterNotFoundException"
     with pytest.raises(ClientError) as e:
         ecs.run_task(cluster=cluster, taskDefinition=td["taskDefinitionArn"])
     assert code_of(e.value) == "InvalidParameterException" and "Network Configuration" in str(e.value)
     with pytest.raises(ClientError) as e:
         ecs.run_task(cluster=cluster, taskDefinition="never-registered",
-                     networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-sim1"]}})
+                     networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}})
     assert code_of(e.value) == "ClientException"
+    with pytest.raises(ClientError) as e:
+        ecs.run_task(cluster=cluster, taskDefinition=td["taskDefinitionArn"],
+                     networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}})
+    assert code_of(e.value) == "InvalidParameterException" and "InvalidSubnetID.NotFound" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        ecs.run_task(cluster=cluster, taskDefinition=td["taskDefinitionArn"],
+                     networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet],
+                                                                   "securityGroups": ["sg-0123456789abcdef0"]}})
+    assert code_of(e.value) == "InvalidParameterException" and "InvalidGroup.NotFound" in str(e.value)
     after = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"] + \
         ecs.list_tasks(cluster=cluster)["taskArns"]
     assert sorted(after) == sorted(before)

@@ -553,6 +553,17 @@ class Ecs : public AwsService {
           "Network Configuration must be provided when networkMode 'awsvpc' is specified.");
     auto subnets = strings(vpc.value("subnets", json()), "subnets");
     if (subnets.empty()) throw invalid_parameter("subnets can not be empty.");
+    // The subnets and security groups are EC2's (the default VPC's, or ones made there).
+    for (const auto& id : subnets)
+      if (!sim_.state().get("ec2", "subnet", id))
+        throw invalid_parameter("Error retrieving subnet information for [" + id +
+                                "]: The subnet ID '" + id +
+                                "' does not exist (ErrorCode: InvalidSubnetID.NotFound)");
+    for (const auto& id : strings(vpc.value("securityGroups", json()), "securityGroups"))
+      if (!sim_.state().get("ec2", "sg", id))
+        throw invalid_parameter("Error retrieving security group information for [" + id +
+                                "]: The security group '" + id +
+                                "' does not exist (ErrorCode: InvalidGroup.NotFound)");
     json overrides = in.value("overrides", json::object());
     for (const auto& o : overrides.value("containerOverrides", json::array())) {
       bool known = false;

@@ -9,6 +9,8 @@ void add_services(Simulator& sim) {
   auto logs =
       std::make_shared<LogsStore>(sim.state(), sim.options().region, sim.options().account_id);
   sim.add(make_sts(sim));
+  sim.add(make_iam(sim));
+  sim.add(make_ec2(sim));
   sim.add(make_ecs(sim, logs));
 }
 

@@ -1,5 +1,9 @@
 #include "sims/common/simulator.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <thread>
 
@@ -54,6 +58,16 @@ bool form_body(const http::Request& req) {
 Simulator::Simulator(SimOptions options, bool cidr_explicit) : options_(std::move(options)) {
   if (options_.data_root.empty()) throw std::runtime_error("the simulator needs a --data-root");
   std::filesystem::create_directories(options_.data_root);
+  // One simulator per data root: a second would run the same tasks twice.
+  std::string lock_path = options_.data_root + "/sockerless-sim.pid";
+  lock_.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock_ || ::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error(
+        "data root " + options_.data_root +
+        " is in use by another sockerless-sim; stop it or choose another --data-root");
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_.get(), 0) != 0 || ::pwrite(lock_.get(), pid.data(), pid.size(), 0) < 0)
+    throw std::runtime_error("cannot write " + lock_path);
   if (options_.credentials.empty()) options_.credentials["test"] = "test";
   state_ = std::make_unique<State>(options_.data_root + "/sim.db");
   workloads_ = std::make_unique<Workloads>(options_.data_root + "/workloads", options_.vpc_cidr,

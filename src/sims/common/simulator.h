@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "http/handler.h"
 #include "http/router.h"
 #include "sims/common/service.h"
@@ -75,6 +76,7 @@ class Simulator {
   std::shared_ptr<AwsService> service_named(const std::string& signing_name) const;
 
   SimOptions options_;
+  UniqueFd lock_;  // flock on the data root, held for the simulator's life
   std::unique_ptr<State> state_;
   std::unique_ptr<Workloads> workloads_;
   std::vector<std::pair<std::string, std::function<http::RouteTarget(http::Request&)>>> prefixes_;
