@@ -65,5 +65,21 @@ if [ "$("$venv/bin/python" -c 'import awscli, boto3, moto; print(awscli.__versio
   "$venv/bin/pip" install -q "${AWS_PY[@]}"
 fi
 
+# The AWS SDKs for Go v2 (pinned in tests/sims/go/go.mod/go.sum, into the Go module cache) and
+# for JavaScript v3 (pinned in tests/sims/node/package-lock.json, into .tools/sims-node).
+if ! (cd "$here/tests/sims/go" && GOPROXY=off GOFLAGS=-mod=readonly go list -deps -test ./... >/dev/null 2>&1); then
+  echo "install-deps: downloading aws-sdk-go-v2 (tests/sims/go/go.mod) into the Go module cache"
+  (cd "$here/tests/sims/go" && go mod download)
+fi
+sims_node="$here/.tools/sims-node"
+sims_sum=$(cat "$here/tests/sims/node/package.json" "$here/tests/sims/node/package-lock.json" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$sims_node/.installed" 2>/dev/null)" != "$sims_sum" ]; then
+  echo "install-deps: installing @aws-sdk/client-ecs and client-cloudwatch-logs (npm ci) into $sims_node"
+  mkdir -p "$sims_node"
+  cp -f "$here/tests/sims/node/package.json" "$here/tests/sims/node/package-lock.json" "$sims_node/"
+  (cd "$sims_node" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$sims_sum" >"$sims_node/.installed"
+fi
+
 # The real client tools of tests/clients (pinned; see scripts/install-clients.sh).
 "$here/scripts/install-clients.sh"
