@@ -114,18 +114,33 @@ class Ec2 : public AwsService {
       add_subnet(vpc, network::format_cidr(sub), z[i], true);
     }
     std::string sg = "sg-" + random_hex(9).substr(0, 17);
+    json self_rule = {{"ipProtocol", "-1"},
+                      {"groups", json::array({{{"groupId", sg}, {"userId", owner()}}})},
+                      {"ipRanges", json::array()},
+                      {"ipv6Ranges", json::array()},
+                      {"prefixListIds", json::array()}};
     st.put("ec2", "sg", sg,
-           {{"ownerId", owner()},
-            {"groupId", sg},
-            {"groupName", "default"},
-            {"groupDescription", "default VPC security group"},
+           group_doc(sg, "default", "default VPC security group", vpc, json::array({self_rule})));
+  }
+
+  // A security group as EC2 describes it; egress to anywhere, as a new group has.
+  json group_doc(const std::string& id, const std::string& name, const std::string& description,
+                 const std::string& vpc, json ingress) const {
+    json egress = {{"ipProtocol", "-1"},
+                   {"groups", json::array()},
+                   {"ipRanges", json::array({{{"cidrIp", "0.0.0.0/0"}}})},
+                   {"ipv6Ranges", json::array()},
+                   {"prefixListIds", json::array()}};
+    return {{"ownerId", owner()},
+            {"groupId", id},
+            {"groupName", name},
+            {"groupDescription", description},
             {"vpcId", vpc},
-            {"ipPermissions",
-             json::array({{{"ipProtocol", "-1"},
-                           {"groups", json::array({{{"groupId", sg}, {"userId", owner()}}})}}})},
-            {"ipPermissionsEgress",
-             json::array({{{"ipProtocol", "-1"},
-                           {"ipRanges", json::array({{{"cidrIp", "0.0.0.0/0"}}})}}})}});
+            {"securityGroupArn",
+             "arn:aws:ec2:" + sim_.options().region + ":" + owner() + ":security-group/" + id},
+            {"tagSet", json::array()},
+            {"ipPermissions", std::move(ingress)},
+            {"ipPermissionsEgress", json::array({egress})}};
   }
 
   json add_subnet(const std::string& vpc, const std::string& cidr, const std::string& zone,
@@ -143,7 +158,11 @@ class Ec2 : public AwsService {
         {"availabilityZoneId", "use1-az" + std::to_string(zone.back() - 'a' + 1)},
         {"defaultForAz", default_for_az},
         {"mapPublicIpOnLaunch", default_for_az},
-        {"ownerId", owner()}};
+        {"ownerId", owner()},
+        {"privateDnsNameOptionsOnLaunch",
+         {{"hostnameType", "ip-name"},
+          {"enableResourceNameDnsARecord", false},
+          {"enableResourceNameDnsAAAARecord", false}}}};
     sim_.state().put("ec2", "subnet", id, s);
     return s;
   }
@@ -302,16 +321,7 @@ class Ec2 : public AwsService {
         throw AwsError(400, "InvalidGroup.Duplicate",
                        "The security group '" + name + "' already exists for VPC '" + vpc + "'");
     std::string id = "sg-" + random_hex(9).substr(0, 17);
-    sim_.state().put("ec2", "sg", id,
-                     {{"ownerId", owner()},
-                      {"groupId", id},
-                      {"groupName", name},
-                      {"groupDescription", description},
-                      {"vpcId", vpc},
-                      {"ipPermissions", json::array()},
-                      {"ipPermissionsEgress",
-                       json::array({{{"ipProtocol", "-1"},
-                                     {"ipRanges", json::array({{{"cidrIp", "0.0.0.0/0"}}})}}})}});
+    sim_.state().put("ec2", "sg", id, group_doc(id, name, description, vpc, json::array()));
     return {{"return", true}, {"groupId", id}};
   }
 
@@ -353,6 +363,9 @@ class Ec2 : public AwsService {
       for (const auto& x : p.value("IpRanges", json::array()))
         ranges.push_back({{"cidrIp", x.value("CidrIp", "")}});
       r["ipRanges"] = ranges;
+      r["ipv6Ranges"] = json::array();
+      r["prefixListIds"] = json::array();
+      r["groups"] = json::array();
       rules.push_back(r);
     }
     (*g)[field] = rules;
