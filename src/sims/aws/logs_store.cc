@@ -1,5 +1,6 @@
 #include "sims/aws/logs_store.h"
 
+#include <cstdio>
 #include <variant>
 
 #include "sims/common/aws_protocol.h"
@@ -93,8 +94,15 @@ std::int64_t LogsStore::append(const std::string& group, const std::string& stre
       (*doc)["lastEventTimestamp"].get<std::int64_t>() < last)
     (*doc)["lastEventTimestamp"] = last;
   (*doc)["lastIngestionTime"] = ingestion;
+  (*doc)["uploadSequenceToken"] = sequence_token(last_seq);
   state_.put("logs", "stream", stream_key(group, stream), *doc);
   return last_seq;
+}
+
+std::string LogsStore::sequence_token(std::int64_t seq) {
+  char token[64];
+  std::snprintf(token, sizeof token, "%056lld", static_cast<long long>(seq));
+  return token;
 }
 
 std::optional<nlohmann::json> LogsStore::group(const std::string& group) const {

@@ -58,11 +58,14 @@ class LogsStore {
   // Creates the stream (the group must exist); false when it exists.
   bool create_stream(const std::string& group, const std::string& stream);
   // Appends events to a stream, creating the stream when absent (the group must exist).
-  // Returns the sequence number of the last event stored (0 when none).
+  // Returns the sequence number of the last event stored (0 when none), whose token the
+  // stream's uploadSequenceToken becomes.
   std::int64_t append(const std::string& group, const std::string& stream,
                       const std::vector<LogEvent>& events);
 
   std::string group_arn(const std::string& group) const;
+  // The sequence token of an event's sequence number, in CloudWatch's 56-digit form.
+  static std::string sequence_token(std::int64_t seq);
 
   // The group's document (logGroupName, creationTime, arn, tags, retentionInDays, …).
   std::optional<nlohmann::json> group(const std::string& group) const;

@@ -12,6 +12,7 @@ void add_services(Simulator& sim) {
   sim.add(make_iam(sim));
   sim.add(make_ec2(sim));
   sim.add(make_ecs(sim, logs));
+  sim.add(make_logs(sim, logs));
 }
 
 }  // namespace sockerless::sims::aws
