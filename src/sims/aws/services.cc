@@ -13,6 +13,7 @@ void add_services(Simulator& sim) {
   sim.add(make_ec2(sim));
   sim.add(make_ecs(sim, logs));
   sim.add(make_logs(sim, logs));
+  sim.add(make_ecr(sim));
 }
 
 }  // namespace sockerless::sims::aws

@@ -19,6 +19,7 @@ void add_services(Simulator& sim);
 std::shared_ptr<AwsService> make_ecs(Simulator& sim, std::shared_ptr<LogsStore> logs);
 std::shared_ptr<AwsService> make_sts(Simulator& sim);
 std::shared_ptr<AwsService> make_logs(Simulator& sim, std::shared_ptr<LogsStore> store);
+std::shared_ptr<AwsService> make_ecr(Simulator& sim);
 std::shared_ptr<AwsService> make_iam(Simulator& sim);
 std::shared_ptr<AwsService> make_ec2(Simulator& sim);
 
