@@ -6,7 +6,7 @@ ARGS       ?=
 PYTEST     ?= .venv/bin/pytest
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-build configure build run sim test unit asan tsan integration sims client-results release bench format format-check clean
+.PHONY: all deps deps-build configure build run sim test unit asan tsan integration sims bench-sim client-results release bench format format-check clean
 
 all: build
 
@@ -69,6 +69,11 @@ integration: build
 	$(MAKE) client-results
 	SOCKERLESS_TEST_AGENT_MODE=forward SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) $(AGENT_SUITES)
 	SOCKERLESS_TEST_AGENT_MODE=reverse SOCKERLESSD=$(CURDIR)/$(BUILD_DIR)/sockerlessd $(PYTEST) $(AGENT_SUITES)
+
+# The AWS simulator measured (RunTask latency, a true task beside docker run --rm, RSS):
+# writes bench/sim-results.json and bench/SIM-RESULTS.md. Not part of `make test`.
+bench-sim: build
+	.venv/bin/python bench/sim.py $(BENCH_ARGS)
 
 # The client suites' table (README, tests/clients/RESULTS.md) from their last run.
 client-results:
