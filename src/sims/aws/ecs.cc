@@ -751,8 +751,13 @@ class Ecs : public AwsService {
       const json& e = v["efsVolumeConfiguration"];
       std::string fs = e.value("fileSystemId", "");
       std::string ap = e.value("authorizationConfig", json::object()).value("accessPointId", "");
-      std::string sub = e.value("rootDirectory", "/");
-      dir = root + "/efs/" + fs + (ap.empty() ? "" : "/access-points/" + ap) + "/" + sub;
+      auto found = efs_directory(sim_, fs, ap, e.value("rootDirectory", "/"));
+      if (!found)
+        throw std::runtime_error(
+            "ResourceInitializationError: failed to invoke EFS utils commands to set up EFS "
+            "volumes: file system " +
+            fs + (ap.empty() ? "" : " or access point " + ap) + " does not exist");
+      dir = *found;
     } else {
       dir = root + "/task-volumes/" + last_segment(task["taskArn"]) + "/" + v.value("name", "");
     }
@@ -1014,6 +1019,10 @@ class Ecs : public AwsService {
       stop_log_shipping(id);
       sim_.workloads().remove(id);
     }
+    // The task's own (non-EFS) volumes go with it, as Fargate's ephemeral storage does.
+    std::error_code ec;
+    std::filesystem::remove_all(
+        sim_.options().data_root + "/task-volumes/" + last_segment(task_arn), ec);
     update(task_arn, [&](json& t) {
       auto now = epoch_seconds();
       t["desiredStatus"] = "STOPPED";

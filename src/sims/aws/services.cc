@@ -11,6 +11,7 @@ void add_services(Simulator& sim) {
   sim.add(make_sts(sim));
   sim.add(make_iam(sim));
   sim.add(make_ec2(sim));
+  sim.add(make_efs(sim));
   sim.add(make_ecs(sim, logs));
   sim.add(make_logs(sim, logs));
   sim.add(make_ecr(sim));
