@@ -15,6 +15,7 @@ void add_services(Simulator& sim) {
   sim.add(make_ecs(sim, logs));
   sim.add(make_logs(sim, logs));
   sim.add(make_ecr(sim));
+  sim.add(make_servicediscovery(sim));
 }
 
 }  // namespace sockerless::sims::aws

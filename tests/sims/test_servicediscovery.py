@@ -1,0 +1,192 @@
+"""Cloud Map on the AWS simulator: private DNS namespaces on the VPC, services and their
+instances through the API (boto3 and the AWS CLI), and the names answered by the VPC's DNS
+server, to the host and to ECS tasks.
+
+DiscoverInstances goes to a "data-" host prefix in botocore; against a local endpoint the
+clients here are made with Config(inject_host_prefix=False)."""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import wait_for
+
+pytestmark = pytest.mark.timeout(300)
+
+# Where the simulator's DNS server answers on the VPC (as AWS's Route 53 Resolver does).
+DNS_ADDRESS = "169.254.169.253"
+
+
+def code_of(e: ClientError) -> str:
+    return e.response["Error"]["Code"]
+
+
+def client(sim):
+    import boto3
+
+    session = boto3.session.Session(aws_access_key_id=sim.access_key,
+                                    aws_secret_access_key=sim.secret_key, region_name="us-east-1")
+    return session.client("servicediscovery", endpoint_url=sim.endpoint,
+                          config=Config(retries={"max_attempts": 1}, inject_host_prefix=False))
+
+
+def vpc_of(sim) -> str:
+    return sim.client("ec2").describe_vpcs()["Vpcs"][0]["VpcId"]
+
+
+def new_namespace(sd, name: str, vpc: str) -> str:
+    op = sd.create_private_dns_namespace(Name=name, Vpc=vpc, CreatorRequestId=f"req-{name}")
+    got = sd.get_operation(OperationId=op["OperationId"])["Operation"]
+    assert got["Status"] == "SUCCESS" and got["Type"] == "CREATE_NAMESPACE"
+    return got["Targets"]["NAMESPACE"]
+
+
+def dns_query(name: str, qtype: int = 1, server: str = DNS_ADDRESS, tcp: bool = False):
+    """One query built by hand; (rcode, [(address, ttl)], answer count)."""
+    qid = random.randint(0, 0xFFFF)
+    question = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    packet = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + question + struct.pack("!HH", qtype, 1)
+    if tcp:
+        with socket.create_connection((server, 53), timeout=5) as s:
+            s.sendall(struct.pack("!H", len(packet)) + packet)
+            size = struct.unpack("!H", s.recv(2))[0]
+            reply = b""
+            while len(reply) < size:
+                reply += s.recv(size - len(reply))
+    else:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            s.sendto(packet, (server, 53))
+            reply = s.recv(4096)
+    rid, flags, qd, an, _, _ = struct.unpack("!HHHHHH", reply[:12])
+    assert rid == qid and flags & 0x8000
+    offset = 12 + len(question) + 4
+    records = []
+    for _ in range(an):
+        while reply[offset] != 0 and reply[offset] & 0xC0 != 0xC0:
+            offset += reply[offset] + 1
+        offset += 2 if reply[offset] & 0xC0 == 0xC0 else 1
+        rtype, _, ttl, rdlen = struct.unpack("!HHIH", reply[offset:offset + 10])
+        offset += 10
+        if rtype == 1:
+            records.append((socket.inet_ntoa(reply[offset:offset + rdlen]), ttl))
+        offset += rdlen
+    return flags & 0xF, records, an
+
+
+def test_namespaces_services_instances(aws_sim):
+    sd = client(aws_sim)
+    vpc = vpc_of(aws_sim)
+    ns = new_namespace(sd, "api.local", vpc)
+    assert ns.startswith("ns-")
+    got = sd.get_namespace(Id=ns)["Namespace"]
+    assert got["Name"] == "api.local" and got["Type"] == "DNS_PRIVATE" and got["ServiceCount"] == 0
+    assert got["Properties"]["DnsProperties"]["HostedZoneId"].startswith("Z")
+    # a retried create answers the same operation; the same name again in the VPC is refused
+    again = sd.create_private_dns_namespace(Name="api.local", Vpc=vpc, CreatorRequestId="req-api.local")
+    assert sd.get_operation(OperationId=again["OperationId"])["Operation"]["Targets"]["NAMESPACE"] == ns
+    with pytest.raises(ClientError) as e:
+        sd.create_private_dns_namespace(Name="api.local", Vpc=vpc)
+    assert code_of(e.value) == "NamespaceAlreadyExists"
+    with pytest.raises(ClientError) as e:
+        sd.create_private_dns_namespace(Name="other.local", Vpc="vpc-0000000000000000f")
+    assert code_of(e.value) == "InvalidInput"
+    names = [n["Name"] for n in sd.list_namespaces()["Namespaces"]]
+    assert names.count("api.local") == 1 and "other.local" not in names
+    filtered = sd.list_namespaces(Filters=[{"Name": "NAME", "Values": ["api."], "Condition": "BEGINS_WITH"}])
+    assert [n["Id"] for n in filtered["Namespaces"]] == [ns]
+    assert sd.list_namespaces(Filters=[{"Name": "TYPE", "Values": ["HTTP"]}])["Namespaces"] == []
+
+    # services
+    dns_config = {"DnsRecords": [{"Type": "A", "TTL": 42}], "RoutingPolicy": "MULTIVALUE"}
+    svc = sd.create_service(Name="web", NamespaceId=ns, DnsConfig=dns_config,
+                            HealthCheckCustomConfig={"FailureThreshold": 1})["Service"]
+    assert svc["Id"].startswith("srv-") and svc["Arn"].endswith("service/" + svc["Id"])
+    assert svc["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 42}]
+    with pytest.raises(ClientError) as e:
+        sd.create_service(Name="web", NamespaceId=ns, DnsConfig=dns_config)
+    assert code_of(e.value) == "ServiceAlreadyExists"
+    with pytest.raises(ClientError) as e:
+        sd.create_service(Name="db", NamespaceId="ns-doesnotexist0000", DnsConfig=dns_config)
+    assert code_of(e.value) == "NamespaceNotFound"
+    with pytest.raises(ClientError) as e:
+        sd.create_service(Name="db", NamespaceId=ns, DnsConfig={"DnsRecords": [{"Type": "MX", "TTL": 1}]})
+    assert code_of(e.value) == "InvalidInput"
+    listed = sd.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [ns]}])["Services"]
+    assert [s["Name"] for s in listed] == ["web"]
+    assert sd.get_namespace(Id=ns)["Namespace"]["ServiceCount"] == 1
+    with pytest.raises(ClientError) as e:
+        sd.delete_namespace(Id=ns)
+    assert code_of(e.value) == "ResourceInUse"
+    assert sd.get_namespace(Id=ns)["Namespace"]["Id"] == ns
+
+    # instances
+    op = sd.register_instance(ServiceId=svc["Id"], InstanceId="i-1",
+                              Attributes={"AWS_INSTANCE_IPV4": "10.99.0.5", "color": "blue"})
+    got = sd.get_operation(OperationId=op["OperationId"])["Operation"]
+    assert got["Status"] == "SUCCESS" and got["Targets"] == {"SERVICE": svc["Id"], "INSTANCE": "i-1"}
+    sd.register_instance(ServiceId=svc["Id"], InstanceId="i-2",
+                         Attributes={"AWS_INSTANCE_IPV4": "10.99.0.6", "color": "green"})
+    with pytest.raises(ClientError) as e:  # an A record needs an address
+        sd.register_instance(ServiceId=svc["Id"], InstanceId="i-3", Attributes={"color": "red"})
+    assert code_of(e.value) == "InvalidInput"
+    with pytest.raises(ClientError) as e:
+        sd.register_instance(ServiceId=svc["Id"], InstanceId="i-3", Attributes={"AWS_INSTANCE_IPV4": "10.1"})
+    assert code_of(e.value) == "InvalidInput"
+    with pytest.raises(ClientError) as e:
+        sd.register_instance(ServiceId="srv-doesnotexist000", InstanceId="i-3",
+                             Attributes={"AWS_INSTANCE_IPV4": "10.99.0.7"})
+    assert code_of(e.value) == "ServiceNotFound"
+    instances = sd.list_instances(ServiceId=svc["Id"])["Instances"]
+    assert sorted(i["Id"] for i in instances) == ["i-1", "i-2"]
+    assert sd.get_instance(ServiceId=svc["Id"], InstanceId="i-1")["Instance"]["Attributes"]["color"] == "blue"
+    with pytest.raises(ClientError) as e:
+        sd.get_instance(ServiceId=svc["Id"], InstanceId="i-3")
+    assert code_of(e.value) == "InstanceNotFound"
+    assert sd.get_service(Id=svc["Id"])["Service"]["InstanceCount"] == 2
+
+    found = sd.discover_instances(NamespaceName="api.local", ServiceName="web")
+    assert sorted(i["Attributes"]["AWS_INSTANCE_IPV4"] for i in found["Instances"]) == ["10.99.0.5", "10.99.0.6"]
+    blue = sd.discover_instances(NamespaceName="api.local", ServiceName="web", QueryParameters={"color": "blue"})
+    assert [i["InstanceId"] for i in blue["Instances"]] == ["i-1"]
+    with pytest.raises(ClientError) as e:
+        sd.discover_instances(NamespaceName="api.local", ServiceName="nope")
+    assert code_of(e.value) == "ServiceNotFound"
+    with pytest.raises(ClientError) as e:
+        sd.discover_instances(NamespaceName="nope.local", ServiceName="web")
+    assert code_of(e.value) == "NamespaceNotFound"
+
+    # the AWS CLI sees the same
+    cli = aws_sim.aws("servicediscovery", "list-instances", "--service-id", svc["Id"])
+    assert sorted(i["Id"] for i in cli["Instances"]) == ["i-1", "i-2"]
+
+    with pytest.raises(ClientError) as e:
+        sd.delete_service(Id=svc["Id"])
+    assert code_of(e.value) == "ResourceInUse"
+    assert sd.get_service(Id=svc["Id"])["Service"]["InstanceCount"] == 2
+    with pytest.raises(ClientError) as e:
+        sd.deregister_instance(ServiceId=svc["Id"], InstanceId="i-9")
+    assert code_of(e.value) == "InstanceNotFound"
+    for i in ("i-1", "i-2"):
+        op = sd.deregister_instance(ServiceId=svc["Id"], InstanceId=i)["OperationId"]
+        assert sd.get_operation(OperationId=op)["Operation"]["Type"] == "DEREGISTER_INSTANCE"
+    sd.delete_service(Id=svc["Id"])
+    with pytest.raises(ClientError) as e:
+        sd.get_service(Id=svc["Id"])
+    assert code_of(e.value) == "ServiceNotFound"
+    op = sd.delete_namespace(Id=ns)["OperationId"]
+    assert sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS"
+    with pytest.raises(ClientError) as e:
+        sd.get_namespace(Id=ns)
+    assert code_of(e.value) == "NamespaceNotFound"
+    ops = sd.list_operations(Filters=[{"Name": "NAMESPACE_ID", "Values": [ns]}])["Operations"]
+    assert len(ops) == 2 and all(o["Status"] == "SUCCESS" for o in ops)
+    with pytest.raises(ClientError) as e:
+        sd.get_operation(OperationId="nope")
+    assert code_of(e.value) == "OperationNotFound"
