@@ -988,6 +988,13 @@ void Containers::remove(const std::string& ref, bool force, bool remove_volumes)
                       [&] { return entry->c.exits != exits || entry->removed; });
   }
   destroy(entry, remove_volumes);
+  // The kill may have let an auto-removal begin first (destroy then leaves it to that):
+  // answer once the container is gone, as dockerd does, so its name is free again.
+  std::unique_lock lock(mu_);
+  changed_.wait_for(lock, std::chrono::seconds(30), [&] { return !entry->removing; });
+  if (entry->removing)
+    throw Conflict("removal of container " + entry->c.id + " is already in progress");
+  if (!entry->removed) throw Internal(entry->c.state.error);
 }
 
 // docker rm -v and --rm: the container's anonymous volumes go with it.

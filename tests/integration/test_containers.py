@@ -122,6 +122,21 @@ def test_rm_running_needs_force(sockerlessd, busybox):
     assert sockerlessd.docker("ps", "-aq").stdout.strip() == ""
 
 
+def test_rm_f_of_a_running_auto_remove_container_answers_once_it_is_gone(sockerlessd, busybox):
+    """`rm -f` of a running --rm container: the kill ends it and its auto-removal may begin
+    before the rm's own; either way the rm answers only once the container is gone, as
+    dockerd's does, so its name is free (Testcontainers for Python removes its reaper so and
+    starts the next one under the same name). It answered while the container was still
+    "removing"."""
+    for i in range(40):  # a race: each round catches it about one time in ten
+        cid = run(sockerlessd, "-d", "--rm", "-p", "8080", "--name", "rm-f-auto-remove", busybox, "sleep", "60").stdout.strip()
+        assert cid, i
+        r = sockerlessd.docker("rm", "-f", cid)
+        assert r.returncode == 0, r.stderr
+        r = sockerlessd.docker("container", "inspect", "--format", "{{.State.Status}}", cid)
+        assert r.returncode != 0 and "No such container" in r.stderr, (i, r.stdout, r.stderr)
+
+
 def test_ps_filters_and_rename(sockerlessd, busybox):
     a = run(sockerlessd, "--name", "first", "--label", "team=a", busybox, "true").stdout
     b = run(sockerlessd, "--name", "second", busybox, "sh", "-c", "exit 2").stdout
