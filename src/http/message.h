@@ -60,6 +60,8 @@ struct Request {
   std::map<std::string, std::string> params;  // path parameters of the matched route
   int api_major = 1, api_minor = 44;          // negotiated API version
   std::string route;                          // the matched route's pattern, for logs/metrics
+  // The client's IP address for TCP connections ("10.231.0.5"); empty on unix sockets.
+  std::string peer;
 
   bool api_before(int major, int minor) const {
     return api_major < major || (api_major == major && api_minor < minor);

@@ -27,6 +27,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 #include "common/errors.h"
 #include "common/worker_pool.h"
@@ -341,6 +342,16 @@ class Connection final : public ConnectionBase,
 
   Executor executor() { return stream_.get_executor(); }
 
+  std::string peer_address() {
+    if constexpr (std::is_same_v<Stream, local::socket>) {
+      return "";
+    } else {
+      beast::error_code ec;
+      auto ep = stream_.lowest_layer().remote_endpoint(ec);
+      return ec ? std::string() : ep.address().to_string();
+    }
+  }
+
   // Serves one request; false when the connection should close.
   awaitable<bool> serve_one() {
     bh::request_parser<bh::empty_body> head;
@@ -370,6 +381,7 @@ class Connection final : public ConnectionBase,
     Request req;
     req.method = std::string(h.method_string());
     req.target = std::string(h.target());
+    req.peer = peer_address();
     for (const auto& field : h)
       req.headers.add(std::string(field.name_string()), std::string(field.value()));
     std::string_view target = req.target;
@@ -439,6 +451,7 @@ class Connection final : public ConnectionBase,
       copy_for_log.route = req.route;
       copy_for_log.api_major = req.api_major;
       copy_for_log.api_minor = req.api_minor;
+      copy_for_log.peer = req.peer;
       decision =
           co_await server_.run_on_worker(route, std::move(req), websocket_request != nullptr);
       req = std::move(copy_for_log);
