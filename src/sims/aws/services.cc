@@ -16,6 +16,7 @@ void add_services(Simulator& sim) {
   sim.add(make_logs(sim, logs));
   sim.add(make_ecr(sim));
   sim.add(make_servicediscovery(sim));
+  sim.add(make_lambda(sim, logs));
 }
 
 }  // namespace sockerless::sims::aws

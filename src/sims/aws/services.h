@@ -26,6 +26,7 @@ std::shared_ptr<AwsService> make_efs(Simulator& sim);
 std::shared_ptr<AwsService> make_logs(Simulator& sim, std::shared_ptr<LogsStore> store);
 std::shared_ptr<AwsService> make_ecr(Simulator& sim);
 std::shared_ptr<AwsService> make_servicediscovery(Simulator& sim);
+std::shared_ptr<AwsService> make_lambda(Simulator& sim, std::shared_ptr<LogsStore> logs);
 
 // The directory an ECS task's EFS volume mounts (nullopt: no such file system or access
 // point): the access point's root directory, else `root_directory` of the file system.
