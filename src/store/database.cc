@@ -131,8 +131,7 @@ void Database::migrate(const std::vector<std::string_view>& steps) {
   int version = schema_version();
   if (version > static_cast<int>(steps.size()))
     throw std::runtime_error("state database " + path_ + " has schema version " +
-                             std::to_string(version) +
-                             ", newer than this program understands (" +
+                             std::to_string(version) + ", newer than this program understands (" +
                              std::to_string(steps.size()) + "); refusing to start");
   for (int v = version; v < static_cast<int>(steps.size()); ++v) {
     transaction([&] {

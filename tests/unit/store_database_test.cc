@@ -54,8 +54,7 @@ TEST_F(StoreDatabase, ANewerSchemaIsRefused) {
     Database::open(path);
     FAIL() << "opened a database from the future";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("newer than this program understands"),
-              std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("newer than this program understands"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
   }
 }
