@@ -7,6 +7,7 @@ clients here are made with Config(inject_host_prefix=False)."""
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import socket
 import struct
@@ -19,8 +20,6 @@ from conftest import wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
-# Where the simulator's DNS server answers on the VPC (as AWS's Route 53 Resolver does).
-DNS_ADDRESS = "169.254.169.253"
 
 
 def code_of(e: ClientError) -> str:
@@ -47,7 +46,13 @@ def new_namespace(sd, name: str, vpc: str) -> str:
     return got["Targets"]["NAMESPACE"]
 
 
-def dns_query(name: str, qtype: int = 1, server: str = DNS_ADDRESS, tcp: bool = False):
+def dns_address(sim) -> str:
+    """Where the VPC's DNS server listens: the VPC's last host address."""
+    cidr = sim.client("ec2").describe_vpcs()["Vpcs"][0]["CidrBlock"]
+    return str(ipaddress.ip_network(cidr).broadcast_address - 1)
+
+
+def dns_query(server: str, name: str, qtype: int = 1, tcp: bool = False):
     """One query built by hand; (rcode, [(address, ttl)], answer count)."""
     qid = random.randint(0, 0xFFFF)
     question = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
@@ -190,3 +195,74 @@ def test_namespaces_services_instances(aws_sim):
     with pytest.raises(ClientError) as e:
         sd.get_operation(OperationId="nope")
     assert code_of(e.value) == "OperationNotFound"
+
+
+def test_dns_answers_namespace_names_from_the_host(aws_sim):
+    sd = client(aws_sim)
+    server = dns_address(aws_sim)
+    ns = new_namespace(sd, "dns.internal", vpc_of(aws_sim))
+    svc = sd.create_service(Name="db", NamespaceId=ns,
+                            DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 17}]})["Service"]["Id"]
+    # a service with no instances: the name exists, no addresses
+    rcode, records, count = dns_query(server, "db.dns.internal")
+    assert (rcode, count) == (0, 0)
+    sd.register_instance(ServiceId=svc, InstanceId="a", Attributes={"AWS_INSTANCE_IPV4": "10.200.0.1"})
+    sd.register_instance(ServiceId=svc, InstanceId="b", Attributes={"AWS_INSTANCE_IPV4": "10.200.0.2"})
+    rcode, records, _ = dns_query(server, "db.dns.internal")
+    assert rcode == 0 and sorted(records) == [("10.200.0.1", 17), ("10.200.0.2", 17)]
+    rcode, records, _ = dns_query(server, "DB.Dns.Internal", tcp=True)  # names are case-blind
+    assert rcode == 0 and sorted(a for a, _ in records) == ["10.200.0.1", "10.200.0.2"]
+    assert dns_query(server, "db.dns.internal", qtype=28)[0::2] == (0, 0)  # no AAAA: NOERROR, empty
+    assert dns_query(server, "nope.dns.internal")[0] == 3  # NXDOMAIN inside the namespace
+    assert dns_query(server, "x.nope.dns.internal", tcp=True)[0] == 3
+    sd.deregister_instance(ServiceId=svc, InstanceId="a")
+    assert dns_query(server, "db.dns.internal")[1] == [("10.200.0.2", 17)]
+    # names outside every namespace go to the host's resolvers: whatever they say, it is not
+    # the simulator's NXDOMAIN for a name it does not own (an answer, or SERVFAIL offline)
+    rcode, _, _ = dns_query(server, "localhost")
+    assert rcode in (0, 2, 3, 5)
+    sd.deregister_instance(ServiceId=svc, InstanceId="b")
+    sd.delete_service(Id=svc)
+    assert dns_query(server, "db.dns.internal")[0] == 3
+    sd.delete_namespace(Id=ns)
+
+
+@pytest.mark.timeout(240)
+def test_ecs_task_resolves_a_cloud_map_name(aws_sim, registry):
+    busybox = f"{registry.host}/busybox:latest"
+    sd = client(aws_sim)
+    ecs = aws_sim.client("ecs")
+    ecs.create_cluster(clusterName="cloudmap")
+    subnet = aws_sim.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    network = {"awsvpcConfiguration": {"subnets": [subnet]}}
+
+    def task_definition(family: str, command: str) -> str:
+        return ecs.register_task_definition(
+            family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256",
+            memory="512", containerDefinitions=[{
+                "name": "main", "image": busybox, "command": ["sh", "-c", command]}])["taskDefinition"]["taskDefinitionArn"]
+
+    def describe(arn: str) -> dict:
+        return ecs.describe_tasks(cluster="cloudmap", tasks=[arn])["tasks"][0]
+
+    server = ecs.run_task(cluster="cloudmap", networkConfiguration=network, taskDefinition=task_definition(
+        "cm-server", "mkdir /www && echo from-cloud-map > /www/index.html && exec httpd -f -p 8080 -h /www"))["tasks"][0]["taskArn"]
+    s = wait_for(lambda: (t := describe(server))["lastStatus"] == "RUNNING" and t, timeout=120, what="RUNNING")
+    ip = {d["name"]: d["value"] for d in s["attachments"][0]["details"]}["privateIPv4Address"]
+    ns = new_namespace(sd, "apps.local", vpc_of(aws_sim))
+    svc = sd.create_service(Name="web", NamespaceId=ns,
+                            DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 10}]})["Service"]["Id"]
+    sd.register_instance(ServiceId=svc, InstanceId=server.split("/")[-1],
+                         Attributes={"AWS_INSTANCE_IPV4": ip})
+    try:
+        probe = ecs.run_task(cluster="cloudmap", networkConfiguration=network, taskDefinition=task_definition(
+            "cm-client", "nslookup web.apps.local && wget -qO- http://web.apps.local:8080/ | grep -x from-cloud-map "
+                         "&& ! nslookup missing.apps.local"))["tasks"][0]["taskArn"]
+        t = wait_for(lambda: (t := describe(probe))["lastStatus"] == "STOPPED" and t, timeout=120, what="STOPPED")
+        assert t["containers"][0]["exitCode"] == 0, t
+    finally:
+        ecs.stop_task(cluster="cloudmap", task=server)
+        wait_for(lambda: describe(server)["lastStatus"] == "STOPPED", timeout=120, what="server STOPPED")
+    sd.deregister_instance(ServiceId=svc, InstanceId=server.split("/")[-1])
+    sd.delete_service(Id=svc)
+    sd.delete_namespace(Id=ns)

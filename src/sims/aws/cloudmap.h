@@ -25,4 +25,12 @@ struct CloudMapAnswer {
 // nullopt when `name` (lower case, no trailing dot) is in no namespace.
 std::optional<CloudMapAnswer> cloudmap_lookup(Simulator& sim, const std::string& name);
 
+// Where the VPC's DNS server listens: the VPC's last host address (the gateway's port 53
+// is the embedded engine's DNS), on the bridge.
+std::string cloudmap_dns_address(const std::string& vpc_cidr);
+
+// Starts the VPC's DNS server (stopped at the simulator's shutdown); a warning, not an
+// error, when it cannot listen.
+void start_cloudmap_dns(Simulator& sim);
+
 }  // namespace sockerless::sims::aws

@@ -546,6 +546,7 @@ std::optional<CloudMapAnswer> cloudmap_lookup(Simulator& sim, const std::string&
 }
 
 std::shared_ptr<AwsService> make_servicediscovery(Simulator& sim) {
+  start_cloudmap_dns(sim);
   return std::make_shared<ServiceDiscovery>(sim);
 }
 

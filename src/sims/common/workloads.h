@@ -87,12 +87,17 @@ class Workloads {
   // Workload ids carrying a label with this value.
   std::vector<std::string> with_label(const std::string& key, const std::string& value) const;
 
+  // The resolvers workloads created from now on use (their resolv.conf): the VPC's DNS
+  // server. Empty (the default): the embedded engine's DNS on the gateway.
+  void set_dns(std::vector<std::string> servers) { dns_ = std::move(servers); }
+
   // Stops every workload (simulator shutdown), bounded by `limit`.
   void stop_all(std::chrono::seconds limit);
 
  private:
   std::unique_ptr<engine::Engine> engine_;
   std::string vpc_cidr_, gateway_, bridge_, network_id_;
+  std::vector<std::string> dns_;
 };
 
 }  // namespace sockerless::sims
