@@ -111,9 +111,9 @@ std::string Workloads::create(const WorkloadSpec& spec) {
   nlohmann::json host = {{"Binds", spec.binds}, {"ExtraHosts", spec.extra_hosts}};
   if (spec.memory_bytes > 0) host["Memory"] = spec.memory_bytes;
   if (spec.nano_cpus > 0) host["NanoCpus"] = spec.nano_cpus;
-  if (!dns_.empty()) host["Dns"] = dns_;
   if (spec.share_network_of.empty()) {
     host["NetworkMode"] = kVpcNetwork;
+    if (!dns_.empty()) host["Dns"] = dns_;  // a joining workload has its host's
   } else {
     host["NetworkMode"] = "container:" + spec.share_network_of;
   }
