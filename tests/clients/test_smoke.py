@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from harness import DOCKER_CLI, make_tmpdir
+from harness import DOCKER_CLI, make_tmpdir, wait_until
 
 VERSIONS = {
     "act": "0.2.89",
@@ -154,3 +154,46 @@ def test_hub_mirror_serves_the_tools_images(mirrored, hub_mirror):
     r = cli(d, "run", "--rm", "sumina46/wait-for-it:latest", "127.0.0.1:9001", "-t", "1", ok=False)
     assert r.returncode == 124, (r.returncode, r.stdout, r.stderr)
     assert "timeout occurred after waiting 1 seconds for 127.0.0.1:9001" in r.stderr, r.stderr
+
+
+# A client of the reaper, run inside the reaper's container (the reference dockerd has no
+# default bridge to publish its port from): two filter sets, one ACK each, then it goes.
+REAPER_CLIENT = r"""
+const s = require("net").connect(8080, "127.0.0.1", () =>
+  s.write("label=smoke.session=s1\r\nlabel=smoke.kind=volume&label=smoke.session=s2\n"));
+let got = "";
+s.on("data", (d) => { got += d; if (got === "ACK\nACK\n") { process.stdout.write(got); s.end(); } });
+"""
+
+
+@pytest.mark.timeout(300)
+def test_reaper_stand_in_reaps(mirrored):
+    """testcontainers/ryuk (tests/fixtures/reaper.js) with the daemon's socket mounted: once
+    its client has gone it removes what matches its filter sets (each set's labels all
+    match) and nothing else, not itself although it matches too, and exits."""
+    d = mirrored
+    cli(d, "pull", "busybox", timeout=240)
+    ids = {}
+    for name, labels in (("victim", ["smoke.session=s1"]), ("keeper", ["smoke.session=s2"])):
+        ids[name] = cli(d, "run", "-d", *[f"--label={l}" for l in labels], "busybox", "sleep", "600").stdout.strip()
+    cli(d, "network", "create", "--label", "smoke.session=s1", "smoke-net")
+    cli(d, "volume", "create", "--label", "smoke.kind=volume", "--label", "smoke.session=s2", "smoke-vol")
+    cli(d, "volume", "create", "--label", "smoke.kind=volume", "smoke-vol-kept")
+    reaper = cli(d, "run", "-d", "--rm", "--label", "smoke.session=s1", "-e", "RYUK_RECONNECTION_TIMEOUT=1s",
+                 "-v", f"{d.sock}:/var/run/docker.sock", "testcontainers/ryuk:0.14.0").stdout.strip()
+    try:
+        wait_until(lambda: "Started!" in cli(d, "logs", reaper).stdout, timeout=60, interval=0.3,
+                   what="the reaper to listen")
+        r = cli(d, "exec", reaper, "node", "-e", REAPER_CLIENT)
+        assert r.stdout == "ACK\nACK\n", r.stdout + r.stderr
+        wait_until(lambda: cli(d, "container", "inspect", reaper, ok=False).returncode != 0,
+                   timeout=60, interval=0.3, what="the reaper to reap and exit")
+        containers = cli(d, "ps", "-aq", "--no-trunc").stdout.split()
+        assert ids["victim"] not in containers and ids["keeper"] in containers, containers
+        assert "smoke-net" not in cli(d, "network", "ls", "--format", "{{.Name}}").stdout.split()
+        volumes = cli(d, "volume", "ls", "--format", "{{.Name}}").stdout.split()
+        assert "smoke-vol" not in volumes and "smoke-vol-kept" in volumes, volumes
+    finally:
+        cli(d, "rm", "-f", *ids.values(), reaper, ok=False)
+        cli(d, "network", "rm", "smoke-net", ok=False)
+        cli(d, "volume", "rm", "smoke-vol", "smoke-vol-kept", ok=False)

@@ -7,11 +7,19 @@ files in and out, a published port waited for and reached from the host, and a n
 which one container reaches another by its aliases. (Node: node/testcontainers_scenario.js,
 one `bun -e` per part.)
 
-The reaper (Ryuk) is disabled (TESTCONTAINERS_RYUK_DISABLED=true): its image,
-testcontainers/ryuk, cannot be had offline. What Ryuk needs from the daemon is tested
-instead: a container with the daemon's socket mounted (`-v <socket>:/var/run/docker.sock`)
-talks to the daemon from inside, finds the session's containers by their label and removes
-them, as Ryuk does when its client goes.
+The reaper (Ryuk) is on, as the libraries have it by default: its image, testcontainers/ryuk,
+cannot be had offline, so the harness's Docker Hub mirror serves a stand-in under the names
+each library asks for (testcontainers/ryuk:0.8.1 for Python, :0.14.0 for Go and Node): our
+own program, tests/fixtures/reaper.js, speaking Ryuk's protocol. Each library starts it with
+the daemon's socket mounted (`-v <the DOCKER_HOST socket>:/var/run/docker.sock`) and a
+published port 8080 it sends its session's filters to; once the library's process has gone,
+the reaper removes what matches through that socket. Checked: the mount is the socket the
+library asked for, and a container a session leaves running (its process ends without
+stopping it) is gone shortly after, in each of the three. On the docker backend the mounted
+socket is sockerlessd's, bound into a container of the engine underneath: that works because
+the engine shares this host's filesystem (an engine elsewhere would need the socket path to
+exist there). What the reaper needs from the daemon is also tested on its own
+(test_daemon_socket_in_a_container: the socket's client lists and removes by label).
 
 How the tools find the daemon and the mapped ports (README: Test clients):
   DOCKER_HOST=unix://<socket>
@@ -29,35 +37,51 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from harness import BACKEND
-
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="bridge networks need root")
 
 HERE = Path(__file__).resolve().parent
 GET = r"printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc {host} 8080"
+IDLE = "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"
+REAPER_LABEL = "org.testcontainers.ryuk"  # on the reaper image (and Go's reaper container)
+
+
+@pytest.fixture(scope="module")
+def sockerlessd(request, hub_daemon):
+    """sockerlessd on the backend under test, with the Docker Hub mirror: the libraries pull
+    their reaper, testcontainers/ryuk, by its Docker Hub name."""
+    with hub_daemon(request, "sockerlessd", "") as d:
+        yield d
 
 
 @pytest.fixture
 def tc(sockerlessd, monkeypatch):
-    """Python Testcontainers pointed at this module's sockerlessd, reaper off."""
+    """Python Testcontainers pointed at this module's sockerlessd, reaper on. At the end
+    what Python does at exit (Reaper.delete_instance: disconnect, remove the reaper), so
+    that no reaper outlives the test."""
     from testcontainers.core.config import ConnectionMode
     from testcontainers.core.config import testcontainers_config as config
+    from testcontainers.core.container import Reaper
 
-    for k in [k for k in os.environ if k.startswith("DOCKER_")]:
+    for k in [k for k in os.environ if k.startswith(("DOCKER_", "TESTCONTAINERS_", "RYUK_"))]:
         monkeypatch.delenv(k)
     monkeypatch.setenv("DOCKER_HOST", sockerlessd.host)
-    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
     # The config reads these at import: set them on it as the variables would have.
-    monkeypatch.setattr(config, "ryuk_disabled", True)
+    monkeypatch.setattr(config, "ryuk_disabled", False)
+    monkeypatch.setattr(config, "_ryuk_docker_socket", "")  # found again, from DOCKER_HOST
     monkeypatch.setattr(config, "connection_mode_override", ConnectionMode.docker_host)
     monkeypatch.setattr(config, "tc_host_override", None)
-    return sockerlessd
+    Reaper.delete_instance()
+    try:
+        yield sockerlessd
+    finally:
+        Reaper.delete_instance()
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +129,12 @@ def test_python_generic_container(tc, busybox_ref, tmp_path):
 
         labels = c.get_wrapped_container().labels
         assert labels["org.testcontainers.lang"] == "python", labels
+
+        from testcontainers.core.labels import SESSION_ID
+        reaper = running_reapers(tc)
+        assert [r["Name"] for r in reaper] == [f"/testcontainers-ryuk-{SESSION_ID}"], reaper
+        assert_mounts_the_socket(tc, reaper[0])
+        assert labels["org.testcontainers.session-id"] == SESSION_ID, labels
     assert not exists(tc, cid), "the container outlived its `with` block"
 
 
@@ -214,24 +244,81 @@ def test_daemon_socket_in_a_container(tc, busybox_ref, debian_image):
             victim.stop()
 
 
+# ------------------------------------------------------------------------ the reaper
+
+
+def running_reapers(daemon) -> list[dict]:
+    """Inspect documents of the running reaper containers (the image's label)."""
+    ids = daemon.docker("ps", "-q", "--filter", f"label={REAPER_LABEL}=true").stdout.split()
+    return json.loads(daemon.docker("inspect", *ids).stdout) if ids else []
+
+
+def assert_mounts_the_socket(daemon, reaper: dict) -> None:
+    """The reaper has the daemon's socket, the one DOCKER_HOST names, at /var/run/docker.sock."""
+    mounts = [(m["Type"], m["Source"], m["Destination"]) for m in reaper["Mounts"]]
+    assert ("bind", daemon.sock, "/var/run/docker.sock") in mounts, mounts
+
+
+def assert_reaped(daemon, container_id: str, within: float = 60) -> None:
+    """`container_id`, which its session left running, is removed by the reaper once the
+    reconnection timeout (10 s) has passed, and the reaper is gone after it (it exits, and
+    is removed: AutoRemove); nothing else is left."""
+    deadline = time.monotonic() + within
+    while daemon.docker("ps", "-aq").stdout.split():
+        if time.monotonic() > deadline:
+            left = daemon.docker("ps", "-a", "--format", "{{.ID}} {{.Image}} {{.Status}} {{.Labels}}").stdout
+            logs = [daemon.docker("logs", r["Id"]).stdout for r in running_reapers(daemon)]
+            raise AssertionError(f"not reaped within {within} s: {container_id}\n{left}\nreapers' logs: {logs}")
+        time.sleep(0.5)
+    assert_clean(daemon)
+
+
+PYTHON_SESSION = """
+import os, sys
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.labels import SESSION_ID
+c = DockerContainer(sys.argv[1]).with_command(["sh", "-c", sys.argv[2]]).start()
+print(SESSION_ID, c.get_container_id(), flush=True)
+os._exit(0)  # ends without stopping it, nor its reaper (atexit would)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_python_reaper_reaps(sockerlessd, busybox_ref):
+    """A Python session that ends without stopping its container: its reaper removes it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "TESTCONTAINERS_", "RYUK_"))}
+    env.update({"DOCKER_HOST": sockerlessd.host, "TESTCONTAINERS_CONNECTION_MODE": "docker_host"})
+    r = subprocess.run([sys.executable, "-c", PYTHON_SESSION, busybox_ref, IDLE], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    session, cid = r.stdout.split()
+    inspect = json.loads(sockerlessd.docker("inspect", cid).stdout)[0]
+    assert inspect["State"]["Running"], "the container stopped with its session's process"
+    assert inspect["Config"]["Labels"]["org.testcontainers.session-id"] == session
+    reaper = running_reapers(sockerlessd)
+    assert [x["Name"] for x in reaper] == [f"/testcontainers-ryuk-{session}"], reaper
+    assert_mounts_the_socket(sockerlessd, reaper[0])
+    assert_reaped(sockerlessd, cid)
+
+
 # -------------------------------------------------------------------------------- Go
 
 
-GO_TESTS = ["TestGenericContainer", "TestPortWait", "TestNetworkAliases", "TestDaemonSocket"]
+GO_TESTS = ["TestGenericContainer", "TestPortWait", "TestNetworkAliases", "TestReaperLeaves"]
 
 
 @pytest.mark.timeout(600)
-def test_go(sockerlessd, busybox_ref, debian_image, tools):
+def test_go(sockerlessd, busybox_ref, tools, tmp_path):
     if not (go := shutil.which("go")):
         pytest.skip("go not found")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "TESTCONTAINERS_"))}
+    left_file = tmp_path / "left"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "TESTCONTAINERS_", "RYUK_"))}
     env.update({
         "DOCKER_HOST": sockerlessd.host,
-        "TESTCONTAINERS_RYUK_DISABLED": "true",
         "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
         "SOCKERLESS_TEST_DOCKER_HOST": sockerlessd.host,
         "SOCKERLESS_TEST_BUSYBOX": busybox_ref,
-        "SOCKERLESS_TEST_DEBIAN": debian_image.ref,
+        "SOCKERLESS_TEST_LEFT_FILE": str(left_file),
         # Offline: the pinned modules are in the module cache (scripts/install-clients.sh).
         "GOPROXY": "off",
         "GOFLAGS": "-mod=mod -buildvcs=false",
@@ -243,12 +330,23 @@ def test_go(sockerlessd, busybox_ref, debian_image, tools):
     for name in GO_TESTS:
         assert re.search(rf"^--- PASS: {name} ", r.stdout, re.M), f"{name} did not pass:\n{out[-6000:]}"
     assert "--- SKIP" not in r.stdout, out[-6000:]
-    assert_clean(sockerlessd)
+    # The test binary has exited: its reaper (one per session) waits out its reconnection
+    # timeout, then removes what TestReaperLeaves left.
+    left = left_file.read_text()
+    assert exists(sockerlessd, left), "gone with the test process, before the reaper's timeout"
+    reaper = running_reapers(sockerlessd)
+    assert len(reaper) == 1 and reaper[0]["Name"].startswith("/reaper_"), reaper
+    assert_mounts_the_socket(sockerlessd, reaper[0])
+    assert_reaped(sockerlessd, left)
 
 
-def assert_clean(daemon) -> None:
-    """What the suite created is gone again (without a reaper: the tests' own cleanup)."""
-    assert daemon.docker("ps", "-aq").stdout.split() == []
+def assert_clean(daemon, but_reapers: bool = False) -> None:
+    """What the suite created is gone again (the tests' own cleanup, or the reaper's);
+    but_reapers: except reapers still waiting for their clients to come back."""
+    ids = daemon.docker("ps", "-aq").stdout.split()
+    if but_reapers:
+        ids = set(ids) - {r["Id"][:12] for r in running_reapers(daemon)}
+    assert list(ids) == []
     nets = daemon.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
     assert set(nets) - {"bridge", "host", "none"} == set(), nets
 
@@ -259,10 +357,9 @@ def assert_clean(daemon) -> None:
 def run_node(sockerlessd, busybox_ref, tools, part: str) -> subprocess.CompletedProcess:
     """node/testcontainers_scenario.js's `part`, under bun, against `sockerlessd`."""
     script = (HERE / "node" / "testcontainers_scenario.js").read_text()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "TESTCONTAINERS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "TESTCONTAINERS_", "RYUK_"))}
     env.update({
         "DOCKER_HOST": sockerlessd.host,
-        "TESTCONTAINERS_RYUK_DISABLED": "true",
         "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
         "SOCKERLESS_TEST_BUSYBOX": busybox_ref,
     })
@@ -283,4 +380,18 @@ def test_node(sockerlessd, busybox_ref, tools, part, steps):
     assert r.returncode == 0, out[-6000:]
     done = [l.removeprefix("ok ") for l in r.stdout.splitlines() if l.startswith("ok ")]
     assert done == steps + ["stopped"], out[-6000:]
-    assert_clean(sockerlessd)
+    # Its reaper may still be waiting out its reconnection timeout (a later part reuses it).
+    assert_clean(sockerlessd, but_reapers=True)
+
+
+@pytest.mark.timeout(300)
+def test_node_reaper_reaps(sockerlessd, busybox_ref, tools):
+    """A Node session that ends without stopping its container: the reaper removes it."""
+    r = run_node(sockerlessd, busybox_ref, tools, "leave")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    left = re.search(r"^left ([0-9a-f]{64})$", r.stdout, re.M).group(1)
+    assert exists(sockerlessd, left), "gone with the session's process, before the reaper's timeout"
+    reaper = running_reapers(sockerlessd)
+    assert len(reaper) == 1 and reaper[0]["Name"].startswith("/testcontainers-ryuk-"), reaper
+    assert_mounts_the_socket(sockerlessd, reaper[0])
+    assert_reaped(sockerlessd, left)

@@ -2,10 +2,7 @@ module github.com/sockerless/sockerless/tests/clients/go
 
 go 1.26.0
 
-require (
-	github.com/moby/moby/api v1.56.1
-	github.com/testcontainers/testcontainers-go v0.45.0
-)
+require github.com/testcontainers/testcontainers-go v0.45.0
 
 require (
 	dario.cat/mergo v1.0.2 // indirect
@@ -32,6 +29,7 @@ require (
 	github.com/magiconair/properties v1.18.12 // indirect
 	github.com/moby/docker-image-spec v1.3.1 // indirect
 	github.com/moby/go-archive v0.3.3 // indirect
+	github.com/moby/moby/api v1.56.1 // indirect
 	github.com/moby/moby/client v0.6.2 // indirect
 	github.com/moby/patternmatcher v0.6.1 // indirect
 	github.com/moby/sys/sequential v0.7.0 // indirect

@@ -1,10 +1,11 @@
 // Testcontainers for Node (12.2.0, under bun) against a sockerlessd: run by
 // tests/clients/test_testcontainers.py as `bun -e <this file> <part>` with DOCKER_HOST,
-// TESTCONTAINERS_RYUK_DISABLED=true, TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 and
-// SOCKERLESS_TEST_BUSYBOX (the busybox image in the harness registry). Parts:
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 and SOCKERLESS_TEST_BUSYBOX (the busybox image in
+// the harness registry); the reaper is on (TESTCONTAINERS_RYUK_DISABLED unset). Parts:
 //   generic  log wait, exec (output, exit code), copy in and out
 //   port     a published port waited for and reached from the host
 //   network  a network on which one container reaches another by its aliases
+//   leave    a container left running when the process ends ("left <id>"), for the reaper
 // Prints "ok <step>" per step, "ok stopped" once what it started is stopped; any failure
 // exits non-zero.
 const { GenericContainer, Network, Wait } = require("testcontainers");
@@ -98,6 +99,12 @@ const parts = {
       check(r.exitCode === 0 && r.stdout.endsWith("\r\n\r\nhello-by-alias\n"), "GET by " + alias, r);
     }
     console.log("ok network aliases");
+  },
+
+  // Starts a container and ends without stopping it: the reaper's to remove.
+  async leave() {
+    const c = await new GenericContainer(image).withCommand(["sh", "-c", idle]).start();
+    console.log(`left ${c.getId()}`);
   },
 };
 
