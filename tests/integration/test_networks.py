@@ -61,17 +61,17 @@ def test_default_bridge_gives_an_address_and_a_route_to_the_gateway(sockerlessd,
 
 def test_user_network_dns_by_name_alias_and_id(sockerlessd, busybox):
     before = links()
-    assert sockerlessd.docker("network", "create", "--subnet", "10.231.0.0/24",
+    assert sockerlessd.docker("network", "create", "--subnet", "10.199.0.0/24",
                               "appnet").returncode == 0
     srv = sockerlessd.docker("run", "-d", "--name", "web", "--network", "appnet",
-                             "--network-alias", "www", "--ip", "10.231.0.50", busybox,
+                             "--network-alias", "www", "--ip", "10.199.0.50", busybox,
                              "sh", "-c", "echo hello-from-web > /www/index.html 2>/dev/null || "
                              "(mkdir -p /www && echo hello-from-web > /www/index.html); "
                              "httpd -f -p 80 -h /www").stdout.strip()
     assert srv
     doc = json.loads(sockerlessd.docker("inspect", srv).stdout)[0]
     ep = doc["NetworkSettings"]["Networks"]["appnet"]
-    assert ep["IPAddress"] == "10.231.0.50" and ep["Gateway"] == "10.231.0.1"
+    assert ep["IPAddress"] == "10.199.0.50" and ep["Gateway"] == "10.199.0.1"
     assert ep["MacAddress"] == "02:42:0a:e7:00:32"
     for name in ("web", "www", srv[:12]):
         # nc, not wget: Debian's busybox-static wget segfaults (on the host too).
@@ -85,7 +85,7 @@ def test_user_network_dns_by_name_alias_and_id(sockerlessd, busybox):
     assert r.returncode != 0
     net = json.loads(sockerlessd.docker("network", "inspect", "appnet").stdout)[0]
     assert srv in net["Containers"]
-    assert net["Containers"][srv]["IPv4Address"] == "10.231.0.50/24"
+    assert net["Containers"][srv]["IPv4Address"] == "10.199.0.50/24"
     r = sockerlessd.docker("network", "rm", "appnet")
     assert r.returncode != 0 and "has active endpoints" in r.stderr
     sockerlessd.docker("rm", "-f", srv)
@@ -394,7 +394,7 @@ def test_requested_addresses_checked_at_start_and_connect_as_dockerd(pair):
     def scenario(d, img):
         res = {}
         assert d.docker("network", "create", "ip-nosub").returncode == 0
-        assert d.docker("network", "create", "--subnet", "10.231.7.0/24", "ip-sub").returncode == 0
+        assert d.docker("network", "create", "--subnet", "10.199.7.0/24", "ip-sub").returncode == 0
 
         def create(name, network, ipam, cmd=("true",)):
             return d.raw("POST", f"{V}/containers/create?name={name}", {
@@ -402,15 +402,15 @@ def test_requested_addresses_checked_at_start_and_connect_as_dockerd(pair):
                 "NetworkingConfig": {"EndpointsConfig": {network: {"IPAMConfig": ipam}}}})
 
         for key, (network, ipam) in {
-            "no_subnet": ("ip-nosub", {"IPv4Address": "10.231.7.5"}),
-            "outside": ("ip-sub", {"IPv4Address": "10.231.8.5"}),
-            "gateway": ("ip-sub", {"IPv4Address": "10.231.7.1"}),
+            "no_subnet": ("ip-nosub", {"IPv4Address": "10.199.7.5"}),
+            "outside": ("ip-sub", {"IPv4Address": "10.199.8.5"}),
+            "gateway": ("ip-sub", {"IPv4Address": "10.199.7.1"}),
             "ipv6": ("ip-sub", {"IPv6Address": "fd00::5"}),
         }.items():
             name = "ip-" + key.replace("_", "-")
             res[key] = (create(name, network, ipam).status,
                         answer(d.raw("POST", f"{V}/containers/{name}/start")))
-        res["bad_v4"] = answer(create("ip-bad", "ip-sub", {"IPv4Address": "10.231.7"}))
+        res["bad_v4"] = answer(create("ip-bad", "ip-sub", {"IPv4Address": "10.199.7"}))
         # Connect: a stopped container's endpoint is recorded (a second connect changes
         # nothing), a running one's is made at once.
         assert d.docker("create", "--name", "ip-cc", "--network", "ip-nosub", img, "sleep",
@@ -421,9 +421,9 @@ def test_requested_addresses_checked_at_start_and_connect_as_dockerd(pair):
             return answer(d.raw("POST", f"{V}/networks/{network}/connect", {
                 "Container": container, "EndpointConfig": {"IPAMConfig": {"IPv4Address": ip}}}))
 
-        res["connect_no_subnet"] = connect("ip-cc", "ip-nosub", "10.231.7.9")
-        res["connect_stopped"] = connect("ip-cc", "ip-sub", "10.231.7.9")
-        res["connect_stopped_again"] = connect("ip-cc", "ip-sub", "10.231.7.10")
+        res["connect_no_subnet"] = connect("ip-cc", "ip-nosub", "10.199.7.9")
+        res["connect_stopped"] = connect("ip-cc", "ip-sub", "10.199.7.9")
+        res["connect_stopped_again"] = connect("ip-cc", "ip-sub", "10.199.7.10")
         ep = d.raw("GET", f"{V}/containers/ip-cc/json").json()["NetworkSettings"]["Networks"]["ip-sub"]
         res["stopped_endpoint"] = (ep["IPAMConfig"], ep["Aliases"] == [cid[:12]])
         assert d.docker("start", "ip-cc").returncode == 0
@@ -432,10 +432,10 @@ def test_requested_addresses_checked_at_start_and_connect_as_dockerd(pair):
             "ip-cc").stdout.strip()
         assert d.docker("run", "-d", "--name", "ip-r", "--network", "ip-nosub", img, "sleep",
                         "300").returncode == 0
-        res["connect_outside"] = connect("ip-r", "ip-sub", "10.231.8.9")
-        res["connect_in_use"] = connect("ip-r", "ip-sub", "10.231.7.9")
-        res["connect_running"] = connect("ip-r", "ip-sub", "10.231.7.11")
-        res["connect_running_again"] = connect("ip-r", "ip-sub", "10.231.7.12")
+        res["connect_outside"] = connect("ip-r", "ip-sub", "10.199.8.9")
+        res["connect_in_use"] = connect("ip-r", "ip-sub", "10.199.7.9")
+        res["connect_running"] = connect("ip-r", "ip-sub", "10.199.7.11")
+        res["connect_running_again"] = connect("ip-r", "ip-sub", "10.199.7.12")
         return res
 
     outs = {}
@@ -453,13 +453,13 @@ def test_requested_addresses_checked_at_start_and_connect_as_dockerd(pair):
     no_subnet = ("user specified IP address is supported only when connecting to networks "
                  "with user configured subnets")
     assert got["no_subnet"] == (201, (400, no_subnet))
-    assert got["outside"] == (201, (500, "Invalid address 10.231.8.5: It does not belong to "
+    assert got["outside"] == (201, (500, "Invalid address 10.199.8.5: It does not belong to "
                                       "any of this network's subnets"))
     assert got["gateway"] == (201, (403, "Address already in use"))
     assert got["ipv6"] == (201, (400, no_subnet))
-    assert got["bad_v4"] == (400, "invalid IPv4 address: 10.231.7")
+    assert got["bad_v4"] == (400, "invalid IPv4 address: 10.199.7")
     assert got["connect_stopped_again"] == (200, None)
-    assert got["started_address"] == "10.231.7.9"
+    assert got["started_address"] == "10.199.7.9"
     assert got["connect_in_use"] == (403, "Address already in use")
     assert got["connect_running_again"][0] == 403
 
@@ -472,7 +472,7 @@ def test_ipv6_networks_are_refused_with_a_reason(sockerlessd):
     for body in ({"Name": "v6", "EnableIPv6": True},
                  {"Name": "v6", "EnableIPv6": True,
                   "IPAM": {"Config": [{"Subnet": "fd00:77::/64"}]}},
-                 {"Name": "v6", "IPAM": {"Config": [{"Subnet": "10.231.9.0/24"},
+                 {"Name": "v6", "IPAM": {"Config": [{"Subnet": "10.199.9.0/24"},
                                                     {"Subnet": "fd00:79::/64"}]}}):
         r = sockerlessd.raw("POST", "/v1.44/networks/create", body)
         assert r.status == 400, r
