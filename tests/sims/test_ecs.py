@@ -177,7 +177,8 @@ def test_task_exit_code_and_output(aws_sim, cluster, busybox_ref):
 @pytest.mark.timeout(180)
 def test_containers_of_a_task_share_localhost(aws_sim, cluster, busybox_ref):
     td = register(aws_sim, "pair", [
-        {"name": "web", "image": busybox_ref, "essential": False,
+        # httpd as PID 1 ignores SIGTERM (as under Docker): a short stopTimeout ends it soon
+        {"name": "web", "image": busybox_ref, "essential": False, "stopTimeout": 2,
          "command": ["sh", "-c", "mkdir /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www"]},
         {"name": "probe", "image": busybox_ref, "essential": True,
          "dependsOn": [{"containerName": "web", "condition": "START"}],
@@ -195,7 +196,7 @@ def test_containers_of_a_task_share_localhost(aws_sim, cluster, busybox_ref):
 @pytest.mark.timeout(180)
 def test_tasks_reach_each_other_by_eni_address(aws_sim, cluster, busybox_ref):
     server = register(aws_sim, "server", [{
-        "name": "web", "image": busybox_ref,
+        "name": "web", "image": busybox_ref, "stopTimeout": 2,
         "command": ["sh", "-c", "mkdir /www && echo from-server > /www/index.html && exec httpd -f -p 8080 -h /www"]}])
     s = run_task(aws_sim, cluster, server["taskDefinitionArn"])
     s = wait_status(aws_sim, cluster, s["taskArn"], "RUNNING")

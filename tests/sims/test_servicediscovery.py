@@ -240,7 +240,9 @@ def test_ecs_task_resolves_a_cloud_map_name(aws_sim, registry):
         return ecs.register_task_definition(
             family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256",
             memory="512", containerDefinitions=[{
-                "name": "main", "image": busybox, "command": ["sh", "-c", command]}])["taskDefinition"]["taskDefinitionArn"]
+                # httpd as PID 1 ignores SIGTERM: a short stopTimeout ends the server quickly
+                "name": "main", "image": busybox, "stopTimeout": 2,
+                "command": ["sh", "-c", command]}])["taskDefinition"]["taskDefinitionArn"]
 
     def describe(arn: str) -> dict:
         return ecs.describe_tasks(cluster="cloudmap", tasks=[arn])["tasks"][0]
