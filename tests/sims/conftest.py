@@ -203,3 +203,26 @@ def wait_for(pred, timeout: float = 60, interval: float = 0.2, what: str = "cond
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def code_of(err) -> str:
+    """The AWS error code a botocore ClientError carries."""
+    return err.response["Error"]["Code"]
+
+
+def refused(fn, code: str, words: str = "", **kw) -> str:
+    """Calls fn(**kw), which must fail with `code` and a message holding `words`."""
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as e:
+        fn(**kw)
+    assert code_of(e.value) == code, e.value.response
+    message = e.value.response["Error"]["Message"]
+    assert words in message, message
+    return message
+
+
+def default_subnet(sim: "Sim") -> str:
+    """The default VPC's first default subnet (zone a), as a backend would find it."""
+    subnets = sim.client("ec2").describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    return sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"]

@@ -17,9 +17,8 @@ import tempfile
 import time
 
 import pytest
-from botocore.exceptions import ClientError
 
-from conftest import VENV_BIN, AwsCliError, wait_for
+from conftest import VENV_BIN, AwsCliError, wait_for, refused
 
 ACCOUNT = "123456789012"
 EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
@@ -28,17 +27,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
-def code_of(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
-
-
-def refused(fn, code: str, words: str = "", **kw) -> str:
-    with pytest.raises(ClientError) as e:
-        fn(**kw)
-    assert code_of(e.value) == code, e.value.response
-    message = e.value.response["Error"]["Message"]
-    assert words in message, message
-    return message
 
 
 def password(aws_sim) -> str:

@@ -4,21 +4,17 @@ the errors AWS answers bad input with."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import AwsCliError, wait_for
+from conftest import AwsCliError, wait_for, code_of, default_subnet
 
 EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 # awscli starts slowly (a second or more a call on a busy machine): generous budgets.
 pytestmark = pytest.mark.timeout(180)
 
-
-def code_of(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +43,6 @@ def register(aws_sim, family: str, containers: list[dict], **extra) -> dict:
     ecs = aws_sim.client("ecs")
     return ecs.register_task_definition(**body)["taskDefinition"]
 
-
-def default_subnet(aws_sim) -> str:
-    ec2 = aws_sim.client("ec2")
-    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
-    return sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"]
 
 
 def run_task(aws_sim, cluster: str, td_arn: str, **extra) -> dict:

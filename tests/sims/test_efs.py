@@ -7,13 +7,10 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_for
+from conftest import wait_for, code_of
 
 pytestmark = pytest.mark.timeout(240)
 
-
-def code_of(e: ClientError) -> str:
-    return e.response["Error"]["Code"]
 
 
 def test_file_systems_access_points_mount_targets(aws_sim):

@@ -9,14 +9,13 @@ import urllib.parse
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import code_of
+
 pytestmark = pytest.mark.timeout(120)
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
-
-def code_of(e: ClientError) -> str:
-    return e.response["Error"]["Code"]
 
 
 def test_roles(aws_sim):

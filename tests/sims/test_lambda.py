@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 import threading
@@ -19,7 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REPO, AwsCliError, wait_for
+from conftest import REPO, AwsCliError, wait_for, code_of
 from fixtures.build_images import PATH_ENV, Layout, d, f, history, host_platform, make_tar, write_image
 from fixtures.client_images import _link_blob
 
@@ -147,9 +146,6 @@ def images(registry, client_images, test_images, tmp_path_factory):
 
 # ----------------------------------------------------------------------------- helpers
 
-
-def code_of(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
 
 
 def lam(aws_sim, validate: bool = True):

@@ -11,27 +11,16 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import AwsCliError
+from conftest import AwsCliError, code_of, refused
 
 ARN = "arn:aws:logs:us-east-1:123456789012:log-group:"
 DAY = 86_400_000
 
 
-def code_of(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
-
-def refused(fn, code: str, words: str = "", **kw) -> str:
-    with pytest.raises(ClientError) as e:
-        fn(**kw)
-    assert code_of(e.value) == code, e.value.response
-    message = e.value.response["Error"]["Message"]
-    assert words in message, message
-    return message
 
 
 def make_stream(logs, group: str, stream: str, messages: list[str], start: int | None = None,

@@ -4,7 +4,6 @@ names), and the simulator must verify all of them as AWS does."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 

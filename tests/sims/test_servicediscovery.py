@@ -16,14 +16,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import wait_for
+from conftest import wait_for, code_of
 
 pytestmark = pytest.mark.timeout(300)
 
 
-
-def code_of(e: ClientError) -> str:
-    return e.response["Error"]["Code"]
 
 
 def client(sim):

@@ -123,16 +123,8 @@ int integer_field(const json& v, const char* what) {
 
 // "2024-05-01T12:00:00.000+0000", Lambda's LastModified.
 std::string last_modified() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  std::string t = iso8601_now();  // "…T12:00:00.000Z"
+  return t.substr(0, t.size() - 1) + "+0000";
 }
 
 std::string new_uuid() {

@@ -56,16 +56,7 @@ std::int64_t epoch_ms() {
 
 // "2024-05-01T12:00:00.123Z", as Lambda's timeout messages date themselves.
 std::string utc_millis() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  return iso8601_now();
 }
 
 // A log stream's name as Lambda makes them: "2024/05/01/[$LATEST]<32 hex>".
