@@ -59,7 +59,11 @@ class Sim:
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.gateway = ""
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.cleanup()  # a simulator that never came up leaves nothing behind either
+            raise
 
     # -------------------------------------------------------------- process
     def start(self, timeout: float = 60) -> None:
@@ -87,6 +91,8 @@ class Sim:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int | None:
         if not self.proc or self.proc.poll() is not None:
+            if self.proc and not self._log.closed:
+                self._log.close()
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
         try:
