@@ -20,6 +20,9 @@ import pytest
 
 from conftest import VENV_BIN, AwsCliError, wait_for, refused
 
+# awscli starts slowly on a busy machine (a second or more a call): generous budgets.
+pytestmark = pytest.mark.timeout(120)
+
 ACCOUNT = "123456789012"
 EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"

@@ -19,6 +19,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import REPO, AwsCliError, wait_for, code_of
+
+# awscli starts slowly on a busy machine (a second or more a call): generous budgets.
+pytestmark = pytest.mark.timeout(120)
 from fixtures.build_images import PATH_ENV, Layout, d, f, history, host_platform, make_tar, write_image
 from fixtures.client_images import _link_blob
 

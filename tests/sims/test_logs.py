@@ -13,6 +13,9 @@ from botocore.exceptions import ClientError
 
 from conftest import AwsCliError, code_of, refused
 
+# awscli starts slowly on a busy machine (a second or more a call): generous budgets.
+pytestmark = pytest.mark.timeout(120)
+
 ARN = "arn:aws:logs:us-east-1:123456789012:log-group:"
 DAY = 86_400_000
 
