@@ -310,7 +310,8 @@ template <class Stream>
 class Connection final : public ConnectionBase,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  Connection(Server::Impl& server, Stream stream) : server_(server), stream_(std::move(stream)) {}
+  Connection(Server::Impl& server, Stream stream)
+      : server_(server), stream_(std::move(stream)), peer_(peer_address()) {}
 
   void close() override {
     net::post(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -381,7 +382,7 @@ class Connection final : public ConnectionBase,
     Request req;
     req.method = std::string(h.method_string());
     req.target = std::string(h.target());
-    req.peer = peer_address();
+    req.peer = peer_;
     for (const auto& field : h)
       req.headers.add(std::string(field.name_string()), std::string(field.value()));
     std::string_view target = req.target;
@@ -775,6 +776,7 @@ class Connection final : public ConnectionBase,
 
   Server::Impl& server_;
   Stream stream_;
+  std::string peer_;  // the client's address, read once per connection
   beast::flat_buffer buf_;
   std::atomic<bool> idle_{true};
 };
