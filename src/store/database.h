@@ -32,6 +32,8 @@ class Statement {
   Statement& bind(int index, std::int64_t value);
   Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
   Statement& bind_null(int index);
+  // Makes it ready to run again with new bindings.
+  Statement& reset();
   bool step();  // true when a row is available
   void run() {
     while (step()) {
@@ -62,10 +64,16 @@ class Database {
   void exec(std::string_view sql);
 
   // Runs `body` in a write transaction (BEGIN IMMEDIATE … COMMIT): all of it or nothing.
-  // Serialised with every other use of the database.
+  // Serialised with every other use of the database. A transaction begun inside another
+  // (a helper that writes, called by a caller that writes more) joins the outer one.
   template <class F>
   auto transaction(F&& body) {
     std::lock_guard lock(mu_);
+    if (depth_ > 0) {
+      Depth nested(depth_);
+      return body();
+    }
+    Depth enter(depth_);
     begin();
     try {
       if constexpr (std::is_void_v<decltype(body())>) {
@@ -96,6 +104,13 @@ class Database {
   void rollback();
   void migrate(const std::vector<std::string_view>& steps);
 
+  // How deep in transaction() the lock holder is (the lock is recursive).
+  struct Depth {
+    int& depth;
+    explicit Depth(int& d) : depth(d) { ++depth; }
+    ~Depth() { --depth; }
+  };
+  int depth_ = 0;
   sqlite3* db_;
   std::string path_;
   std::recursive_mutex mu_;

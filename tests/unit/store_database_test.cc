@@ -70,3 +70,40 @@ TEST_F(StoreDatabase, AFileThatIsNotADatabaseIsRefusedAndKept) {
   }
   EXPECT_EQ(fs::file_size(path), 8192u);
 }
+
+TEST_F(StoreDatabase, ANestedTransactionJoinsTheOuterOne) {
+  auto db = Database::open(path);
+  auto count = [&] {
+    auto s = db->prepare("SELECT count(*) FROM volumes");
+    EXPECT_TRUE(s.step());
+    return s.integer(0);
+  };
+  // A failure after the inner one finished takes the inner one's writes back too.
+  EXPECT_THROW(db->transaction([&] {
+    db->transaction([&] { db->exec("INSERT INTO volumes (name, doc) VALUES ('a', '{}')"); });
+    throw std::runtime_error("interrupted");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(count(), 0);
+  // Both commit together, and a transaction after them starts afresh.
+  int got = db->transaction([&] {
+    db->transaction([&] { db->exec("INSERT INTO volumes (name, doc) VALUES ('b', '{}')"); });
+    db->exec("INSERT INTO volumes (name, doc) VALUES ('c', '{}')");
+    return 2;
+  });
+  EXPECT_EQ(got, 2);
+  db->transaction([&] { db->exec("INSERT INTO volumes (name, doc) VALUES ('d', '{}')"); });
+  EXPECT_EQ(count(), 3);
+}
+
+TEST_F(StoreDatabase, AStatementRunsAgainAfterReset) {
+  auto db = Database::open(path);
+  auto insert = db->prepare("INSERT INTO volumes (name, doc) VALUES (?1, '{}')");
+  for (const char* name : {"x", "y", "z"}) {
+    insert.reset().bind(1, name);
+    insert.run();
+  }
+  auto s = db->prepare("SELECT count(*) FROM volumes");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.integer(0), 3);
+}

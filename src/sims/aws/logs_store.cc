@@ -10,10 +10,6 @@
 namespace sockerless::sims::aws {
 namespace {
 
-std::int64_t now_ms() {
-  return static_cast<std::int64_t>(epoch_seconds() * 1000.0);
-}
-
 std::string stream_key(const std::string& group, const std::string& stream) {
   return group + "\n" + stream;  // '\n' is in neither name
 }
@@ -34,7 +30,7 @@ bool LogsStore::group_exists(const std::string& group) const {
 bool LogsStore::create_group(const std::string& group, const nlohmann::json& tags,
                              const std::string& kms_key) {
   nlohmann::json doc = {{"logGroupName", group},
-                        {"creationTime", now_ms()},
+                        {"creationTime", epoch_millis()},
                         {"metricFilterCount", 0},
                         {"arn", group_arn(group) + ":*"},
                         {"logGroupArn", group_arn(group)},
@@ -50,7 +46,7 @@ bool LogsStore::stream_exists(const std::string& group, const std::string& strea
 }
 
 bool LogsStore::create_stream(const std::string& group, const std::string& stream) {
-  auto now = now_ms();
+  auto now = epoch_millis();
   nlohmann::json doc = {{"logGroupName", group},
                         {"logStreamName", stream},
                         {"creationTime", now},
@@ -64,18 +60,20 @@ std::int64_t LogsStore::append(const std::string& group, const std::string& stre
   if (!stream_exists(group, stream)) create_stream(group, stream);
   if (events.empty()) return 0;
   auto& db = state_.db();
-  auto ingestion = now_ms();
+  auto ingestion = epoch_millis();
   std::int64_t first = events.front().timestamp, last = events.front().timestamp;
   std::int64_t last_seq = 0;
   std::lock_guard streams_lock(streams_mu_);
+  // The events and the stream's document change in one transaction, with one statement.
   db.transaction([&] {
+    auto insert = db.prepare(
+        "INSERT INTO log_events(log_group, log_stream, timestamp, ingestion_time, message) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)");
     for (const auto& e : events) {
       first = std::min(first, e.timestamp);
       last = std::max(last, e.timestamp);
-      auto insert = db.prepare(
-          "INSERT INTO log_events(log_group, log_stream, timestamp, ingestion_time, message) "
-          "VALUES (?1, ?2, ?3, ?4, ?5)");
-      insert.bind(1, group)
+      insert.reset()
+          .bind(1, group)
           .bind(2, stream)
           .bind(3, e.timestamp)
           .bind(4, ingestion)
@@ -84,18 +82,18 @@ std::int64_t LogsStore::append(const std::string& group, const std::string& stre
     }
     auto seq = db.prepare("SELECT last_insert_rowid()");
     if (seq.step()) last_seq = seq.integer(0);
+    auto doc = state_.get("logs", "stream", stream_key(group, stream));
+    if (!doc) return;
+    if (!doc->contains("firstEventTimestamp") ||
+        (*doc)["firstEventTimestamp"].get<std::int64_t>() > first)
+      (*doc)["firstEventTimestamp"] = first;
+    if (!doc->contains("lastEventTimestamp") ||
+        (*doc)["lastEventTimestamp"].get<std::int64_t>() < last)
+      (*doc)["lastEventTimestamp"] = last;
+    (*doc)["lastIngestionTime"] = ingestion;
+    (*doc)["uploadSequenceToken"] = sequence_token(last_seq);
+    state_.put("logs", "stream", stream_key(group, stream), *doc);
   });
-  auto doc = state_.get("logs", "stream", stream_key(group, stream));
-  if (!doc) return last_seq;
-  if (!doc->contains("firstEventTimestamp") ||
-      (*doc)["firstEventTimestamp"].get<std::int64_t>() > first)
-    (*doc)["firstEventTimestamp"] = first;
-  if (!doc->contains("lastEventTimestamp") ||
-      (*doc)["lastEventTimestamp"].get<std::int64_t>() < last)
-    (*doc)["lastEventTimestamp"] = last;
-  (*doc)["lastIngestionTime"] = ingestion;
-  (*doc)["uploadSequenceToken"] = sequence_token(last_seq);
-  state_.put("logs", "stream", stream_key(group, stream), *doc);
   return last_seq;
 }
 
@@ -195,7 +193,7 @@ void LogsStore::expire(const std::string& group) {
   auto& db = state_.db();
   db.transaction([&] {
     auto s = db.prepare("DELETE FROM log_events WHERE log_group = ?1 AND timestamp < ?2");
-    s.bind(1, group).bind(2, now_ms() - days * 86'400'000);
+    s.bind(1, group).bind(2, epoch_millis() - days * 86'400'000);
     s.run();
   });
 }
