@@ -29,4 +29,10 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
+std::string random_uuid() {
+  std::string h = random_hex(16);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-4" + h.substr(13, 3) + "-a" + h.substr(17, 3) +
+         "-" + h.substr(20, 12);
+}
+
 }  // namespace sockerless

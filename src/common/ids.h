@@ -7,6 +7,8 @@
 namespace sockerless {
 
 std::string random_hex(std::size_t bytes);
+// A random version 4 UUID ("1b4e28ba-2fa1-4d2b-a3e2-…"): request ids, upload sessions.
+std::string random_uuid();
 inline std::string generate_id() {
   return random_hex(32);
 }

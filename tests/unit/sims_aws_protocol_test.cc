@@ -2,6 +2,7 @@
 // Query and EC2 XML answers, each protocol's error shape, and paging tokens.
 #include <gtest/gtest.h>
 
+#include "common/ids.h"
 #include "sims/common/aws_protocol.h"
 
 namespace sockerless::sims {
@@ -69,24 +70,24 @@ TEST(SimsAwsProtocol, Ec2AnswerUsesItemsAndRequestId) {
 
 TEST(SimsAwsProtocol, ErrorShapesPerProtocol) {
   AwsError e(400, "ClusterNotFoundException", "Cluster not found.");
-  auto j = error_answer(Protocol::Json, e, "r");
+  auto j = error_answer(Protocol::kJson, e, "r");
   EXPECT_EQ(j.status, 400);
   EXPECT_EQ(json::parse(j.body),
             json::parse(R"({"__type":"ClusterNotFoundException","message":"Cluster not found."})"));
   EXPECT_EQ(j.headers.get("x-amzn-ErrorType").value_or(""), "ClusterNotFoundException");
 
   auto rest =
-      error_answer(Protocol::RestJson, AwsError(404, "ResourceNotFoundException", "gone"), "r");
+      error_answer(Protocol::kRestJson, AwsError(404, "ResourceNotFoundException", "gone"), "r");
   EXPECT_EQ(json::parse(rest.body)["Type"], "User");
   EXPECT_EQ(rest.headers.get("x-amzn-ErrorType").value_or(""), "ResourceNotFoundException");
 
   auto q =
-      error_answer(Protocol::Query, AwsError(500, "ServiceFailure", "x&y", false), "r", "", "ns");
+      error_answer(Protocol::kQuery, AwsError(500, "ServiceFailure", "x&y", false), "r", "", "ns");
   EXPECT_EQ(q.body,
             "<ErrorResponse xmlns=\"ns\"><Error><Type>Receiver</Type><Code>ServiceFailure</Code>"
             "<Message>x&amp;y</Message></Error><RequestId>r</RequestId></ErrorResponse>");
 
-  auto ec2 = error_answer(Protocol::Ec2, AwsError(400, "InvalidVpcID.NotFound", "no"), "r");
+  auto ec2 = error_answer(Protocol::kEc2, AwsError(400, "InvalidVpcID.NotFound", "no"), "r");
   EXPECT_NE(ec2.body.find("<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code>"),
             std::string::npos);
   EXPECT_NE(ec2.body.find("<RequestID>r</RequestID>"), std::string::npos);
@@ -114,7 +115,7 @@ TEST(SimsAwsProtocol, RequiredFieldsAndTimestamps) {
   EXPECT_THROW(required_string(in, "n"), AwsError);
   EXPECT_EQ(optional_string(in, "missing", "d"), "d");
   EXPECT_EQ(iso8601(1440938160.5), "2015-08-30T12:36:00.500Z");
-  EXPECT_EQ(new_request_id().size(), 36u);
+  EXPECT_EQ(random_uuid().size(), 36u);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ class Ec2 : public AwsService {
   }
 
   std::string signing_name() const override { return "ec2"; }
-  Protocol protocol() const override { return Protocol::Ec2; }
+  Protocol protocol() const override { return Protocol::kEc2; }
   std::string xml_namespace() const override { return "http://ec2.amazonaws.com/doc/2016-11-15/"; }
 
  private:
@@ -94,16 +94,16 @@ class Ec2 : public AwsService {
     if (!st.list("ec2", "vpc").empty()) return;
     std::string cidr = sim_.workloads().vpc_cidr();
     auto range = network::parse_cidr(cidr);
-    std::string vpc = "vpc-" + random_hex(9).substr(0, 17);
+    std::string vpc = resource_id("vpc");
     st.put("ec2", "vpc", vpc,
            {{"vpcId", vpc},
             {"state", "available"},
             {"cidrBlock", cidr},
             {"cidrBlockAssociationSet",
-             json::array({{{"associationId", "vpc-cidr-assoc-" + random_hex(9).substr(0, 17)},
+             json::array({{{"associationId", resource_id("vpc-cidr-assoc")},
                            {"cidrBlock", cidr},
                            {"cidrBlockState", {{"state", "associated"}}}}})},
-            {"dhcpOptionsId", "dopt-" + random_hex(9).substr(0, 17)},
+            {"dhcpOptionsId", resource_id("dopt")},
             {"instanceTenancy", "default"},
             {"isDefault", true},
             {"ownerId", owner()}});
@@ -113,7 +113,7 @@ class Ec2 : public AwsService {
       network::Cidr sub{range.network() + static_cast<network::Ipv4>(i << (32 - prefix)), prefix};
       add_subnet(vpc, network::format_cidr(sub), z[i], true);
     }
-    std::string sg = "sg-" + random_hex(9).substr(0, 17);
+    std::string sg = resource_id("sg");
     json self_rule = {{"ipProtocol", "-1"},
                       {"groups", json::array({{{"groupId", sg}, {"userId", owner()}}})},
                       {"ipRanges", json::array()},
@@ -145,7 +145,7 @@ class Ec2 : public AwsService {
 
   json add_subnet(const std::string& vpc, const std::string& cidr, const std::string& zone,
                   bool default_for_az) {
-    std::string id = "subnet-" + random_hex(9).substr(0, 17);
+    std::string id = resource_id("subnet");
     auto range = network::parse_cidr(cidr);
     json s = {
         {"subnetId", id},
@@ -320,7 +320,7 @@ class Ec2 : public AwsService {
       if (g.value("groupName", "") == name && g.value("vpcId", "") == vpc)
         throw AwsError(400, "InvalidGroup.Duplicate",
                        "The security group '" + name + "' already exists for VPC '" + vpc + "'");
-    std::string id = "sg-" + random_hex(9).substr(0, 17);
+    std::string id = resource_id("sg");
     sim_.state().put("ec2", "sg", id, group_doc(id, name, description, vpc, json::array()));
     return {{"return", true}, {"groupId", id}};
   }

@@ -210,7 +210,7 @@ class Ecr : public AwsService {
   }
 
   std::string signing_name() const override { return "ecr"; }
-  Protocol protocol() const override { return Protocol::Json; }
+  Protocol protocol() const override { return Protocol::kJson; }
   std::string target_prefix() const override { return "AmazonEC2ContainerRegistry_V20150921"; }
 
  private:

@@ -181,7 +181,7 @@ class Ecs : public AwsService {
   ~Ecs() override { shutdown(); }
 
   std::string signing_name() const override { return "ecs"; }
-  Protocol protocol() const override { return Protocol::Json; }
+  Protocol protocol() const override { return Protocol::kJson; }
   std::string target_prefix() const override { return "AmazonEC2ContainerServiceV20141113"; }
 
   // Tasks the state holds as not yet STOPPED: re-adopted when their workloads still run,
@@ -225,6 +225,12 @@ class Ecs : public AwsService {
   // ------------------------------------------------------------------ names and ARNs
   std::string arn(const AwsContext& ctx, const std::string& rest) const {
     return "arn:aws:ecs:" + ctx.region + ":" + ctx.account_id + ":" + rest;
+  }
+  // A task by ARN, or by its id within the cluster.
+  std::string task_arn_of(const std::string& ref, const json& cluster) const {
+    if (ref.rfind("arn:", 0) == 0) return ref;
+    return "arn:aws:ecs:" + sim_.options().region + ":" + sim_.options().account_id + ":task/" +
+           cluster["clusterName"].get<std::string>() + "/" + ref;
   }
   std::string cluster_arn(const std::string& name) const {
     return "arn:aws:ecs:" + sim_.options().region + ":" + sim_.options().account_id + ":cluster/" +
@@ -584,7 +590,7 @@ class Ecs : public AwsService {
       std::string task_arn =
           arn(ctx, "task/" + cluster["clusterName"].get<std::string>() + "/" + id);
       auto now = epoch_seconds();
-      std::string eni = "eni-" + random_hex(9).substr(0, 17);
+      std::string eni = resource_id("eni");
       std::string attachment = random_uuid();
       json containers = json::array();
       for (const auto& d : td["containerDefinitions"]) {
@@ -653,12 +659,6 @@ class Ecs : public AwsService {
       out["tasks"].push_back(public_task(task));
     }
     return out;
-  }
-
-  static std::string random_uuid() {
-    std::string h = random_hex(16);
-    return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-           "-" + h.substr(20, 12);
   }
 
   // Reads, changes and writes a task under the lock.
@@ -1050,11 +1050,7 @@ class Ecs : public AwsService {
     auto include = strings(in.value("include", json()), "include");
     bool tags = std::find(include.begin(), include.end(), "TAGS") != include.end();
     for (const auto& ref : refs) {
-      std::string task_arn = ref.rfind("arn:", 0) == 0
-                                 ? ref
-                                 : "arn:aws:ecs:" + sim_.options().region + ":" +
-                                       sim_.options().account_id + ":task/" +
-                                       cluster["clusterName"].get<std::string>() + "/" + ref;
+      std::string task_arn = task_arn_of(ref, cluster);
       auto t = sim_.state().get("ecs", "task", task_arn);
       if (!t || (*t)["clusterArn"] != cluster["clusterArn"]) {
         out["failures"].push_back({{"arn", task_arn}, {"reason", "MISSING"}});
@@ -1094,11 +1090,7 @@ class Ecs : public AwsService {
   json stop_task(const json& in, const AwsContext&) {
     auto cluster = active_cluster(optional_string(in, "cluster"));
     std::string ref = required_string(in, "task");
-    std::string task_arn = ref.rfind("arn:", 0) == 0
-                               ? ref
-                               : "arn:aws:ecs:" + sim_.options().region + ":" +
-                                     sim_.options().account_id + ":task/" +
-                                     cluster["clusterName"].get<std::string>() + "/" + ref;
+    std::string task_arn = task_arn_of(ref, cluster);
     std::string reason = optional_string(in, "reason", "Task stopped by user");
     auto t = sim_.state().get("ecs", "task", task_arn);
     if (!t || (*t)["clusterArn"] != cluster["clusterArn"])

@@ -33,7 +33,7 @@ class Efs : public AwsService {
   explicit Efs(Simulator& sim) : sim_(sim) {}
 
   std::string signing_name() const override { return "elasticfilesystem"; }
-  Protocol protocol() const override { return Protocol::RestJson; }
+  Protocol protocol() const override { return Protocol::kRestJson; }
   std::vector<std::string> rest_prefixes() const override {
     return {"/2015-02-01/file-systems", "/2015-02-01/access-points", "/2015-02-01/mount-targets"};
   }
@@ -105,7 +105,7 @@ class Efs : public AwsService {
     std::string mode = optional_string(in, "PerformanceMode", "generalPurpose");
     if (mode != "generalPurpose" && mode != "maxIO")
       throw AwsError(400, "BadRequest", "Invalid PerformanceMode " + mode);
-    std::string id = "fs-" + random_hex(9).substr(0, 17);
+    std::string id = resource_id("fs");
     json tags = in.value("Tags", json::array());
     json fs = {{"OwnerId", ctx.account_id},
                {"CreationToken", token},
@@ -189,7 +189,7 @@ class Efs : public AwsService {
         throw AwsError(500, "InternalServerError", "cannot set the owner and mode of " + path,
                        false);
     }
-    std::string id = "fsap-" + random_hex(9).substr(0, 17);
+    std::string id = resource_id("fsap");
     json ap = {{"ClientToken", token},
                {"Tags", in.value("Tags", json::array())},
                {"AccessPointId", id},
@@ -238,13 +238,13 @@ class Efs : public AwsService {
       if (mt.value("FileSystemId", "") == fs &&
           mt.value("AvailabilityZoneName", "") == s->value("availabilityZone", ""))
         throw AwsError(409, "MountTargetConflict", "mount target already exists in this AZ");
-    std::string id = "fsmt-" + random_hex(9).substr(0, 17);
+    std::string id = resource_id("fsmt");
     json mt = {{"OwnerId", ctx.account_id},
                {"MountTargetId", id},
                {"FileSystemId", fs},
                {"SubnetId", subnet},
                {"LifeCycleState", "available"},
-               {"NetworkInterfaceId", "eni-" + random_hex(9).substr(0, 17)},
+               {"NetworkInterfaceId", resource_id("eni")},
                {"AvailabilityZoneName", s->value("availabilityZone", "")},
                {"AvailabilityZoneId", s->value("availabilityZoneId", "")},
                {"VpcId", s->value("vpcId", "")}};

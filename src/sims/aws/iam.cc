@@ -3,7 +3,7 @@
 // is enforced: no call is checked against a policy (iam:PassRole included; see the README).
 #include <algorithm>
 
-#include "common/ids.h"
+#include "cloud/aws/sigv4.h"
 #include "http/message.h"
 #include "sims/aws/services.h"
 #include "sims/common/service.h"
@@ -14,14 +14,6 @@ namespace sockerless::sims::aws {
 namespace {
 
 using json = nlohmann::json;
-
-std::string upper_id(const char* prefix) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::string hex = random_hex(16), out = prefix;
-  for (std::size_t i = 0; out.size() < 21; ++i)
-    out += alphabet[std::stoi(hex.substr(i, 1), nullptr, 16) * 2 % 32];
-  return out;
-}
 
 AwsError no_such_role(const std::string& name) {
   return AwsError(404, "NoSuchEntity", "The role with name " + name + " cannot be found.");
@@ -46,7 +38,7 @@ class Iam : public AwsService {
   }
 
   std::string signing_name() const override { return "iam"; }
-  Protocol protocol() const override { return Protocol::Query; }
+  Protocol protocol() const override { return Protocol::kQuery; }
   std::string xml_namespace() const override { return "https://iam.amazonaws.com/doc/2010-05-08/"; }
 
  private:
@@ -55,22 +47,8 @@ class Iam : public AwsService {
     r.erase("sim:policies");
     if (r.contains("AssumeRolePolicyDocument"))
       r["AssumeRolePolicyDocument"] =
-          percent_encode(r["AssumeRolePolicyDocument"].get<std::string>());
+          cloud::aws::uri_encode(r["AssumeRolePolicyDocument"].get<std::string>());
     return r;
-  }
-
-  static std::string percent_encode(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-        out += static_cast<char>(c);
-      } else {
-        char buf[4];
-        std::snprintf(buf, sizeof buf, "%%%02X", c);
-        out += buf;
-      }
-    }
-    return out;
   }
 
   json role(const std::string& name) {
@@ -99,7 +77,7 @@ class Iam : public AwsService {
                      "contain only alphanumeric characters and/or / characters.");
     json r = {{"Path", path},
               {"RoleName", name},
-              {"RoleId", upper_id("AROA")},
+              {"RoleId", random_id("AROA", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17)},
               {"Arn", "arn:aws:iam::" + ctx.account_id + ":role" + path + name},
               {"CreateDate", iso8601_now()},
               {"AssumeRolePolicyDocument", policy},

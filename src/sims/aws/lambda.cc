@@ -127,12 +127,6 @@ std::string last_modified() {
   return t.substr(0, t.size() - 1) + "+0000";
 }
 
-std::string new_uuid() {
-  std::string h = random_hex(16);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20, 12);
-}
-
 // A generation no earlier configuration of any function has had.
 std::int64_t new_generation() {
   static std::atomic<std::int64_t> last{0};
@@ -192,7 +186,7 @@ class Lambda : public AwsService {
   ~Lambda() override { shutdown(); }
 
   std::string signing_name() const override { return "lambda"; }
-  Protocol protocol() const override { return Protocol::RestJson; }
+  Protocol protocol() const override { return Protocol::kRestJson; }
   std::vector<std::string> rest_prefixes() const override {
     return {kFunctionsPrefix, kTagsPrefix};
   }
@@ -277,7 +271,7 @@ class Lambda : public AwsService {
 
   // Lambda's errors: the model names the message "Message" for some, "message" for others.
   static http::Response error(const AwsError& e, const AwsContext& ctx) {
-    auto r = error_answer(Protocol::RestJson, e, ctx.request_id);
+    auto r = error_answer(Protocol::kRestJson, e, ctx.request_id);
     if (e.code() == "ResourceNotFoundException" || e.code() == "ServiceException") {
       json body = {{"Type", e.sender() ? "User" : "Service"}, {"Message", e.what()}};
       r.body = body.dump();
@@ -629,7 +623,7 @@ class Lambda : public AwsService {
     std::string digest = check_image(uri);
     doc["CodeSha256"] = hex_of(digest);
     doc["LastModified"] = last_modified();
-    doc["RevisionId"] = new_uuid();
+    doc["RevisionId"] = random_uuid();
     doc["State"] = "Pending";
     doc["StateReason"] = "The function is being created.";
     doc["StateReasonCode"] = "Creating";
@@ -712,7 +706,7 @@ class Lambda : public AwsService {
 
   static void mark_in_progress(json& doc) {
     doc["LastModified"] = last_modified();
-    doc["RevisionId"] = new_uuid();
+    doc["RevisionId"] = random_uuid();
     doc["LastUpdateStatus"] = "InProgress";
     doc["LastUpdateStatusReason"] = "The function is being created.";
     doc["LastUpdateStatusReasonCode"] = "Creating";
@@ -731,8 +725,6 @@ class Lambda : public AwsService {
   }
 
   json update_code(const std::string& fn, const json& in) {
-    std::lock_guard lock(mu_);
-    json doc = function(fn);
     if (in.contains("ZipFile") || in.contains("S3Bucket") || in.contains("S3Key"))
       throw invalid(
           "sockerless-sim runs container image functions only: Zip code is not implemented "
@@ -742,10 +734,14 @@ class Lambda : public AwsService {
       throw invalid("Please provide ImageUri when updating a function with packageType Image.");
     if (in.value("Publish", false))
       throw invalid("sockerless-sim does not implement function versions (Publish)");
+    // The registry is asked before the lock is taken: a slow registry must not hold up every
+    // other call on functions.
+    std::string digest = check_image(uri);
+    std::lock_guard lock(mu_);
+    json doc = function(fn);
     check_updatable(doc, in);
     json arch = in.contains("Architectures") ? check_architectures(in["Architectures"])
                                              : doc.value("Architectures", json::array());
-    std::string digest = check_image(uri);
     if (in.value("DryRun", false)) return public_view(doc);
     doc["Architectures"] = arch;
     mark_in_progress(doc);

@@ -176,10 +176,12 @@ struct Environment {
   std::string stream;        // its log stream
   bool started = false;      // its thread runs (start asked for)
   bool initialized = false;  // it has called /next
-  bool alive = true;         // false once its container ended
-  bool retired = false;      // to end when idle
-  bool deleted = false;      // its function is gone: it runs nothing more
-  bool finishing = false;    // an invocation's END/REPORT being written
+  // false once its container ended; written under the runtime's lock, also read while
+  // shipping logs under the environment's log lock
+  std::atomic<bool> alive{true};
+  bool retired = false;    // to end when idle
+  bool deleted = false;    // its function is gone: it runs nothing more
+  bool finishing = false;  // an invocation's END/REPORT being written
   std::shared_ptr<Invocation> current;
   std::uint64_t poll = 0;                    // which /next call is the live one
   Clock::time_point started_at, idle_since;  // started_at: when its container runs

@@ -36,10 +36,6 @@ AwsError no_stream() {
   return not_found("The specified log stream does not exist.");
 }
 
-std::int64_t now_ms() {
-  return static_cast<std::int64_t>(epoch_seconds() * 1000.0);
-}
-
 // Input fields, checked as CloudWatch Logs checks them (its validation errors are
 // InvalidParameterException, where other services say ValidationException).
 std::string string_field(const json& in, const char* field, bool needed) {
@@ -268,7 +264,7 @@ class Logs : public AwsService {
   }
 
   std::string signing_name() const override { return "logs"; }
-  Protocol protocol() const override { return Protocol::Json; }
+  Protocol protocol() const override { return Protocol::kJson; }
   std::string target_prefix() const override { return "Logs_20140328"; }
 
  private:
@@ -473,7 +469,7 @@ class Logs : public AwsService {
 
     // Too old (14 days), else past the group's retention, or too new (2 hours ahead) are
     // left out and reported by index; the rest is stored.
-    std::int64_t now = now_ms();
+    std::int64_t now = epoch_millis();
     std::optional<std::int64_t> retention;
     if (doc->contains("retentionInDays")) retention = (*doc)["retentionInDays"].get<std::int64_t>();
     json rejected = json::object();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 
 #include "common/ids.h"
 #include "sims/aws/cloudmap.h"
@@ -33,11 +34,7 @@ std::string lower(std::string s) {
 
 // Ids as Cloud Map's: a prefix and 16 lower-case letters and digits.
 std::string cloudmap_id(const std::string& prefix) {
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string hex = random_hex(16), out = prefix;
-  for (std::size_t i = 0; i < 16; ++i)
-    out += kChars[std::stoi(hex.substr(i * 2, 2), nullptr, 16) % 36];
-  return out;
+  return random_id(prefix, "abcdefghijklmnopqrstuvwxyz0123456789", 16);
 }
 
 std::string need(const json& in, const char* field) {
@@ -96,6 +93,16 @@ json page(const json& all, const json& in, const char* key) {
 }
 
 class ServiceDiscovery : public AwsService {
+  // Every call holds the service's lock: operations read documents, change them and write
+  // them back (a service's InstancesRevision, the duplicate-name checks).
+  std::mutex mu_;
+  void operation(const std::string& name, Operation fn) {
+    AwsService::operation(name, [this, fn = std::move(fn)](const json& in, const AwsContext& ctx) {
+      std::lock_guard lock(mu_);
+      return fn(in, ctx);
+    });
+  }
+
  public:
   explicit ServiceDiscovery(Simulator& sim) : sim_(sim) {
     operation("CreatePrivateDnsNamespace",
@@ -138,7 +145,7 @@ class ServiceDiscovery : public AwsService {
   }
 
   std::string signing_name() const override { return kSvc; }
-  Protocol protocol() const override { return Protocol::Json; }
+  Protocol protocol() const override { return Protocol::kJson; }
   std::string target_prefix() const override { return "Route53AutoNaming_v20170314"; }
 
  private:

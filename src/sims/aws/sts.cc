@@ -16,7 +16,7 @@ class Sts : public AwsService {
     });
   }
   std::string signing_name() const override { return "sts"; }
-  Protocol protocol() const override { return Protocol::Query; }
+  Protocol protocol() const override { return Protocol::kQuery; }
   std::string xml_namespace() const override { return "https://sts.amazonaws.com/doc/2011-06-15/"; }
 };
 

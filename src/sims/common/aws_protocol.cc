@@ -10,10 +10,15 @@
 
 namespace sockerless::sims {
 
-std::string new_request_id() {
-  std::string h = random_hex(16);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-4" + h.substr(13, 3) + "-a" + h.substr(17, 3) +
-         "-" + h.substr(20, 12);
+std::string random_id(std::string_view prefix, std::string_view alphabet, std::size_t n) {
+  std::string hex = random_hex(n), out(prefix);
+  for (std::size_t i = 0; i < n; ++i)
+    out += alphabet[std::stoul(hex.substr(i * 2, 2), nullptr, 16) % alphabet.size()];
+  return out;
+}
+
+std::string resource_id(std::string_view prefix) {
+  return random_id(std::string(prefix) + "-", "0123456789abcdef", 17);
 }
 
 http::Response json_answer(int status, const nlohmann::json& body, std::string_view content_type,
@@ -56,26 +61,26 @@ http::Response error_answer(Protocol protocol, const AwsError& e, const std::str
   http::Response r;
   r.status = e.status();
   switch (protocol) {
-    case Protocol::Json: {
+    case Protocol::kJson: {
       nlohmann::json body{{"__type", e.code()}, {"message", e.what()}};
       r = json_answer(e.status(), body, json_content_type, request_id);
       r.headers.set("x-amzn-ErrorType", e.code());
       return r;
     }
-    case Protocol::RestJson: {
+    case Protocol::kRestJson: {
       nlohmann::json body{{"Type", e.sender() ? "User" : "Service"}, {"message", e.what()}};
       r = json_answer(e.status(), body, "application/json", request_id);
       r.headers.set("x-amzn-ErrorType", e.code());
       return r;
     }
-    case Protocol::Query: {
+    case Protocol::kQuery: {
       std::string ns = xml_namespace.empty() ? "" : " xmlns=\"" + std::string(xml_namespace) + "\"";
       r.body = "<ErrorResponse" + ns + "><Error><Type>" + (e.sender() ? "Sender" : "Receiver") +
                "</Type><Code>" + xml_escape(e.code()) + "</Code><Message>" + xml_escape(e.what()) +
                "</Message></Error><RequestId>" + request_id + "</RequestId></ErrorResponse>";
       break;
     }
-    case Protocol::Ec2:
+    case Protocol::kEc2:
       r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>" +
                xml_escape(e.code()) + "</Code><Message>" + xml_escape(e.what()) +
                "</Message></Error></Errors><RequestID>" + request_id + "</RequestID></Response>";
@@ -274,6 +279,12 @@ double epoch_seconds() {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   return static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) /
          1000.0;
+}
+
+std::int64_t epoch_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string iso8601(double epoch) {

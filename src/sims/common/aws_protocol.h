@@ -12,11 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cloud/aws/sigv4.h"
 #include "http/message.h"
 
 namespace sockerless::sims {
 
-enum class Protocol { Json, RestJson, Query, Ec2 };
+// The four wire protocols, as the SigV4 module names them (it maps refusals per protocol).
+using cloud::aws::Protocol;
 
 // An error as AWS reports it: the HTTP status, the error code the SDKs raise by name
 // ("ClusterNotFoundException", "NoSuchEntity", "InvalidParameterValue"), the message, and
@@ -45,8 +47,10 @@ struct AwsContext {
   std::string host;     // the Host the client used (the endpoint's host:port)
 };
 
-// A fresh request id in AWS's UUID form.
-std::string new_request_id();
+// `prefix` and `n` characters drawn from `alphabet`: IAM's "AROA…", Cloud Map's "ns-…".
+std::string random_id(std::string_view prefix, std::string_view alphabet, std::size_t n);
+// An EC2-style resource id: "vpc-", "fs-", "eni-" … and 17 lower-case hex digits.
+std::string resource_id(std::string_view prefix);
 
 // JSON 1.1 / REST-JSON answers.
 http::Response json_answer(int status, const nlohmann::json& body, std::string_view content_type,
@@ -98,6 +102,8 @@ Page page_of(std::size_t total, const std::string& token, long max, long default
 
 // Seconds since the epoch as a double, the JSON protocols' timestamp form.
 double epoch_seconds();
+// Milliseconds since the epoch, CloudWatch Logs' timestamps.
+std::int64_t epoch_millis();
 // ISO 8601 with milliseconds and Z, the XML protocols' timestamp form.
 std::string iso8601_now();
 std::string iso8601(double epoch_seconds);

@@ -424,9 +424,7 @@ struct Registry::Impl {
       return blob_created(repo, *digest);
     }
     drain(req.body_fd.get());
-    std::string id = random_hex(16);
-    id = id.substr(0, 8) + "-" + id.substr(8, 4) + "-" + id.substr(12, 4) + "-" + id.substr(16, 4) +
-         "-" + id.substr(20);
+    std::string id = random_uuid();
     {
       std::lock_guard lock(uploads_mu);
       uploads.emplace(id, std::make_shared<Upload>(repo, blobs.begin()));

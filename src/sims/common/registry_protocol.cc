@@ -1,10 +1,9 @@
 // The registry's protocol parts that need no state: paths, ranges, names, passwords.
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <vector>
 
+#include "cloud/aws/sigv4.h"
 #include "image/reference.h"
 #include "sims/common/registry.h"
 
@@ -93,21 +92,6 @@ RegistryPath parse_registry_path(std::string_view path) {
 
 namespace {
 
-std::string hmac_hex(std::string_view secret, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len))
-    throw std::runtime_error("HMAC-SHA256 failed");
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += digits[mac[i] >> 4];
-    out += digits[mac[i] & 15];
-  }
-  return out;
-}
-
 std::string password_payload(std::int64_t expires_at) {
   return "sockerless-sim registry password, expires " + std::to_string(expires_at);
 }
@@ -115,7 +99,8 @@ std::string password_payload(std::int64_t expires_at) {
 }  // namespace
 
 std::string sign_password(std::string_view secret, std::int64_t expires_at) {
-  return std::to_string(expires_at) + "." + hmac_hex(secret, password_payload(expires_at));
+  return std::to_string(expires_at) + "." +
+         cloud::aws::signature_hex(secret, password_payload(expires_at));
 }
 
 std::optional<std::int64_t> password_expiry(std::string_view secret, std::string_view password) {
@@ -126,7 +111,7 @@ std::optional<std::int64_t> password_expiry(std::string_view secret, std::string
     if (c < '0' || c > '9') return std::nullopt;
     expires = expires * 10 + (c - '0');
   }
-  std::string expected = hmac_hex(secret, password_payload(expires));
+  std::string expected = cloud::aws::signature_hex(secret, password_payload(expires));
   std::string_view given = password.substr(dot + 1);
   if (given.size() != expected.size() ||
       CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0)

@@ -9,6 +9,7 @@
 
 #include "cloud/aws/sigv4.h"
 #include "common/digest.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "http/server.h"
 #include "sims/common/state.h"
@@ -106,13 +107,13 @@ void Simulator::add_prefix(const std::string& prefix,
 
 std::shared_ptr<AwsService> Simulator::service_for_target(const std::string& prefix) const {
   for (const auto& s : services_)
-    if (s->protocol() == Protocol::Json && s->target_prefix() == prefix) return s;
+    if (s->protocol() == Protocol::kJson && s->target_prefix() == prefix) return s;
   return nullptr;
 }
 
 std::shared_ptr<AwsService> Simulator::service_for_path(const std::string& path) const {
   for (const auto& s : services_)
-    if (s->protocol() == Protocol::RestJson)
+    if (s->protocol() == Protocol::kRestJson)
       for (const auto& p : s->rest_prefixes())
         if (path.rfind(p, 0) == 0) return s;
   return nullptr;
@@ -126,13 +127,13 @@ std::shared_ptr<AwsService> Simulator::service_named(const std::string& signing_
 
 http::Response Simulator::handle(http::Request& req) {
   AwsContext ctx;
-  ctx.request_id = new_request_id();
+  ctx.request_id = random_uuid();
   ctx.account_id = options_.account_id;
   ctx.host = req.headers.get("Host").value_or(endpoint());
 
   // Which service, in which protocol, and which operation.
   std::shared_ptr<AwsService> service;
-  Protocol protocol = Protocol::Json;
+  Protocol protocol = Protocol::kJson;
   std::string operation;
   std::vector<std::pair<std::string, std::string>> form;
   std::string path = raw_path(req.target);
@@ -142,28 +143,28 @@ http::Response Simulator::handle(http::Request& req) {
     operation = dot == std::string::npos ? "" : target->substr(dot + 1);
     service = service_for_target(prefix);
     if (!service)
-      return error_answer(Protocol::Json,
+      return error_answer(Protocol::kJson,
                           AwsError(400, "UnknownOperationException",
                                    "sockerless-sim serves no service with target " + prefix),
                           ctx.request_id);
   } else if ((service = service_for_path(path))) {
-    protocol = Protocol::RestJson;
+    protocol = Protocol::kRestJson;
   } else if (form_body(req) || req.query.has("Action")) {
     auto q = form_body(req) ? http::Query::parse(req.body) : req.query;
     form = q.items();
     operation = q.get("Action").value_or("");
     std::string name = scope_service(req);
     service = service_named(name);
-    protocol = service ? service->protocol() : Protocol::Query;
+    protocol = service ? service->protocol() : Protocol::kQuery;
     if (!service)
-      return error_answer(Protocol::Query,
+      return error_answer(Protocol::kQuery,
                           AwsError(name.empty() ? 403 : 400,
                                    name.empty() ? "MissingAuthenticationToken" : "InvalidAction",
                                    name.empty() ? "Request is missing Authentication Token"
                                                 : "sockerless-sim serves no service " + name),
                           ctx.request_id);
   } else {
-    return error_answer(Protocol::RestJson,
+    return error_answer(Protocol::kRestJson,
                         AwsError(404, "UnknownOperationException",
                                  "sockerless-sim has no operation for " + req.method + " " + path),
                         ctx.request_id);
@@ -188,7 +189,7 @@ http::Response Simulator::handle(http::Request& req) {
   // IAM is global: its requests are signed for us-east-1 whatever the region served.
   std::string scope_region = service->signing_name() == "iam" ? "us-east-1" : options_.region;
   verify_options.region = scope_region;
-  if (protocol == Protocol::Query || protocol == Protocol::Ec2)
+  if (protocol == Protocol::kQuery || protocol == Protocol::kEc2)
     verify_options.max_skew = std::chrono::minutes(15);
   auto verdict = cloud::aws::verify(
       signable,
@@ -199,12 +200,7 @@ http::Response Simulator::handle(http::Request& req) {
       },
       std::chrono::system_clock::now(), verify_options);
   if (auto* err = std::get_if<cloud::aws::VerifyError>(&verdict)) {
-    static const std::map<Protocol, cloud::aws::Protocol> wire = {
-        {Protocol::Json, cloud::aws::Protocol::kJson},
-        {Protocol::RestJson, cloud::aws::Protocol::kRestJson},
-        {Protocol::Query, cloud::aws::Protocol::kQuery},
-        {Protocol::Ec2, cloud::aws::Protocol::kEc2}};
-    auto e = cloud::aws::aws_error(*err, wire.at(protocol));
+    auto e = cloud::aws::aws_error(*err, protocol);
     spdlog::debug("{} refused: {}\ncanonical request:\n{}", ctx.service, err->message,
                   err->canonical_request);
     return fail(AwsError(e.http_status, e.code, e.message));
@@ -215,7 +211,7 @@ http::Response Simulator::handle(http::Request& req) {
 
   try {
     switch (protocol) {
-      case Protocol::Json: {
+      case Protocol::kJson: {
         nlohmann::json input = nlohmann::json::object();
         if (!req.body.empty()) {
           input = nlohmann::json::parse(req.body, nullptr, false);
@@ -227,12 +223,12 @@ http::Response Simulator::handle(http::Request& req) {
         return json_answer(200, out.is_null() ? nlohmann::json::object() : out,
                            service->json_content_type(), ctx.request_id);
       }
-      case Protocol::RestJson:
+      case Protocol::kRestJson:
         return service->rest(req, ctx);
-      case Protocol::Query:
+      case Protocol::kQuery:
         return query_answer(operation, service->call(operation, query_input(form), ctx),
                             service->xml_namespace(), ctx.request_id);
-      case Protocol::Ec2:
+      case Protocol::kEc2:
         return ec2_answer(operation, service->call(operation, query_input(form), ctx),
                           service->xml_namespace(), ctx.request_id);
     }
@@ -240,7 +236,7 @@ http::Response Simulator::handle(http::Request& req) {
     return fail(e);
   } catch (const std::exception& e) {
     spdlog::error("{} {}: {}", ctx.service, operation, e.what());
-    return fail(AwsError(500, protocol == Protocol::Json ? "ServerException" : "InternalFailure",
+    return fail(AwsError(500, protocol == Protocol::kJson ? "ServerException" : "InternalFailure",
                          e.what(), false));
   }
   return fail(AwsError(500, "InternalFailure", "unknown protocol", false));
@@ -273,8 +269,8 @@ void Simulator::serve(sigset_t& signals) {
       message = x.what();
     } catch (...) {
     }
-    return error_answer(Protocol::Json, AwsError(500, "InternalFailure", message, false),
-                        new_request_id());
+    return error_answer(Protocol::kJson, AwsError(500, "InternalFailure", message, false),
+                        random_uuid());
   };
   hooks.on_complete = [](const http::Completion& c) {
     spdlog::debug("{} {} {} {:.3f}ms", c.request.method, c.request.target, c.status,
