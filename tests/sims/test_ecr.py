@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import VENV_BIN, AwsCliError, wait_for, refused
+from conftest import VENV_BIN, AwsCliError, default_subnet, refused, wait_for
 
 # awscli starts slowly on a busy machine (a second or more a call): generous budgets.
 pytestmark = pytest.mark.timeout(120)
@@ -478,12 +478,11 @@ def test_push_shares_layers(aws_sim, sockerlessd, pushed, docker_env):
     details = ecr.describe_images(repositoryName="sim/busybox")["imageDetails"]
     assert sorted(t for d in details for t in d.get("imageTags", [])) == ["1.0", "2.0"]
 
-    # skopeo (containers/image) reads what docker pushed
-    if shutil.which("skopeo"):
-        p = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--creds", f"AWS:{password(aws_sim)}",
-                            f"docker://{child}"], capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, p.stderr
-        assert len(json.loads(p.stdout)["Layers"]) == 2
+    # skopeo (containers/image; installed by install-deps) reads what docker pushed
+    p = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--creds", f"AWS:{password(aws_sim)}",
+                        f"docker://{child}"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert len(json.loads(p.stdout)["Layers"]) == 2
 
     # BatchDeleteImage by tag and by digest, with failures for what is not there
     two = next(d for d in details if "2.0" in d.get("imageTags", []))
@@ -519,9 +518,7 @@ def test_ecs_task_runs_the_pushed_image(aws_sim, pushed):
             "logConfiguration": {"logDriver": "awslogs", "options": {
                 "awslogs-group": "/ecs/ecr", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"}}}],
     )["taskDefinition"]
-    subnets = aws_sim.client("ec2").describe_subnets(
-        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
-    network = {"awsvpcConfiguration": {"subnets": [sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"]]}}
+    network = {"awsvpcConfiguration": {"subnets": [default_subnet(aws_sim)]}}
     task = ecs.run_task(cluster="ecr-tests", taskDefinition=td["taskDefinitionArn"], launchType="FARGATE",
                         networkConfiguration=network)["tasks"][0]
 

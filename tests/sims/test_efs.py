@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_for, code_of
+from conftest import code_of, default_subnet, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -32,7 +32,7 @@ def test_file_systems_access_points_mount_targets(aws_sim):
     with pytest.raises(ClientError) as e:
         efs.create_access_point(ClientToken="ap-2", FileSystemId=fs["FileSystemId"], RootDirectory={"Path": "/nope"})
     assert code_of(e.value) == "BadRequest"
-    subnet = aws_sim.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    subnet = default_subnet(aws_sim)
     mt = efs.create_mount_target(FileSystemId=fs["FileSystemId"], SubnetId=subnet)
     assert efs.describe_mount_targets(FileSystemId=fs["FileSystemId"])["MountTargets"][0]["MountTargetId"] == mt["MountTargetId"]
     with pytest.raises(ClientError) as e:
@@ -54,7 +54,7 @@ def test_tasks_share_a_file_system_through_an_access_point(aws_sim, registry):
         "Path": "/vol", "CreationInfo": {"OwnerUid": 0, "OwnerGid": 0, "Permissions": "755"}})["AccessPointId"]
     ecs = aws_sim.client("ecs")
     ecs.create_cluster(clusterName="efs")
-    subnet = aws_sim.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    subnet = default_subnet(aws_sim)
     volume = {"name": "data", "efsVolumeConfiguration": {
         "fileSystemId": fs, "transitEncryption": "ENABLED", "authorizationConfig": {"accessPointId": ap}}}
 

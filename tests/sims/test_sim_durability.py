@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import default_subnet, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -22,7 +22,7 @@ def setup_task(sim, image: str, family: str) -> str:
         memory="512", containerDefinitions=[{
             "name": "main", "image": image,
             "command": ["sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.2; done"]}])
-    subnet = sim.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    subnet = default_subnet(sim)
     t = ecs.run_task(cluster="durable", taskDefinition=family,
                      networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}})["tasks"][0]
     wait_for(lambda: ecs.describe_tasks(cluster="durable", tasks=[t["taskArn"]])["tasks"][0]["lastStatus"] == "RUNNING",
